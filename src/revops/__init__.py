@@ -1,0 +1,1 @@
+"""revops-warehouse: one set of numbers for marketing and sales."""

@@ -1,0 +1,182 @@
+"""Base for the fake platform APIs: a real WSGI server (werkzeug) on 127.0.0.1, in a thread.
+
+Each platform subclasses :class:`SandboxApp`, declares its routes, checks its own auth and
+renders faults in its own wire format. Tests steer it through three handles:
+
+* ``app.as_of``: the clock; the world is served as it was at that moment;
+* ``app.faults.add(kind, times=1, path=...)``: the next matching requests fail with ``kind``
+  (``rate_limit``, ``server_error``, ``expired_token``, ``truncated``, ``slow``, platform extras);
+* ``app.log``: every request received (method, path, query, JSON body), to assert paging.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from revops.sandbox.world import World
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    args: dict[str, str]
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class _Fault:
+    kind: str
+    times: int
+    path: str | None
+
+
+@dataclass
+class Faults:
+    """Scheduled failures, consumed in order by matching requests. Thread-safe."""
+
+    _items: list[_Fault] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: str, times: int = 1, path: str | None = None) -> None:
+        with self._lock:
+            self._items.append(_Fault(kind, times, path))
+
+    def take(self, path: str) -> str | None:
+        with self._lock:
+            for item in self._items:
+                if item.path is None or item.path in path:
+                    item.times -= 1
+                    if item.times <= 0:
+                        self._items.remove(item)
+                    return item.kind
+        return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
+
+
+class SandboxApp:
+    """Subclass: set ``platform``, build ``url_map`` in ``routes()``, implement ``authorized``
+    and ``fault_response``; endpoints are methods named by the rules' endpoint."""
+
+    platform = "sandbox"
+    slow_seconds = 2.0
+
+    def __init__(self, world: World, *, token: str, as_of: datetime | None = None):
+        self.world = world
+        self.token = token
+        self.as_of = as_of or world.now
+        self.faults = Faults()
+        self.log: list[LoggedRequest] = []
+        self._log_lock = threading.Lock()
+        self.url_map = Map(self.routes())
+
+    # --- to override -----------------------------------------------------------------
+    def routes(self) -> list[Rule]:
+        raise NotImplementedError
+
+    def authorized(self, request: Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.token}"
+
+    def unauthorized_response(self, request: Request) -> Response:
+        return json_response({"error": "unauthorized"}, 401)
+
+    def fault_response(self, kind: str, request: Request) -> Response:
+        """Render ``rate_limit``, ``server_error``, ``expired_token`` (and extras) the platform's way."""
+        raise NotImplementedError(kind)
+
+    def not_found_response(self, request: Request) -> Response:
+        return json_response({"error": "not found", "path": request.path}, 404)
+
+    # --- WSGI ----------------------------------------------------------------------------
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        response = self.dispatch(request)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        body: Any = None
+        if request.data:
+            try:
+                body = json.loads(request.data)
+            except ValueError:
+                body = request.get_data(as_text=True)
+        with self._log_lock:
+            self.log.append(
+                LoggedRequest(
+                    request.method, request.path, dict(request.args), body, dict(request.headers)
+                )
+            )
+        fault = self.faults.take(request.full_path)
+        if fault == "slow":
+            time.sleep(self.slow_seconds)
+            fault = None
+        if fault is not None and fault != "truncated":
+            return self.fault_response(fault, request)
+        try:
+            endpoint, values = self.url_map.bind_to_environ(request.environ).match()
+        except NotFound:
+            return self.not_found_response(request)
+        except HTTPException as exc:
+            return exc.get_response(request.environ)  # type: ignore[return-value]
+        if not self.authorized(request):
+            return self.unauthorized_response(request)
+        response = getattr(self, endpoint)(request, **values)
+        if fault == "truncated":
+            data = response.get_data()
+            response.set_data(data[: max(1, len(data) // 2)])
+        return response
+
+    def requests_to(self, path_part: str) -> list[LoggedRequest]:
+        with self._log_lock:
+            return [r for r in self.log if path_part in r.path]
+
+
+class SandboxServer:
+    """Serve a :class:`SandboxApp` over real HTTP on 127.0.0.1 (port 0 = a free port)."""
+
+    def __init__(self, app: SandboxApp, host: str = "127.0.0.1", port: int = 0):
+        self.app = app
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"sandbox-{self.app.platform}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

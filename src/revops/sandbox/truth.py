@@ -1,0 +1,105 @@
+"""Ground-truth KPIs, computed straight from the synthetic world, never through the pipeline.
+
+Definitions follow docs/metrics.md (the contract with both departments). The only input shared
+with the pipeline is configuration data: the fixed FX table shipped as a dbt seed.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from revops.sandbox.world import World
+
+FX_SEED = Path(__file__).resolve().parents[1] / "dbt" / "seeds" / "fx_rates_fixed.csv"
+
+
+def fixed_fx_rates(path: Path = FX_SEED) -> dict[str, Decimal]:
+    """1 EUR = rate units of the currency (ECB convention)."""
+    with path.open() as fh:
+        return {row["currency"]: Decimal(row["rate_per_eur"]) for row in csv.DictReader(fh)}
+
+
+@dataclass(frozen=True)
+class TruthConfig:
+    reporting_currency: str = "USD"
+    reporting_timezone: str = "America/New_York"
+
+
+def _ratio(num: Decimal, den: int) -> Decimal | None:
+    return None if den == 0 else num / den
+
+
+def kpi_channel_daily(
+    world: World, as_of: datetime | None = None, cfg: TruthConfig | None = None
+) -> list[dict]:
+    """One row per (date_day, platform, campaign_id) with spend or funnel activity.
+
+    Spend is on the ad account's local day; leads/MQLs/SQLs on the reporting-time-zone day of
+    the contact's stage entry, for contacts whose source resolves to the campaign.
+    """
+    as_of = as_of or world.now
+    cfg = cfg or TruthConfig()
+    fx = fixed_fx_rates()
+    tz = ZoneInfo(cfg.reporting_timezone)
+    rows: dict[tuple[date, str, str], dict] = defaultdict(
+        lambda: {
+            "spend": Decimal(0),
+            "impressions": 0,
+            "clicks": 0,
+            "leads": 0,
+            "mqls": 0,
+            "sqls": 0,
+        }
+    )
+    currency_of = {(a.platform, a.account_id): a.currency for a in world.accounts}
+    for platform in sorted({a.platform for a in world.accounts}):
+        for ad_day in world.ad_days_as_of(as_of, platform):
+            ad = ad_day.ad
+            cur = currency_of[(platform, ad.account_id)]
+            r = rows[(ad_day.day, platform, ad.campaign_id)]
+            r["spend"] += ad_day.spend / fx[cur] * fx[cfg.reporting_currency]
+            r["impressions"] += ad_day.impressions
+            r["clicks"] += ad_day.clicks
+    for c in world.contacts_as_of(as_of):
+        if c.source_campaign is None:
+            continue
+        camp = c.source_campaign
+        for stage, col in (("lead", "leads"), ("mql", "mqls"), ("sql", "sqls")):
+            t = c.stage_as_of(stage, as_of)
+            if t is not None:
+                rows[(t.astimezone(tz).date(), camp.platform, camp.campaign_id)][col] += 1
+    out = []
+    for (day, platform, campaign_id), r in sorted(rows.items()):
+        out.append(
+            {
+                "date_day": day,
+                "platform": platform,
+                "campaign_id": campaign_id,
+                "campaign_name": world.campaign_by_id[campaign_id].name,
+                **r,
+                "cpl": _ratio(r["spend"], r["leads"]),
+                "cost_per_mql": _ratio(r["spend"], r["mqls"]),
+                "cost_per_sql": _ratio(r["spend"], r["sqls"]),
+            }
+        )
+    return out
+
+
+def summary(world: World, as_of: datetime | None = None, cfg: TruthConfig | None = None) -> dict:
+    rows = kpi_channel_daily(world, as_of, cfg)
+    spend = sum((r["spend"] for r in rows), Decimal(0))
+    leads = sum(r["leads"] for r in rows)
+    return {
+        "rows": len(rows),
+        "spend": spend,
+        "leads": leads,
+        "mqls": sum(r["mqls"] for r in rows),
+        "sqls": sum(r["sqls"] for r in rows),
+        "cpl": _ratio(spend, leads),
+    }

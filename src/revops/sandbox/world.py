@@ -1,0 +1,486 @@
+"""A seeded synthetic company: ad accounts spending on campaigns, clicks becoming CRM contacts
+that move through the funnel, sales rejecting some of them, deals won and lost.
+
+The world is a set of *events with timestamps*. Every platform's sandbox server shows the world
+**as of** a clock (``as_of``), the way the real API would have shown it at that moment: records
+created later do not exist yet, stages reached later are not set yet, the last days of ad spend
+are still provisional and restated later. This makes incremental syncs, lookback re-pulls and
+merges testable against servers that really change between two runs.
+
+Nothing here knows about the pipeline. ``revops.sandbox.truth`` computes the KPIs from these
+objects directly; the tests compare the warehouse's marts to that.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+STAGES = ("lead", "mql", "sql", "opportunity", "customer")
+HUBSPOT_STAGE = {
+    "subscriber": "subscriber",
+    "lead": "lead",
+    "mql": "marketingqualifiedlead",
+    "sql": "salesqualifiedlead",
+    "opportunity": "opportunity",
+    "customer": "customer",
+}
+REJECTION_REASONS = (
+    "No budget",
+    "Wrong persona",
+    "Student or job seeker",
+    "Competitor",
+    "Duplicate",
+    "Bad contact data",
+)
+#: days before ``as_of`` whose ad numbers are still provisional (restated afterwards)
+PROVISIONAL_DAYS = 2
+#: share of the final numbers a provisional day shows
+PROVISIONAL_SHARE = Decimal("0.85")
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class AdAccount:
+    platform: str
+    account_id: str
+    name: str
+    currency: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Campaign:
+    platform: str
+    account_id: str
+    campaign_id: str
+    name: str
+    objective: str
+
+
+@dataclass(frozen=True)
+class Ad:
+    platform: str
+    account_id: str
+    campaign_id: str
+    ad_group_id: str
+    ad_group_name: str
+    ad_id: str
+    ad_name: str
+
+
+@dataclass(frozen=True)
+class AdDay:
+    """Final (restated) numbers of one ad on one account-local day."""
+
+    ad: Ad
+    day: date
+    impressions: int
+    clicks: int
+    spend: Decimal  # account currency, 2 decimals
+    platform_leads: int
+
+    def as_seen(self, as_of: datetime, tz: str) -> AdDay | None:
+        """The row as the platform reports it at ``as_of``; None if the day has not started."""
+        local_today = as_of.astimezone(ZoneInfo(tz)).date()
+        if self.day > local_today:
+            return None
+        if (local_today - self.day).days >= PROVISIONAL_DAYS:
+            return self
+        share = PROVISIONAL_SHARE
+        return AdDay(
+            ad=self.ad,
+            day=self.day,
+            impressions=int(self.impressions * share),
+            clicks=int(self.clicks * share),
+            spend=(self.spend * share).quantize(CENT, ROUND_HALF_UP),
+            platform_leads=int(self.platform_leads * share),
+        )
+
+
+@dataclass(frozen=True)
+class Owner:
+    owner_id: str
+    email: str
+    first_name: str
+    last_name: str
+    team: str
+    user_id: int
+
+
+@dataclass
+class Contact:
+    contact_id: int
+    email: str
+    first_name: str
+    last_name: str
+    created_at: datetime
+    owner_id: str | None
+    #: the ad campaign that truly produced this contact (None = organic / direct)
+    source_campaign: Campaign | None
+    #: what the CRM holds in its utm_campaign property (an id, a name spelled any which way, or None)
+    utm_campaign: str | None
+    #: unified stage -> timestamp (UTC) it was first entered; absent = never (yet)
+    stage_at: dict[str, datetime] = field(default_factory=dict)
+    subscriber_at: datetime | None = None
+    rejected_at: datetime | None = None
+    rejection_reason: str | None = None
+    first_sales_touch_at: datetime | None = None
+    #: set on the duplicate that disappears in a merge
+    merged_into: int | None = None
+    merged_at: datetime | None = None
+    #: set on the survivor: the ids it absorbed
+    absorbed: list[int] = field(default_factory=list)
+
+    def events(self) -> list[datetime]:
+        out = [self.created_at, *self.stage_at.values()]
+        out += [t for t in (self.subscriber_at, self.rejected_at, self.first_sales_touch_at) if t]
+        return out
+
+    def visible(self, as_of: datetime) -> bool:
+        if self.created_at > as_of:
+            return False
+        return not (self.merged_at is not None and self.merged_at <= as_of)
+
+    def stage_as_of(self, stage: str, as_of: datetime) -> datetime | None:
+        t = self.stage_at.get(stage)
+        return t if t is not None and t <= as_of else None
+
+    def last_modified(self, as_of: datetime, world: World) -> datetime:
+        times = [t for t in self.events() if t <= as_of]
+        for loser_id in self.absorbed:
+            loser = world.contact_by_id[loser_id]
+            if loser.merged_at is not None and loser.merged_at <= as_of:
+                times.append(loser.merged_at)
+        return max(times)
+
+    def merged_ids_as_of(self, as_of: datetime, world: World) -> list[int]:
+        return [
+            i
+            for i in self.absorbed
+            if world.contact_by_id[i].merged_at is not None
+            and world.contact_by_id[i].merged_at <= as_of
+        ]
+
+
+@dataclass
+class Deal:
+    deal_id: int
+    contact_id: int
+    name: str
+    created_at: datetime
+    amount: Decimal  # reporting-currency portal (single currency)
+    close_at: datetime | None  # when it closed (won or lost); None = stays open
+    is_won: bool
+    owner_id: str | None
+    pipeline: str = "default"
+
+    def visible(self, as_of: datetime) -> bool:
+        return self.created_at <= as_of
+
+    def is_closed_as_of(self, as_of: datetime) -> bool:
+        return self.close_at is not None and self.close_at <= as_of
+
+    def stage_as_of(self, as_of: datetime) -> str:
+        if self.is_closed_as_of(as_of):
+            return "closedwon" if self.is_won else "closedlost"
+        age = (as_of - self.created_at).days
+        return "appointmentscheduled" if age < 7 else "decisionmakerboughtin"
+
+    def last_modified(self, as_of: datetime) -> datetime:
+        times = [self.created_at]
+        if self.is_closed_as_of(as_of):
+            times.append(self.close_at)  # type: ignore[arg-type]
+        stage_move = self.created_at + timedelta(days=7)
+        if stage_move <= as_of and not (self.close_at and self.close_at <= stage_move):
+            times.append(stage_move)
+        return max(times)
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    seed: int = 42
+    start: date = date(2026, 6, 1)
+    days: int = 90
+    #: average CRM contacts per campaign per day: the size knob (benchmarks go large)
+    contacts_per_campaign_day: float = 2.0
+    #: extra organic contacts per day (no ad campaign)
+    organic_per_day: float = 3.0
+    campaigns_per_account: int = 3
+    ad_groups_per_campaign: int = 2
+    ads_per_group: int = 2
+
+
+def _utc(d: date, tz: str, seconds: float) -> datetime:
+    """``seconds`` after local midnight of ``d`` in ``tz``, as aware UTC."""
+    local = datetime.combine(d, time(0), tzinfo=ZoneInfo(tz)) + timedelta(seconds=seconds)
+    return local.astimezone(UTC)
+
+
+class World:
+    """Build with ``World(WorldConfig(...))``; deterministic for a config."""
+
+    def __init__(self, config: WorldConfig | None = None):
+        self.config = config or WorldConfig()
+        self.rng = random.Random(self.config.seed)
+        self.accounts: list[AdAccount] = []
+        self.campaigns: list[Campaign] = []
+        self.ads: list[Ad] = []
+        self.ad_days: list[AdDay] = []
+        self.owners: list[Owner] = []
+        self.contacts: list[Contact] = []
+        self.deals: list[Deal] = []
+        self._build()
+
+    # ------------------------------------------------------------------ build
+    @property
+    def start(self) -> date:
+        return self.config.start
+
+    @property
+    def end(self) -> date:
+        """Last day with activity (inclusive)."""
+        return self.config.start + timedelta(days=self.config.days - 1)
+
+    @property
+    def now(self) -> datetime:
+        """The default clock: the world's last day is complete everywhere on Earth."""
+        return datetime.combine(self.end + timedelta(days=2), time(12), tzinfo=UTC)
+
+    def _build(self) -> None:
+        self._build_meta()
+        self._build_owners()
+        self._build_contacts()
+        self._build_merges()
+        self._build_deals()
+
+    def _build_meta(self) -> None:
+        rng = self.rng
+        cfg = self.config
+        self.accounts = [
+            AdAccount("meta", "1001", "Acme US", "USD", "America/Los_Angeles"),
+            AdAccount("meta", "1002", "Acme EU", "EUR", "Europe/Berlin"),
+        ]
+        themes = ["Prospecting", "Retargeting", "Lookalike", "Webinar", "Ebook", "Demo Request"]
+        next_id = 23850000000000001
+        for acct in self.accounts:
+            for c in range(cfg.campaigns_per_account):
+                theme = themes[(c + int(acct.account_id)) % len(themes)]
+                region = "US" if acct.currency == "USD" else "EU"
+                camp = Campaign(
+                    "meta", acct.account_id, str(next_id), f"{region} {theme} Q3", "OUTCOME_LEADS"
+                )
+                next_id += 1
+                self.campaigns.append(camp)
+                for g in range(cfg.ad_groups_per_campaign):
+                    group_id = str(next_id)
+                    next_id += 1
+                    for a in range(cfg.ads_per_group):
+                        self.ads.append(
+                            Ad(
+                                "meta",
+                                acct.account_id,
+                                camp.campaign_id,
+                                group_id,
+                                f"{camp.name} / Audience {g + 1}",
+                                str(next_id),
+                                f"{camp.name} / Creative {g + 1}.{a + 1}",
+                            )
+                        )
+                        next_id += 1
+        for ad in self.ads:
+            base = rng.uniform(40, 160)  # daily budget in account currency
+            for i in range(cfg.days):
+                day = cfg.start + timedelta(days=i)
+                if rng.random() < 0.06:  # paused / no delivery: Meta sends no row
+                    continue
+                spend = Decimal(str(round(base * rng.uniform(0.6, 1.3), 2))).quantize(CENT)
+                cpm = rng.uniform(6, 22)
+                impressions = max(1, int(float(spend) / cpm * 1000))
+                clicks = int(impressions * rng.uniform(0.004, 0.02))
+                leads = int(clicks * rng.uniform(0.02, 0.1))
+                self.ad_days.append(AdDay(ad, day, impressions, clicks, spend, leads))
+
+    def _build_owners(self) -> None:
+        names = [
+            ("Dana", "Reyes", "SDR East"),
+            ("Sam", "Okafor", "SDR East"),
+            ("Lea", "Novak", "SDR West"),
+            ("Ken", "Ito", "SDR West"),
+            ("Mia", "Larsen", "Account Executives"),
+        ]
+        for i, (first, last, team) in enumerate(names):
+            self.owners.append(
+                Owner(
+                    str(70000001 + i),
+                    f"{first.lower()}.{last.lower()}@acme.example",
+                    first,
+                    last,
+                    team,
+                    9100 + i,
+                )
+            )
+
+    def _utm_for(self, camp: Campaign) -> str:
+        """Real accounts mix conventions: the id, or the name in whatever case/spacing."""
+        r = self.rng.random()
+        if r < 0.55:
+            return camp.campaign_id
+        if r < 0.8:
+            return camp.name.lower()
+        return f"  {camp.name.upper()} "
+
+    def _new_contact(self, created: datetime, camp: Campaign | None) -> Contact:
+        cid = 100001 + len(self.contacts)
+        first = self.rng.choice(["Alex", "Jordan", "Casey", "Riley", "Morgan", "Taylor", "Jamie"])
+        last = self.rng.choice(["Smith", "Garcia", "Müller", "Rossi", "Dubois", "Kowalski", "Kim"])
+        sdrs = [o for o in self.owners if o.team.startswith("SDR")]
+        contact = Contact(
+            contact_id=cid,
+            email=f"{first.lower()}.{last.lower()}.{cid}@example.org",
+            first_name=first,
+            last_name=last,
+            created_at=created,
+            owner_id=self.rng.choice(sdrs).owner_id if self.rng.random() < 0.9 else None,
+            source_campaign=camp,
+            utm_campaign=self._utm_for(camp) if camp else None,
+        )
+        self.contacts.append(contact)
+        return contact
+
+    def _funnel(self, c: Contact) -> None:
+        rng = self.rng
+        h = timedelta(hours=1)
+        if rng.random() < 0.1:
+            c.subscriber_at = c.created_at
+            lead_at = c.created_at + h * rng.uniform(2, 120)
+        else:
+            lead_at = c.created_at
+        c.stage_at["lead"] = lead_at
+        if rng.random() >= 0.45:
+            return
+        mql_at = lead_at + h * rng.uniform(0.2, 96)
+        c.stage_at["mql"] = mql_at
+        if rng.random() < 0.85:
+            c.first_sales_touch_at = mql_at + h * rng.lognormvariate(2.2, 1.0)
+        decision = rng.random()
+        decided_at = (c.first_sales_touch_at or mql_at) + h * rng.uniform(1, 72)
+        if decision < 0.25:
+            c.rejected_at = decided_at
+            c.rejection_reason = rng.choice(REJECTION_REASONS)
+            return
+        if decision < 0.4:
+            return  # pending: sales has not decided
+        c.stage_at["sql"] = decided_at
+        if rng.random() >= 0.55:
+            return
+        c.stage_at["opportunity"] = decided_at + h * rng.uniform(24, 240)
+
+    def _build_contacts(self) -> None:
+        cfg = self.config
+        rng = self.rng
+        acct_tz = {a.account_id: a.timezone for a in self.accounts}
+        for i in range(cfg.days):
+            day = cfg.start + timedelta(days=i)
+            for camp in self.campaigns:
+                n = _poisson(rng, cfg.contacts_per_campaign_day)
+                for _ in range(n):
+                    created = _utc(day, acct_tz[camp.account_id], rng.uniform(0, 86399))
+                    self._funnel(self._new_contact(created, camp))
+            for _ in range(_poisson(rng, cfg.organic_per_day)):
+                created = _utc(day, "UTC", rng.uniform(0, 86399))
+                self._funnel(self._new_contact(created, None))
+        self.contacts.sort(key=lambda c: c.contact_id)
+
+    def _build_merges(self) -> None:
+        """About 2% of contacts filled a form twice; the CRM merges the duplicate later."""
+        rng = self.rng
+        originals = list(self.contacts)
+        for orig in originals:
+            if rng.random() >= 0.02:
+                continue
+            dup_created = orig.created_at + timedelta(hours=rng.uniform(1, 48))
+            dup = self._new_contact(dup_created, orig.source_campaign)
+            dup.email = orig.email.replace("@", "+1@")
+            self._funnel(dup)
+            dup.merged_into = orig.contact_id
+            dup.merged_at = dup_created + timedelta(days=rng.uniform(1, 10))
+            orig.absorbed.append(dup.contact_id)
+
+    def _build_deals(self) -> None:
+        rng = self.rng
+        aes = [o for o in self.owners if o.team == "Account Executives"]
+        for c in self.contacts:
+            opp_at = c.stage_at.get("opportunity")
+            if opp_at is None or c.merged_into is not None:
+                continue
+            amount = Decimal(rng.choice([4800, 9600, 12000, 18000, 24000, 36000, 60000]))
+            amount += Decimal(rng.randint(0, 99)) * 10
+            outcome = rng.random()
+            close_at: datetime | None = None
+            won = False
+            if outcome < 0.4:
+                won = True
+                close_at = opp_at + timedelta(days=rng.uniform(7, 60))
+                c.stage_at["customer"] = close_at
+            elif outcome < 0.75:
+                close_at = opp_at + timedelta(days=rng.uniform(5, 50))
+            self.deals.append(
+                Deal(
+                    deal_id=5000001 + len(self.deals),
+                    contact_id=c.contact_id,
+                    name=f"{c.last_name} - Acme Platform",
+                    created_at=opp_at,
+                    amount=amount,
+                    close_at=close_at,
+                    is_won=won,
+                    owner_id=rng.choice(aes).owner_id,
+                )
+            )
+
+    # ------------------------------------------------------------------ views
+    @cached_property
+    def contact_by_id(self) -> dict[int, Contact]:
+        return {c.contact_id: c for c in self.contacts}
+
+    @cached_property
+    def account_by_id(self) -> dict[tuple[str, str], AdAccount]:
+        return {(a.platform, a.account_id): a for a in self.accounts}
+
+    @cached_property
+    def campaign_by_id(self) -> dict[str, Campaign]:
+        return {c.campaign_id: c for c in self.campaigns}
+
+    def ad_days_as_of(self, as_of: datetime, platform: str = "meta") -> list[AdDay]:
+        out = []
+        for row in self.ad_days:
+            if row.ad.platform != platform:
+                continue
+            tz = self.account_by_id[(platform, row.ad.account_id)].timezone
+            seen = row.as_seen(as_of, tz)
+            if seen is not None:
+                out.append(seen)
+        return out
+
+    def contacts_as_of(self, as_of: datetime) -> list[Contact]:
+        return [c for c in self.contacts if c.visible(as_of)]
+
+    def deals_as_of(self, as_of: datetime) -> list[Deal]:
+        return [d for d in self.deals if d.visible(as_of)]
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    # Knuth for the small rates used here; the normal approximation for large worlds.
+    if lam > 30:
+        return max(0, int(round(rng.gauss(lam, lam**0.5))))
+    limit, k, p = math.exp(-lam), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1

@@ -1,0 +1,1 @@
+"""Connectors: one folder per platform (client, streams, sandbox). See ``base`` for the contract."""

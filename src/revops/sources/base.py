@@ -1,0 +1,63 @@
+"""The contract every source follows.
+
+A source declares its streams as data (:class:`Stream`) and yields :class:`Batch` objects:
+an Arrow table of records exactly as the API sent them (strings stay strings) plus the sync
+state that becomes true once that batch is loaded. The loader writes the batch and the state in
+one transaction, so a crash between two batches resumes from the last loaded one.
+
+Sources know nothing of Prefect or of the warehouse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Stream:
+    source: str
+    name: str
+    primary_key: tuple[str, ...]
+    schema: pa.Schema
+    cursor_field: str | None = None
+    #: re-pulled window behind the saved cursor (days for date cursors, minutes for timestamps)
+    lookback: int = 0
+    description: str = ""
+
+    @property
+    def table(self) -> str:
+        """Name of the raw table: ``raw.<source>__<stream>``."""
+        return f"{self.source}__{self.name}"
+
+
+@dataclass
+class Batch:
+    stream: Stream
+    records: pa.Table
+    #: the stream's full state once this batch is loaded (None = unchanged)
+    state: dict[str, Any] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.records.num_rows
+
+
+class Source(Protocol):
+    name: str
+
+    @property
+    def streams(self) -> list[Stream]: ...
+
+    def read(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]: ...
+
+
+def records_to_table(stream: Stream, records: list[dict[str, Any]]) -> pa.Table:
+    """Build the stream's Arrow table; keys missing from a record become nulls, extra keys drop."""
+    columns = {
+        f.name: [r.get(f.name) for r in records] for f in stream.schema
+    }
+    return pa.Table.from_pydict(columns, schema=stream.schema)
