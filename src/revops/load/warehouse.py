@@ -1,0 +1,367 @@
+"""The warehouse: one SQLAlchemy URL, DuckDB (embedded, default) or PostgreSQL (production).
+
+Loading a batch is one transaction: bulk-load the Arrow table into a temporary stage table
+(DuckDB scans Arrow directly; PostgreSQL gets binary ``COPY``), delete the rows of the target
+with the same natural key, insert the stage, and write the stream's ``ops.sync_state`` — so the
+data and the cursor that describes it can never disagree, and a rerun after a crash merges into
+the same rows instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Connection, Engine, create_engine, text
+
+SCHEMAS = ("raw", "staging", "core", "marts", "marts_build", "ops")
+#: schemas readers never see half-built: dbt writes marts into marts_build, publish swaps
+PUBLISHED_SCHEMA = "marts"
+BUILD_SCHEMA = "marts_build"
+
+OPS_DDL = (
+    """create table if not exists ops.sync_state (
+        source varchar not null, stream varchar not null, state varchar not null,
+        updated_at timestamptz not null, run_id varchar, primary key (source, stream))""",
+    """create table if not exists ops.runs (
+        run_id varchar primary key, flow varchar not null, started_at timestamptz not null,
+        finished_at timestamptz, status varchar not null, message varchar)""",
+    """create table if not exists ops.run_streams (
+        run_id varchar not null, source varchar not null, stream varchar not null,
+        rows_extracted bigint not null, rows_loaded bigint not null,
+        rows_quarantined bigint not null, batches bigint not null, seconds double precision,
+        state_before varchar, state_after varchar, primary key (run_id, source, stream))""",
+    """create table if not exists ops.quarantine (
+        run_id varchar not null, source varchar not null, stream varchar not null,
+        record_key varchar, record varchar not null, reasons varchar not null,
+        quarantined_at timestamptz not null)""",
+    """create table if not exists ops.quality_results (
+        run_id varchar not null, suite varchar not null, layer varchar not null,
+        expectation_type varchar not null, kwargs varchar, success boolean not null,
+        unexpected_count bigint, observed_value varchar, validated_at timestamptz not null)""",
+)
+
+_SQL_TYPES = {
+    "duckdb": {"string": "varchar", "int64": "bigint", "double": "double", "bool": "boolean"},
+    "postgresql": {"string": "text", "int64": "bigint", "double": "double precision", "bool": "boolean"},
+}
+_COPY_TYPES = {"string": "text", "int64": "int8", "double": "float8", "bool": "bool"}
+
+
+def _type_key(t: pa.DataType) -> str:
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "string"
+    if pa.types.is_integer(t):
+        return "int64"
+    if pa.types.is_floating(t):
+        return "double"
+    if pa.types.is_boolean(t):
+        return "bool"
+    raise TypeError(f"raw columns are strings, integers, floats or booleans; got {t}")
+
+
+def q(name: str) -> str:
+    """Quote an identifier (names come from stream declarations, never from users)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class LoadResult:
+    table: str
+    rows_in: int
+    rows_loaded: int  # after de-duplication within the batch
+
+
+def dedupe_last(table: pa.Table, key: Sequence[str]) -> pa.Table:
+    """Keep the last occurrence of each key in a batch: an upsert must see each key once."""
+    if table.num_rows == 0:
+        return table
+    indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
+    last = indexed.group_by(list(key), use_threads=False).aggregate([("__row", "max")])
+    keep = pc.sort_indices(last["__row_max"])
+    return table.take(pc.take(last["__row_max"], keep))
+
+
+class Warehouse:
+    def __init__(self, url: str):
+        self.url = url
+        if url.startswith("duckdb:///"):
+            path = url.removeprefix("duckdb:///")
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url)
+        self.dialect = self.engine.dialect.name  # "duckdb" | "postgresql"
+        if self.dialect not in _SQL_TYPES:
+            raise ValueError(f"unsupported warehouse {self.dialect!r}: use DuckDB or PostgreSQL")
+
+    @property
+    def duckdb_path(self) -> str | None:
+        return self.url.removeprefix("duckdb:///") if self.dialect == "duckdb" else None
+
+    def dispose(self) -> None:
+        """Close every pooled connection (DuckDB: lets dbt, another writer, open the file)."""
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ setup
+    def ensure_schemas(self) -> None:
+        with self.engine.begin() as conn:
+            for schema in SCHEMAS:
+                conn.execute(text(f"create schema if not exists {schema}"))
+            for ddl in OPS_DDL:
+                conn.execute(text(ddl))
+
+    def columns(self, conn: Connection, schema: str, table: str) -> list[str]:
+        rows = conn.execute(
+            text(
+                "select column_name from information_schema.columns "
+                "where table_schema = :s and table_name = :t order by ordinal_position"
+            ),
+            {"s": schema, "t": table},
+        )
+        return [r[0] for r in rows]
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        with self.engine.connect() as conn:
+            return bool(self.columns(conn, schema, table))
+
+    # ------------------------------------------------------------------ state
+    def get_state(self, source: str, stream: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text("select state from ops.sync_state where source = :s and stream = :t"),
+                {"s": source, "t": stream},
+            ).first()
+        return json.loads(row[0]) if row else None
+
+    def _put_state(self, conn: Connection, source: str, stream: str, state: dict, run_id: str) -> None:
+        conn.execute(
+            text("delete from ops.sync_state where source = :s and stream = :t"),
+            {"s": source, "t": stream},
+        )
+        conn.execute(
+            text(
+                "insert into ops.sync_state (source, stream, state, updated_at, run_id) "
+                "values (:s, :t, :state, :now, :run)"
+            ),
+            {
+                "s": source,
+                "t": stream,
+                "state": json.dumps(state, sort_keys=True),
+                "now": datetime.now(UTC),
+                "run": run_id,
+            },
+        )
+
+    # ------------------------------------------------------------------ load
+    def load_batch(
+        self,
+        *,
+        source: str,
+        stream: str,
+        table: pa.Table,
+        primary_key: Sequence[str],
+        state: dict[str, Any] | None,
+        run_id: str,
+    ) -> LoadResult:
+        """Merge ``table`` into ``raw.<source>__<stream>`` on ``primary_key`` and save ``state``,
+        atomically."""
+        name = f"{source}__{stream}"
+        batch = dedupe_last(table, primary_key)
+        with self.engine.begin() as conn:
+            if batch.num_rows:
+                self._ensure_raw_table(conn, name, batch.schema, primary_key)
+                stage = f"_stage_{uuid.uuid4().hex[:12]}"
+                self._stage(conn, stage, name, batch, run_id)
+                key = ", ".join(q(k) for k in primary_key)
+                conn.execute(
+                    text(
+                        f"delete from raw.{q(name)} where ({key}) in "
+                        f"(select {key} from {q(stage)})"
+                    )
+                )
+                cols = ", ".join(q(c) for c in [*batch.schema.names, "_loaded_at", "_load_id"])
+                conn.execute(text(f"insert into raw.{q(name)} ({cols}) select {cols} from {q(stage)}"))
+                conn.execute(text(f"drop table {q(stage)}"))
+            if state is not None:
+                self._put_state(conn, source, stream, state, run_id)
+        return LoadResult(name, table.num_rows, batch.num_rows)
+
+    def _ensure_raw_table(
+        self, conn: Connection, name: str, schema: pa.Schema, primary_key: Sequence[str]
+    ) -> None:
+        types = _SQL_TYPES[self.dialect]
+        existing = self.columns(conn, "raw", name)
+        if not existing:
+            cols = [f"{q(f.name)} {types[_type_key(f.type)]}" for f in schema]
+            cols += ["_loaded_at timestamptz not null", "_load_id varchar not null"]
+            pk = ", ".join(q(k) for k in primary_key)
+            conn.execute(text(f"create table raw.{q(name)} ({', '.join(cols)}, primary key ({pk}))"))
+            return
+        for f in schema:  # schema drift: a new field is added, never silently dropped
+            if f.name not in existing:
+                conn.execute(
+                    text(f"alter table raw.{q(name)} add column {q(f.name)} {types[_type_key(f.type)]}")
+                )
+
+    def _stage(self, conn: Connection, stage: str, name: str, batch: pa.Table, run_id: str) -> None:
+        now = datetime.now(UTC)
+        if self.dialect == "duckdb":
+            duck = conn.connection.driver_connection
+            view = f"{stage}_arrow"
+            duck.register(view, batch)
+            try:
+                conn.execute(
+                    text(
+                        f"create temp table {q(stage)} as select *, "
+                        f"cast(:now as timestamptz) as _loaded_at, cast(:run as varchar) as _load_id "
+                        f"from {q(view)}"
+                    ),
+                    {"now": now, "run": run_id},
+                )
+            finally:
+                duck.unregister(view)
+            return
+        # PostgreSQL: binary COPY into a temp table shaped like the target
+        conn.execute(
+            text(f"create temp table {q(stage)} (like raw.{q(name)} including defaults) on commit drop")
+        )
+        cols = [*batch.schema.names, "_loaded_at", "_load_id"]
+        copy_types = [_COPY_TYPES[_type_key(f.type)] for f in batch.schema] + ["timestamptz", "text"]
+        pg = conn.connection.driver_connection
+        columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+        n = batch.num_rows
+        with pg.cursor() as cur:
+            sql = f"copy {q(stage)} ({', '.join(q(c) for c in cols)}) from stdin (format binary)"
+            with cur.copy(sql) as copy:
+                copy.set_types(copy_types)
+                for row in zip(*columns, [now] * n, [run_id] * n, strict=True):
+                    copy.write_row(row)
+
+    # ------------------------------------------------------------------ ops bookkeeping
+    def start_run(self, flow: str, run_id: str | None = None) -> str:
+        run_id = run_id or uuid.uuid4().hex
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "insert into ops.runs (run_id, flow, started_at, status) "
+                    "values (:r, :f, :now, 'running')"
+                ),
+                {"r": run_id, "f": flow, "now": datetime.now(UTC)},
+            )
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, message: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "update ops.runs set finished_at = :now, status = :st, message = :m "
+                    "where run_id = :r"
+                ),
+                {"now": datetime.now(UTC), "st": status, "m": message, "r": run_id},
+            )
+
+    def record_stream(self, run_id: str, source: str, stream: str, **stats: Any) -> None:
+        row = {
+            "run_id": run_id,
+            "source": source,
+            "stream": stream,
+            "rows_extracted": stats.get("rows_extracted", 0),
+            "rows_loaded": stats.get("rows_loaded", 0),
+            "rows_quarantined": stats.get("rows_quarantined", 0),
+            "batches": stats.get("batches", 0),
+            "seconds": stats.get("seconds"),
+            "state_before": _json_or_none(stats.get("state_before")),
+            "state_after": _json_or_none(stats.get("state_after")),
+        }
+        with self.engine.begin() as conn:
+            conn.execute(
+                text("delete from ops.run_streams where run_id=:run_id and source=:source and stream=:stream"),
+                row,
+            )
+            conn.execute(
+                text(
+                    "insert into ops.run_streams (run_id, source, stream, rows_extracted, rows_loaded,"
+                    " rows_quarantined, batches, seconds, state_before, state_after) values (:run_id,"
+                    " :source, :stream, :rows_extracted, :rows_loaded, :rows_quarantined, :batches,"
+                    " :seconds, :state_before, :state_after)"
+                ),
+                row,
+            )
+
+    def quarantine(
+        self,
+        run_id: str,
+        source: str,
+        stream: str,
+        rows: Iterable[tuple[str | None, dict[str, Any], list[str]]],
+    ) -> int:
+        """Keep each rejected record whole with the reasons it failed; returns the count."""
+        now = datetime.now(UTC)
+        params = [
+            {
+                "run": run_id,
+                "src": source,
+                "st": stream,
+                "key": key,
+                "rec": json.dumps(record, default=str, sort_keys=True),
+                "why": "; ".join(reasons),
+                "now": now,
+            }
+            for key, record, reasons in rows
+        ]
+        if params:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "insert into ops.quarantine (run_id, source, stream, record_key, record,"
+                        " reasons, quarantined_at) values (:run, :src, :st, :key, :rec, :why, :now)"
+                    ),
+                    params,
+                )
+        return len(params)
+
+    def record_quality(self, run_id: str, layer: str, records: list[dict[str, Any]]) -> None:
+        now = datetime.now(UTC)
+        params = [
+            {
+                "run": run_id,
+                "suite": r["suite"],
+                "layer": layer,
+                "et": r["expectation_type"],
+                "kw": r.get("kwargs"),
+                "ok": bool(r["success"]),
+                "n": r.get("unexpected_count"),
+                "obs": r.get("observed_value"),
+                "now": now,
+            }
+            for r in records
+        ]
+        if params:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "insert into ops.quality_results (run_id, suite, layer, expectation_type,"
+                        " kwargs, success, unexpected_count, observed_value, validated_at) values"
+                        " (:run, :suite, :layer, :et, :kw, :ok, :n, :obs, :now)"
+                    ),
+                    params,
+                )
+
+    def fetch_all(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(text(sql), params)]
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)

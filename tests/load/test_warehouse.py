@@ -1,0 +1,102 @@
+"""Bulk load + merge + sync state, on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from sqlalchemy import text
+
+from revops.load.warehouse import Warehouse, dedupe_last
+
+SCHEMA = pa.schema([("id", pa.string()), ("day", pa.string()), ("spend", pa.string()), ("n", pa.int64())])
+
+
+def _t(rows):
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+@pytest.fixture
+def wh(warehouse_url):
+    w = Warehouse(warehouse_url)
+    w.ensure_schemas()
+    yield w
+    w.dispose()
+
+
+def _rows(wh):
+    return wh.fetch_all('select id, day, spend, n from raw."t__s" order by id, day')
+
+
+def test_dedupe_last_keeps_last_occurrence():
+    t = _t([
+        {"id": "a", "day": "1", "spend": "1.0", "n": 1},
+        {"id": "b", "day": "1", "spend": "2.0", "n": 2},
+        {"id": "a", "day": "1", "spend": "3.0", "n": 3},
+    ])
+    out = dedupe_last(t, ["id", "day"]).to_pylist()
+    assert sorted((r["id"], r["n"]) for r in out) == [("a", 3), ("b", 2)]
+
+
+def test_merge_is_idempotent_and_restatement_replaces(wh):
+    batch = _t([
+        {"id": "a", "day": "2026-06-01", "spend": "10.00", "n": 1},
+        {"id": "a", "day": "2026-06-02", "spend": "11.00", "n": 2},
+        {"id": "b", "day": "2026-06-01", "spend": "12.00", "n": 3},
+    ])
+    for _ in range(2):  # a rerun of the same batch must not duplicate
+        wh.load_batch(source="t", stream="s", table=batch, primary_key=["id", "day"], state={"c": 1}, run_id="r1")
+    assert len(_rows(wh)) == 3
+    restated = _t([
+        {"id": "a", "day": "2026-06-02", "spend": "15.50", "n": 9},
+        {"id": "a", "day": "2026-06-02", "spend": "15.75", "n": 10},  # later in batch wins
+        {"id": "c", "day": "2026-06-03", "spend": None, "n": None},
+    ])
+    res = wh.load_batch(source="t", stream="s", table=restated, primary_key=["id", "day"], state={"c": 2}, run_id="r2")
+    assert (res.rows_in, res.rows_loaded) == (3, 2)
+    rows = _rows(wh)
+    assert rows == [
+        {"id": "a", "day": "2026-06-01", "spend": "10.00", "n": 1},
+        {"id": "a", "day": "2026-06-02", "spend": "15.75", "n": 10},
+        {"id": "b", "day": "2026-06-01", "spend": "12.00", "n": 3},
+        {"id": "c", "day": "2026-06-03", "spend": None, "n": None},
+    ]
+    assert wh.get_state("t", "s") == {"c": 2}
+    assert wh.scalar('select count(distinct _load_id) from raw."t__s"') == 2
+
+
+def test_state_and_data_commit_together(wh):
+    """A failure inside the load transaction leaves neither the rows nor the new cursor."""
+    wh.load_batch(source="t", stream="s", table=_t([{"id": "a", "day": "1", "spend": "1", "n": 1}]),
+                  primary_key=["id", "day"], state={"c": 1}, run_id="r1")
+    # n arrives as text now: the insert into the bigint column fails mid-transaction
+    bad = pa.Table.from_pylist([{"id": "z", "day": "1", "spend": "1", "n": "not a number"}],
+                               schema=pa.schema([("id", pa.string()), ("day", pa.string()),
+                                                 ("spend", pa.string()), ("n", pa.string())]))
+    with pytest.raises(Exception):
+        wh.load_batch(source="t", stream="s", table=bad, primary_key=["id", "day"], state={"c": 99}, run_id="r2")
+    assert [r["id"] for r in _rows(wh)] == ["a"]
+    assert wh.get_state("t", "s") == {"c": 1}
+
+
+def test_new_column_is_added_not_dropped(wh):
+    wh.load_batch(source="t", stream="s", table=_t([{"id": "a", "day": "1", "spend": "1", "n": 1}]),
+                  primary_key=["id", "day"], state=None, run_id="r1")
+    wider = pa.Table.from_pylist([{"id": "b", "day": "1", "spend": "2", "n": 2, "extra": "x"}],
+                                 schema=SCHEMA.append(pa.field("extra", pa.string())))
+    wh.load_batch(source="t", stream="s", table=wider, primary_key=["id", "day"], state=None, run_id="r2")
+    got = wh.fetch_all('select id, extra from raw."t__s" order by id')
+    assert got == [{"id": "a", "extra": None}, {"id": "b", "extra": "x"}]
+    assert wh.get_state("t", "s") is None
+
+
+def test_runs_quarantine_and_quality_bookkeeping(wh):
+    run = wh.start_run("nightly_sync")
+    wh.record_stream(run, "t", "s", rows_extracted=5, rows_loaded=4, rows_quarantined=1, batches=1,
+                     seconds=0.1, state_before=None, state_after={"c": 1})
+    n = wh.quarantine(run, "t", "s", [("k1", {"id": "k1", "spend": "abc"}, ["spend must be a decimal"])])
+    wh.finish_run(run, "completed")
+    assert n == 1
+    assert wh.fetch_all("select status from ops.runs") == [{"status": "completed"}]
+    q = wh.fetch_all("select record_key, reasons from ops.quarantine")
+    assert q == [{"record_key": "k1", "reasons": "spend must be a decimal"}]
+    assert wh.scalar("select rows_quarantined from ops.run_streams") == 1
