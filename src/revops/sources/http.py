@@ -71,7 +71,7 @@ class ApiClient:
         hint = getattr(exc, "retry_after", None)
         if hint is not None:
             return min(float(hint), self.max_backoff)
-        return wait_exponential_jitter(initial=0.5, max=self.max_backoff)(state)
+        return wait_exponential_jitter(multiplier=0.5, max=self.max_backoff)(state)
 
     def _before_sleep(self, state: RetryCallState) -> None:
         self.stats["retries"] += 1

@@ -1,0 +1,224 @@
+"""Meta streams as data, and the reader that yields them batch by batch.
+
+Everything is stored as Meta sent it (decimal strings stay strings; ``actions`` stays JSON):
+staging casts, so a type surprise shows up in one SQL file rather than as lost rows here.
+
+``ads_insights`` is incremental on ``date_start`` with a lookback re-pull, because Meta restates
+recent days (Airbyte re-reads 28 days, Meta "freezes insight data 28 days after it was
+generated"). The state is the latest ``date_start`` *loaded* per account, never the wall clock:
+a server whose clock is behind ours must not make us skip days.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+
+from revops.settings import Settings
+from revops.sources.base import Batch, Stream, records_to_table
+from revops.sources.errors import FatalAPIError
+from revops.sources.meta.client import SECRET_ENV, MetaClient
+
+log = logging.getLogger(__name__)
+
+SOURCE = "meta"
+#: days per insights request: small windows keep each report cheap and make resumes fine-grained
+WINDOW_DAYS = 7
+
+
+def _schema(*names: str) -> pa.Schema:
+    return pa.schema([pa.field(n, pa.string()) for n in names])
+
+
+ACCOUNT_FIELDS = ("id", "account_id", "name", "currency", "timezone_name", "account_status")
+CAMPAIGN_FIELDS = (
+    "id", "account_id", "name", "objective", "status", "effective_status", "created_time",
+    "updated_time",
+)
+INSIGHT_FIELDS = (
+    "account_id", "account_currency", "campaign_id", "campaign_name", "adset_id", "adset_name",
+    "ad_id", "ad_name", "spend", "impressions", "clicks", "actions", "action_values",
+)
+#: insights columns: the requested fields plus the day Meta always adds
+INSIGHT_COLUMNS = (*INSIGHT_FIELDS[:8], "date_start", "date_stop", *INSIGHT_FIELDS[8:])
+#: fields that arrive as JSON arrays; stored re-serialised so staging can pick one action type
+JSON_FIELDS = frozenset({"actions", "action_values"})
+
+AD_ACCOUNTS = Stream(
+    source=SOURCE,
+    name="ad_accounts",
+    primary_key=("account_id",),
+    schema=_schema(*ACCOUNT_FIELDS),
+    description="GET /act_{id}: currency and time zone (the account's day boundary).",
+)
+CAMPAIGNS = Stream(
+    source=SOURCE,
+    name="campaigns",
+    primary_key=("id",),
+    schema=_schema(*CAMPAIGN_FIELDS),
+    description="GET /act_{id}/campaigns: names resolve CRM lead sources (full refresh).",
+)
+ADS_INSIGHTS = Stream(
+    source=SOURCE,
+    name="ads_insights",
+    primary_key=("ad_id", "date_start"),
+    schema=_schema(*INSIGHT_COLUMNS),
+    cursor_field="date_start",
+    lookback=28,
+    description="GET /act_{id}/insights level=ad, daily, in the account's time zone.",
+)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MetaSource:
+    """The Meta connector: ``streams`` to declare, ``read`` to pull one stream."""
+
+    name = SOURCE
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: MetaClient | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ):
+        self.settings = settings
+        self.client = client or _client_from(settings)
+        #: "now" for the end of the insights range; injectable so a test can pin it
+        self.clock = clock
+        self.account_ids = [a.removeprefix("act_") for a in settings.meta_account_ids]
+        self._accounts: dict[str, dict[str, Any]] = {}
+
+    @property
+    def streams(self) -> list[Stream]:
+        return [
+            AD_ACCOUNTS,
+            CAMPAIGNS,
+            dataclasses.replace(ADS_INSIGHTS, lookback=self.settings.meta_lookback_days),
+        ]
+
+    def read(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
+        token = self.settings.meta_access_token
+        if token is None or not token.get_secret_value():
+            raise FatalAPIError(f"meta: no access token; set {SECRET_ENV}")
+        readers = {
+            AD_ACCOUNTS.name: self._read_accounts,
+            CAMPAIGNS.name: self._read_campaigns,
+            ADS_INSIGHTS.name: self._read_insights,
+        }
+        yield from readers[stream.name](stream, state)
+
+    # --- accounts and campaigns (full refresh) -------------------------------------------
+    def account(self, account_id: str) -> dict[str, Any]:
+        """The account object, fetched once per run: insights need its time zone."""
+        if account_id not in self._accounts:
+            self._accounts[account_id] = self.client.get_object(
+                self.client.path(f"act_{account_id}"), list(ACCOUNT_FIELDS)
+            )
+        return self._accounts[account_id]
+
+    def _read_accounts(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
+        records = [_flatten(self.account(a), stream) for a in self.account_ids]
+        yield Batch(stream, records_to_table(stream, records))
+
+    def _read_campaigns(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
+        for account_id in self.account_ids:
+            params = {"fields": ",".join(CAMPAIGN_FIELDS), "limit": self.settings.meta_page_size}
+            path = self.client.path(f"act_{account_id}", "campaigns")
+            for page in self.client.iter_pages(path, params):
+                records = [_flatten(r, stream) for r in page.data]
+                table = records_to_table(stream, records)
+                yield Batch(stream, table, meta={"account_id": account_id})
+
+    # --- insights (incremental on date_start, with lookback) -----------------------------
+    def _read_insights(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
+        loaded: dict[str, str] = dict((state or {}).get("accounts") or {})
+        for account_id in self.account_ids:
+            since, until = self._range(account_id, loaded.get(account_id), stream.lookback)
+            if since > until:
+                log.info("meta: act_%s has nothing to read (%s > %s)", account_id, since, until)
+                continue
+            for w_since, w_until in date_windows(since, until, WINDOW_DAYS):
+                yield from self._read_window(stream, account_id, w_since, w_until, loaded)
+
+    def _range(self, account_id: str, saved: str | None, lookback: int) -> tuple[date, date]:
+        """since = saved cursor minus the lookback (never before start_date); until = today in
+        the account's zone, the zone Meta reports days in (asking UTC's today can be a future
+        day for accounts west of UTC, and miss it for accounts east of it)."""
+        since = self.settings.start_date
+        if saved is not None:
+            since = max(since, date.fromisoformat(saved) - timedelta(days=lookback))
+        tz = ZoneInfo(str(self.account(account_id)["timezone_name"]))
+        return since, self.clock().astimezone(tz).date()
+
+    def _read_window(
+        self, stream: Stream, account_id: str, since: date, until: date, loaded: dict[str, str]
+    ) -> Iterator[Batch]:
+        params = {
+            "level": "ad",
+            "time_increment": "1",
+            "time_range": json.dumps(
+                {"since": since.isoformat(), "until": until.isoformat()}, separators=(",", ":")
+            ),
+            "fields": ",".join(INSIGHT_FIELDS),
+            "limit": self.settings.meta_page_size,
+        }
+        path = self.client.path(f"act_{account_id}", "insights")
+        for page in self.client.iter_pages(path, params):
+            records = [_flatten(r, stream) for r in page.data]
+            days = [r["date_start"] for r in records if r.get("date_start")]
+            if days:
+                loaded[account_id] = max([*days, loaded.get(account_id, "")])
+            state = {"accounts": dict(loaded)} if page.is_last else None
+            table = records_to_table(stream, records)
+            yield Batch(stream, table, state=state, meta=_window_meta(account_id, since, until))
+
+
+def _window_meta(account_id: str, since: date, until: date) -> dict[str, str]:
+    return {"account_id": account_id, "since": since.isoformat(), "until": until.isoformat()}
+
+
+def date_windows(since: date, until: date, days: int) -> Iterator[tuple[date, date]]:
+    """Inclusive ``days``-long windows covering since..until, ascending."""
+    start = since
+    while start <= until:
+        end = min(until, start + timedelta(days=days - 1))
+        yield start, end
+        start = end + timedelta(days=1)
+
+
+def _flatten(record: dict[str, Any], stream: Stream) -> dict[str, Any]:
+    """Keep the stream's columns as strings: scalars as Meta wrote them, arrays as JSON."""
+    out: dict[str, Any] = {}
+    for name in stream.schema.names:
+        value = record.get(name)
+        if value is None:
+            out[name] = None
+        elif name in JSON_FIELDS or isinstance(value, list | dict):
+            out[name] = json.dumps(value)
+        elif isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        else:
+            out[name] = str(value)
+    return out
+
+
+def _client_from(settings: Settings) -> MetaClient:
+    token = settings.meta_access_token.get_secret_value() if settings.meta_access_token else ""
+    return MetaClient(
+        settings.meta_base_url,
+        token,
+        api_version=settings.meta_api_version,
+        timeout=settings.http_timeout_seconds,
+        max_retries=settings.http_max_retries,
+        max_backoff=settings.http_max_backoff_seconds,
+    )
