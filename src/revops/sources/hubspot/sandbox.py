@@ -1,0 +1,684 @@
+"""A fake HubSpot CRM API serving the synthetic company in HubSpot's wire format.
+
+Everything is derived from the world *as of* ``self.as_of``: contacts appear at their creation,
+lifecycle stages and stage-entry dates show once reached, merged-away duplicates vanish from
+search at their merge and the survivor lists them in ``hs_merged_object_ids``. Every property is a
+string (datetimes ISO with millis and ``Z``), never-set properties are ``null``.
+
+What makes it a useful adversary for the connector:
+
+* search enforces HubSpot's result cap (``search_cap``, 10,000 in production; tests lower it)
+  with HTTP 400 when ``after + limit`` passes it, and ``limit`` <= 200;
+* ``bulk_edit_at`` stamps every contact existing at that moment with one identical
+  ``lastmodifieddate`` (a month-end bulk edit), so "restart from the last timestamp" loops;
+* normal responses carry ``X-HubSpot-RateLimit-*`` headers from a rolling 10-second window;
+* faults are rendered the HubSpot way (429 RATE_LIMIT bodies, 401 EXPIRED_AUTHENTICATION, ...).
+
+This module must not import the connector (and the connector never imports it).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+import zlib
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Request, Response
+
+from revops.sandbox.server import SandboxApp, json_response
+from revops.sandbox.world import HUBSPOT_STAGE, Contact, Deal, World
+
+#: HubSpot's hard cap on results reachable through one search query
+DEFAULT_SEARCH_CAP = 10_000
+MAX_SEARCH_LIMIT = 200
+MAX_FILTER_GROUPS = 5
+MAX_FILTERS_PER_GROUP = 10
+MAX_FILTERS_TOTAL = 25
+RATE_INTERVAL_MS = 10_000
+#: lifecycle stages in funnel order (subscriber first)
+_STAGE_ORDER = ("subscriber", "lead", "mql", "sql", "opportunity", "customer")
+#: properties compared as datetimes (record values ISO, filter values epoch-ms or ISO)
+_DATETIME_PROPS = {
+    "createdate",
+    "lastmodifieddate",
+    "hs_lastmodifieddate",
+    "closedate",
+    "hs_first_outreach_date",
+    "lead_rejected_date",
+    *(f"hs_v2_date_entered_{s}" for s in HUBSPOT_STAGE.values()),
+}
+_NUMERIC_PROPS = {"hs_object_id", "amount"}
+#: properties HubSpot returns on every search result, requested or not
+_DEFAULT_PROPS = {
+    "contacts": ("createdate", "hs_object_id", "lastmodifieddate"),
+    "deals": ("createdate", "hs_lastmodifieddate", "hs_object_id"),
+}
+_DEAL_STAGES = (
+    # id, label, probability, closed
+    ("appointmentscheduled", "Appointment Scheduled", "0.2", False),
+    ("qualifiedtobuy", "Qualified To Buy", "0.4", False),
+    ("presentationscheduled", "Presentation Scheduled", "0.6", False),
+    ("decisionmakerboughtin", "Decision Maker Bought-In", "0.8", False),
+    ("contractsent", "Contract Sent", "0.9", False),
+    ("closedwon", "Closed Won", "1.0", True),
+    ("closedlost", "Closed Lost", "0.0", True),
+)
+
+
+class SearchError(Exception):
+    """A request HubSpot's search would reject with HTTP 400."""
+
+
+# --------------------------------------------------------------------------- wire values
+def hs_datetime(dt: datetime | None) -> str | None:
+    """HubSpot's datetime string: ``2026-06-03T14:22:05.123Z`` (UTC, millis)."""
+    if dt is None:
+        return None
+    dt = dt.astimezone(UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def epoch_ms(dt: datetime) -> int:
+    return (dt.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def parse_ms(value: Any) -> int | None:
+    """A filter or record datetime as epoch ms: accepts epoch-ms strings/ints and ISO strings."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise SearchError(f"{value!r} is not a valid datetime") from exc
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return epoch_ms(dt)
+
+
+def _visible(t: datetime | None, as_of: datetime) -> datetime | None:
+    return t if t is not None and t <= as_of else None
+
+
+def _correlation_id() -> str:
+    return str(uuid.uuid4())
+
+
+def error_body(message: str, category: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "status": "error",
+        "message": message,
+        "correlationId": _correlation_id(),
+        "category": category,
+        **extra,
+    }
+
+
+# --------------------------------------------------------------------------- filters
+def _comparable(prop: str, value: Any) -> Any:
+    """Turn a record or filter value into something ordered the way HubSpot orders it."""
+    if value is None or value == "":
+        return None
+    if prop in _DATETIME_PROPS:
+        return parse_ms(value)
+    if prop in _NUMERIC_PROPS:
+        try:
+            return float(value)
+        except (TypeError, ValueError) as exc:
+            raise SearchError(f"{value!r} is not a number for {prop}") from exc
+    return str(value)
+
+
+def _filter_matches(flt: dict[str, Any], props: dict[str, str | None]) -> bool:
+    prop = flt.get("propertyName")
+    op = flt.get("operator")
+    if not prop or not op:
+        raise SearchError("each filter needs propertyName and operator")
+    have = _comparable(prop, props.get(prop))
+    if op == "HAS_PROPERTY":
+        return have is not None
+    if op == "NOT_HAS_PROPERTY":
+        return have is None
+    if op in ("IN", "NOT_IN"):
+        values = {_comparable(prop, v) for v in flt.get("values") or []}
+        return (have in values) == (op == "IN")
+    want = _comparable(prop, flt.get("value"))
+    if op == "EQ":
+        return have == want
+    if op == "NEQ":
+        return have != want
+    if have is None or want is None:
+        return False
+    if op == "GT":
+        return have > want
+    if op == "GTE":
+        return have >= want
+    if op == "LT":
+        return have < want
+    if op == "LTE":
+        return have <= want
+    if op == "BETWEEN":
+        high = _comparable(prop, flt.get("highValue"))
+        return high is not None and want <= have <= high
+    raise SearchError(f"operator {op!r} is not supported")
+
+
+def _matches(groups: list[dict[str, Any]], props: dict[str, str | None]) -> bool:
+    """OR between groups, AND inside a group; no groups = everything."""
+    if not groups:
+        return True
+    return any(all(_filter_matches(f, props) for f in g.get("filters") or []) for g in groups)
+
+
+def _check_filter_limits(groups: Any) -> list[dict[str, Any]]:
+    if groups is None:
+        return []
+    if not isinstance(groups, list):
+        raise SearchError("filterGroups must be a list")
+    if len(groups) > MAX_FILTER_GROUPS:
+        raise SearchError(f"at most {MAX_FILTER_GROUPS} filterGroups are allowed")
+    total = 0
+    for g in groups:
+        n = len(g.get("filters") or [])
+        if n > MAX_FILTERS_PER_GROUP:
+            raise SearchError(f"at most {MAX_FILTERS_PER_GROUP} filters per group are allowed")
+        total += n
+    if total > MAX_FILTERS_TOTAL:
+        raise SearchError(f"at most {MAX_FILTERS_TOTAL} filters in total are allowed")
+    return groups
+
+
+# --------------------------------------------------------------------------- the app
+class HubSpotSandbox(SandboxApp):
+    platform = "hubspot"
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        token: str,
+        as_of: datetime | None = None,
+        search_cap: int = DEFAULT_SEARCH_CAP,
+        bulk_edit_at: datetime | None = None,
+        rate_limit_max: int = 190,
+        utm_campaign_property: str = "utm_campaign",
+        rejection_reason_property: str = "lead_rejection_reason",
+        rejected_at_property: str = "lead_rejected_date",
+    ):
+        super().__init__(world, token=token, as_of=as_of)
+        #: results reachable by one search query (after + limit may not pass it)
+        self.search_cap = search_cap
+        #: a bulk edit: every contact existing then gets this lastmodifieddate (None = no edit)
+        self.bulk_edit_at = bulk_edit_at
+        #: requests per rolling 10 s window reported in X-HubSpot-RateLimit-* (not enforced)
+        self.rate_limit_max = rate_limit_max
+        #: ids of related records returned per association result before paging
+        self.association_page_size = 500
+        #: deal id -> more contact ids associated with it (a buying committee), for tests
+        self.extra_deal_contacts: dict[int, list[int]] = {}
+        self.utm_campaign_property = utm_campaign_property
+        self.rejection_reason_property = rejection_reason_property
+        self.rejected_at_property = rejected_at_property
+        self._recent: deque[float] = deque()
+        self._rate_lock = threading.Lock()
+        self._cache: dict[tuple, list[dict[str, Any]]] = {}
+        self._cache_lock = threading.Lock()
+
+    # --- routing -----------------------------------------------------------------------
+    def routes(self) -> list[Rule]:
+        return [
+            Rule("/crm/v3/objects/<object_type>/search", endpoint="search", methods=["POST"]),
+            Rule(
+                "/crm/objects/<version>/<object_type>/search", endpoint="search", methods=["POST"]
+            ),
+            Rule("/crm/v3/owners", endpoint="owners", methods=["GET"]),
+            Rule("/crm/v3/owners/", endpoint="owners", methods=["GET"]),
+            Rule(
+                "/crm/v4/associations/<from_type>/<to_type>/batch/read",
+                endpoint="associations",
+                methods=["POST"],
+            ),
+            Rule("/crm/v3/pipelines/<object_type>", endpoint="pipelines", methods=["GET"]),
+        ]
+
+    def dispatch(self, request: Request) -> Response:
+        """Every response (faults included) carries the rate-limit headers, as HubSpot's do."""
+        response = super().dispatch(request)
+        remaining = self._count_request()
+        if response.status_code != 429:
+            response.headers.update(self._rate_headers(remaining))
+        return response
+
+    def _count_request(self) -> int:
+        now = time.monotonic()
+        with self._rate_lock:
+            self._recent.append(now)
+            while self._recent and now - self._recent[0] > RATE_INTERVAL_MS / 1000:
+                self._recent.popleft()
+            return max(0, self.rate_limit_max - len(self._recent))
+
+    def _rate_headers(self, remaining: int) -> dict[str, str]:
+        return {
+            "X-HubSpot-RateLimit-Max": str(self.rate_limit_max),
+            "X-HubSpot-RateLimit-Remaining": str(remaining),
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(RATE_INTERVAL_MS),
+            "X-HubSpot-RateLimit-Daily": "650000",
+            "X-HubSpot-RateLimit-Daily-Remaining": "649000",
+        }
+
+    # --- auth and faults ------------------------------------------------------------------
+    def unauthorized_response(self, request: Request) -> Response:
+        return json_response(
+            error_body(
+                "Authentication credentials not found. This API supports OAuth 2.0 authentication "
+                "and you can find more details at "
+                "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+                "INVALID_AUTHENTICATION",
+            ),
+            401,
+        )
+
+    def not_found_response(self, request: Request) -> Response:
+        return json_response(
+            error_body(
+                f"Unable to route request {request.method} {request.path}", "OBJECT_NOT_FOUND"
+            ),
+            404,
+        )
+
+    def fault_response(self, kind: str, request: Request) -> Response:
+        if kind in ("rate_limit", "rate_limit_daily"):
+            daily = kind == "rate_limit_daily"
+            policy = "daily" if daily else "ten_secondly_rolling"
+            body = {
+                "status": "error",
+                "message": f"You have reached your {policy} limit.",
+                "errorType": "RATE_LIMIT",
+                "correlationId": _correlation_id(),
+                "policyName": "DAILY" if daily else "TEN_SECONDLY_ROLLING",
+            }
+            headers = {**self._rate_headers(0), "Retry-After": "0"}
+            return json_response(body, 429, headers)
+        if kind == "server_error":
+            return json_response(error_body("internal error", "INTERNAL_ERROR"), 500)
+        if kind == "bad_gateway":
+            return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", 502,
+                            mimetype="text/html")
+        if kind == "expired_token":
+            return json_response(
+                error_body(
+                    "The OAuth token used to make this call expired 0 second(s) ago.",
+                    "EXPIRED_AUTHENTICATION",
+                ),
+                401,
+            )
+        if kind == "missing_scopes":
+            return json_response(
+                error_body(
+                    "This app hasn't been granted all required scopes to make this call. "
+                    "Read more about required scopes here: https://developers.hubspot.com/scopes.",
+                    "MISSING_SCOPES",
+                    errors=[
+                        {
+                            "message": "One or more of the following scopes are required.",
+                            "context": {"requiredGranularScopes": ["crm.objects.contacts.read"]},
+                        }
+                    ],
+                ),
+                403,
+            )
+        raise NotImplementedError(kind)
+
+    # --- the world as HubSpot records ---------------------------------------------------
+    def contact_properties(self, c: Contact) -> dict[str, str | None]:
+        """Every property the sandbox knows for one contact at the clock."""
+        as_of = self.as_of
+        entered = {s: _visible(c.stage_at.get(s), as_of) for s in _STAGE_ORDER[1:]}
+        entered["subscriber"] = _visible(c.subscriber_at, as_of)
+        reached = [s for s in _STAGE_ORDER if entered.get(s) is not None]
+        rejected_at = _visible(c.rejected_at, as_of)
+        touched_at = _visible(c.first_sales_touch_at, as_of)
+        if rejected_at is not None:
+            lead_status = "UNQUALIFIED"
+        elif touched_at is not None:
+            lead_status = "IN_PROGRESS"
+        elif entered.get("mql") is not None:
+            lead_status = "OPEN"
+        else:
+            lead_status = "NEW"
+        merged = c.merged_ids_as_of(as_of, self.world)
+        paid = c.source_campaign is not None
+        props: dict[str, str | None] = {
+            "hs_object_id": str(c.contact_id),
+            "email": c.email,
+            "firstname": c.first_name,
+            "lastname": c.last_name,
+            "createdate": hs_datetime(c.created_at),
+            "lastmodifieddate": hs_datetime(self._contact_modified(c)),
+            "lifecyclestage": HUBSPOT_STAGE[reached[-1]] if reached else None,
+            "hs_lead_status": lead_status,
+            "hubspot_owner_id": c.owner_id,
+            "hs_first_outreach_date": hs_datetime(touched_at),
+            "hs_merged_object_ids": ";".join(str(i) for i in merged) or None,
+            "hs_analytics_source": "PAID_SOCIAL" if paid else "DIRECT_TRAFFIC",
+            "hs_analytics_source_data_1": "Facebook" if paid else None,
+            "hs_analytics_source_data_2": c.utm_campaign if paid else None,
+            self.utm_campaign_property: c.utm_campaign,
+            self.rejection_reason_property: c.rejection_reason if rejected_at else None,
+            self.rejected_at_property: hs_datetime(rejected_at),
+        }
+        for stage, name in HUBSPOT_STAGE.items():
+            props[f"hs_v2_date_entered_{name}"] = hs_datetime(entered.get(stage))
+        return props
+
+    def _contact_modified(self, c: Contact) -> datetime:
+        modified = c.last_modified(self.as_of, self.world)
+        edit = self.bulk_edit_at
+        if edit is not None and edit <= self.as_of and c.created_at <= edit:
+            modified = max(modified, edit)
+        return modified
+
+    def deal_properties(self, d: Deal) -> dict[str, str | None]:
+        as_of = self.as_of
+        closed = d.is_closed_as_of(as_of)
+        return {
+            "hs_object_id": str(d.deal_id),
+            "dealname": d.name,
+            "amount": str(d.amount),
+            # a single-currency portal leaves it unset: amounts are in the company currency
+            "deal_currency_code": None,
+            "dealstage": d.stage_as_of(as_of),
+            "pipeline": d.pipeline,
+            "closedate": hs_datetime(d.close_at) if closed else None,
+            "createdate": hs_datetime(d.created_at),
+            "hs_lastmodifieddate": hs_datetime(d.last_modified(as_of)),
+            "hs_is_closed": "true" if closed else "false",
+            "hs_is_closed_won": "true" if closed and d.is_won else "false",
+            "hs_is_closed_lost": "true" if closed and not d.is_won else "false",
+            "hubspot_owner_id": d.owner_id,
+        }
+
+    def _records(self, object_type: str) -> list[dict[str, Any]]:
+        """``[{"id", "props", "createdAt", "updatedAt"}]`` at the clock, ascending id.
+
+        Cached per clock and switches: paging a large world must not rebuild it per page."""
+        key = (
+            object_type,
+            self.as_of,
+            self.bulk_edit_at,
+            self.utm_campaign_property,
+            self.rejection_reason_property,
+            self.rejected_at_property,
+        )
+        with self._cache_lock:
+            cached = self._cache.get(key)
+        if cached is None:
+            cached = self._build_records(object_type)
+            with self._cache_lock:
+                others = {k: v for k, v in self._cache.items() if k[0] != object_type}
+                self._cache = {key: cached, **others}
+        return cached
+
+    def _build_records(self, object_type: str) -> list[dict[str, Any]]:
+        builders: dict[str, tuple[Callable[[], list], Callable[[Any], dict], str]] = {
+            "contacts": (lambda: self.world.contacts_as_of(self.as_of), self.contact_properties,
+                         "lastmodifieddate"),
+            "deals": (lambda: self.world.deals_as_of(self.as_of), self.deal_properties,
+                      "hs_lastmodifieddate"),
+        }
+        if object_type not in builders:
+            raise KeyError(object_type)
+        objects, props_of, modified = builders[object_type]
+        out = []
+        for obj in objects():
+            props = props_of(obj)
+            out.append(
+                {
+                    "id": props["hs_object_id"],
+                    "props": props,
+                    "createdAt": props["createdate"],
+                    "updatedAt": props[modified],
+                }
+            )
+        out.sort(key=lambda r: int(r["id"]))
+        return out
+
+    def expected_keys(self, stream_name: str) -> set[tuple]:
+        """Primary keys a full read of ``stream_name`` must yield at the current clock."""
+        if stream_name == "owners":
+            return {(o.owner_id,) for o in self.world.owners}
+        if stream_name == "contacts":
+            return {(str(c.contact_id),) for c in self.world.contacts_as_of(self.as_of)}
+        if stream_name == "deals":
+            return {(str(d.deal_id),) for d in self.world.deals_as_of(self.as_of)}
+        raise KeyError(stream_name)
+
+    # --- endpoints ------------------------------------------------------------------------
+    def search(self, request: Request, object_type: str, version: str | None = None) -> Response:
+        """``POST /crm/v3/objects/{type}/search`` (and the date-versioned twin)."""
+        if object_type not in _DEFAULT_PROPS:
+            return json_response(
+                error_body(f"Unable to infer object type from: {object_type}", "OBJECT_NOT_FOUND"),
+                404,
+            )
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return self._bad_request("Invalid input JSON: the body must be a JSON object")
+        try:
+            return json_response(self._search(object_type, body, request))
+        except SearchError as exc:
+            return self._bad_request(str(exc))
+
+    def _search(self, object_type: str, body: dict[str, Any], request: Request) -> dict[str, Any]:
+        groups = _check_filter_limits(body.get("filterGroups"))
+        limit = _int(body.get("limit", 10), "limit")
+        after = _int(body.get("after", 0) or 0, "after")
+        if not 0 < limit <= MAX_SEARCH_LIMIT:
+            raise SearchError(f"limit must be between 1 and {MAX_SEARCH_LIMIT}, got {limit}")
+        if after < 0:
+            raise SearchError("after must be a non-negative offset")
+        if after + limit > self.search_cap:
+            raise SearchError(
+                f"The search API cannot page past {self.search_cap} results "
+                f"(after={after}, limit={limit}); narrow the query"
+            )
+        records = [r for r in self._records(object_type) if _matches(groups, r["props"])]
+        records = _sort(records, body.get("sorts") or [])
+        page = records[after : after + limit]
+        requested = body.get("properties") or []
+        wanted = list(dict.fromkeys([*_DEFAULT_PROPS[object_type], *requested]))
+        out: dict[str, Any] = {
+            "total": len(records),
+            "results": [_render(r, wanted) for r in page],
+        }
+        if after + limit < len(records):
+            nxt = str(after + limit)
+            out["paging"] = {"next": {"after": nxt, "link": f"{request.base_url}?after={nxt}"}}
+        return out
+
+    def _bad_request(self, message: str) -> Response:
+        return json_response(error_body(message, "VALIDATION_ERROR"), 400)
+
+    def owners(self, request: Request) -> Response:
+        """``GET /crm/v3/owners?limit=&after=&archived=``: offset-like ``after`` cursor."""
+        try:
+            limit = _int(request.args.get("limit", 100), "limit")
+            after = _int(request.args.get("after", 0) or 0, "after")
+        except SearchError as exc:
+            return self._bad_request(str(exc))
+        if not 0 < limit <= 500:
+            return self._bad_request("limit must be between 1 and 500")
+        archived = request.args.get("archived", "false").lower() == "true"
+        owners = [] if archived else self.world.owners
+        created = hs_datetime(datetime.combine(self.world.start, datetime.min.time(), UTC)
+                              - timedelta(days=400))
+        results = [
+            {
+                "id": o.owner_id,
+                "email": o.email,
+                "type": "PERSON",
+                "firstName": o.first_name,
+                "lastName": o.last_name,
+                "userId": o.user_id,
+                "userIdIncludingInactive": o.user_id,
+                "createdAt": created,
+                "updatedAt": created,
+                "archived": False,
+                "teams": [{"id": str(zlib.crc32(o.team.encode()) % 10**6), "name": o.team,
+                           "primary": True}],
+            }
+            for o in owners[after : after + limit]
+        ]
+        body: dict[str, Any] = {"results": results}
+        if after + limit < len(owners):
+            nxt = str(after + limit)
+            body["paging"] = {"next": {"after": nxt, "link": f"{request.base_url}?after={nxt}"}}
+        return json_response(body)
+
+    def associations(self, request: Request, from_type: str, to_type: str) -> Response:
+        """``POST /crm/v4/associations/{from}/{to}/batch/read``: deals <-> contacts."""
+        links = self._association_map(from_type, to_type)
+        if links is None:
+            return self._bad_request(f"Unsupported association {from_type} -> {to_type}")
+        body = request.get_json(silent=True) or {}
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not inputs or len(inputs) > 1000:
+            return self._bad_request("inputs must hold between 1 and 1000 items")
+        started = hs_datetime(datetime.now(UTC))
+        results, errors = [], []
+        type_id = 3 if from_type == "deals" else 4
+        for item in inputs:
+            from_id = str(item.get("id"))
+            to_ids = links.get(from_id, [])
+            if not to_ids:
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                        "message": f"No {to_type} is associated with {from_type[:-1]} {from_id}.",
+                        "context": {"fromObjectId": [from_id]},
+                    }
+                )
+                continue
+            offset = _int(item.get("after", 0) or 0, "after")
+            chunk = to_ids[offset : offset + self.association_page_size]
+            result: dict[str, Any] = {
+                "from": {"id": from_id},
+                "to": [
+                    {
+                        "toObjectId": int(t),
+                        "associationTypes": [
+                            {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}
+                        ],
+                    }
+                    for t in chunk
+                ],
+            }
+            if offset + len(chunk) < len(to_ids):
+                result["paging"] = {"next": {"after": str(offset + len(chunk))}}
+            results.append(result)
+        out: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": hs_datetime(datetime.now(UTC)),
+        }
+        if errors:
+            out["numErrors"] = len(errors)
+            out["errors"] = errors
+            return json_response(out, 207)
+        return json_response(out)
+
+    def _association_map(self, from_type: str, to_type: str) -> dict[str, list[str]] | None:
+        deals = self.world.deals_as_of(self.as_of)
+        pairs = [
+            (str(d.deal_id), str(c))
+            for d in deals
+            for c in [d.contact_id, *self.extra_deal_contacts.get(d.deal_id, [])]
+        ]
+        out: dict[str, list[str]] = {}
+        if (from_type, to_type) == ("deals", "contacts"):
+            for deal, contact in pairs:
+                out.setdefault(deal, []).append(contact)
+            return out
+        if (from_type, to_type) == ("contacts", "deals"):
+            for deal, contact in pairs:
+                out.setdefault(contact, []).append(deal)
+            return out
+        return None
+
+    def pipelines(self, request: Request, object_type: str) -> Response:
+        """``GET /crm/v3/pipelines/deals``: the default pipeline and its stage metadata."""
+        if object_type != "deals":
+            return json_response({"results": []})
+        stamp = hs_datetime(datetime.combine(self.world.start, datetime.min.time(), UTC)
+                            - timedelta(days=400))
+        stages = [
+            {
+                "id": sid,
+                "label": label,
+                "displayOrder": i,
+                "metadata": {"isClosed": "true" if closed else "false", "probability": prob},
+                "createdAt": stamp,
+                "updatedAt": stamp,
+                "archived": False,
+                "writePermissions": "CRUD_ALL",
+            }
+            for i, (sid, label, prob, closed) in enumerate(_DEAL_STAGES)
+        ]
+        pipeline = {
+            "id": "default",
+            "label": "Sales Pipeline",
+            "displayOrder": 0,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "archived": False,
+            "stages": stages,
+        }
+        return json_response({"results": [pipeline]})
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(str(value))
+    except ValueError as exc:
+        raise SearchError(f"{name} must be an integer, got {value!r}") from exc
+
+
+def _sort(records: list[dict[str, Any]], sorts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One sort is allowed (HubSpot's rule); ties and the default order are ascending id."""
+    if len(sorts) > 1:
+        raise SearchError("only one sort is supported")
+    records = sorted(records, key=lambda r: int(r["id"]))
+    if not sorts:
+        return records
+    spec = sorts[0]
+    prop = spec.get("propertyName")
+    if not prop:
+        raise SearchError("a sort needs propertyName")
+    descending = str(spec.get("direction", "ASCENDING")).upper() == "DESCENDING"
+    present = [r for r in records if _comparable(prop, r["props"].get(prop)) is not None]
+    missing = [r for r in records if _comparable(prop, r["props"].get(prop)) is None]
+    present.sort(key=lambda r: _comparable(prop, r["props"].get(prop)), reverse=descending)
+    return present + missing
+
+
+def _render(record: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
+    """One search result; unknown requested properties are left out, as HubSpot does."""
+    props = record["props"]
+    return {
+        "id": record["id"],
+        "properties": {p: props[p] for p in wanted if p in props},
+        "createdAt": record["createdAt"],
+        "updatedAt": record["updatedAt"],
+        "archived": False,
+    }

@@ -1,0 +1,383 @@
+"""HubSpot streams (owners, contacts, deals) and the search paging that survives the 10k cap.
+
+Why the search read is shaped this way (api-notes crm.md, "Search"):
+
+* ``after`` is an offset, and HubSpot answers 400 once ``after + limit`` passes 10,000, so one
+  query can never reach more than 10,000 records;
+* bulk edits stamp thousands of records with one identical ``lastmodifieddate``, so "restart
+  from the last timestamp seen" loops forever on them;
+* so: sort by ``hs_object_id`` ascending (unique, stable) and, before the offset reaches the cap,
+  restart the query at ``after=0`` with ``hs_object_id GT <last id seen>``;
+* sorting by id means the cursor is only known to be complete at the end of a query, so the
+  range is cut into ascending time windows on the cursor property and the state is saved when a
+  window completes; a crash resumes from the last completed window;
+* the state is the largest cursor value *seen in the data* (never the wall clock, which may be
+  ahead of the server's), and the next run starts ``lookback`` minutes before it because the
+  search index lags writes by seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from revops.settings import Settings
+from revops.sources.base import Batch, Stream, records_to_table
+from revops.sources.hubspot.client import HubSpotClient
+
+log = logging.getLogger(__name__)
+
+SOURCE = "hubspot"
+#: HubSpot's maximum search page
+SEARCH_PAGE_SIZE = 200
+#: width of the time windows the incremental range is cut into
+WINDOW = timedelta(days=30)
+#: v4 association batch reads: ids per request
+ASSOCIATION_BATCH = 100
+OWNERS_PAGE_SIZE = 100
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+CONTACT_PROPERTIES = (
+    "email",
+    "firstname",
+    "lastname",
+    "createdate",
+    "lastmodifieddate",
+    "lifecyclestage",
+    "hs_lead_status",
+    "hubspot_owner_id",
+    "hs_v2_date_entered_subscriber",
+    "hs_v2_date_entered_lead",
+    "hs_v2_date_entered_marketingqualifiedlead",
+    "hs_v2_date_entered_salesqualifiedlead",
+    "hs_v2_date_entered_opportunity",
+    "hs_v2_date_entered_customer",
+    "hs_merged_object_ids",
+    "hs_analytics_source",
+    "hs_analytics_source_data_1",
+    "hs_analytics_source_data_2",
+    "hs_first_outreach_date",
+)
+DEAL_PROPERTIES = (
+    "dealname",
+    "amount",
+    "deal_currency_code",
+    "dealstage",
+    "pipeline",
+    "closedate",
+    "createdate",
+    "hs_lastmodifieddate",
+    "hs_is_closed",
+    "hs_is_closed_won",
+    "hubspot_owner_id",
+)
+_RECORD_FIELDS = [
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("createdAt", pa.string()),
+    pa.field("updatedAt", pa.string()),
+    pa.field("archived", pa.bool_()),
+]
+OWNERS_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("email", pa.string()),
+        pa.field("firstName", pa.string()),
+        pa.field("lastName", pa.string()),
+        pa.field("userId", pa.int64()),
+        pa.field("teams", pa.string()),
+        pa.field("archived", pa.bool_()),
+        pa.field("createdAt", pa.string()),
+        pa.field("updatedAt", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class SearchObject:
+    """A CRM object read through the search endpoint."""
+
+    object_type: str
+    cursor: str
+    properties: tuple[str, ...]
+    #: read the deal -> contact associations into ``associated_contact_ids``
+    with_contacts: bool = False
+
+
+def search_schema(obj: SearchObject) -> pa.Schema:
+    fields = [*_RECORD_FIELDS, *(pa.field(p, pa.string()) for p in obj.properties)]
+    if obj.with_contacts:
+        fields.append(pa.field("associated_contact_ids", pa.string()))
+    return pa.schema(fields)
+
+
+# --------------------------------------------------------------------------- time helpers
+def to_ms(value: str | int | None) -> int | None:
+    """A HubSpot datetime (ISO string, millis optional, or epoch-ms) as epoch milliseconds."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return (dt - _EPOCH) // timedelta(milliseconds=1)
+
+
+def ms_to_iso(ms: int) -> str:
+    dt = _EPOCH + timedelta(milliseconds=ms)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+Window = tuple[int | None, int | None]
+
+
+def windows(lo: int | None, first: int, last: int, width_ms: int) -> list[Window]:
+    """Ascending ``[start, end)`` windows covering ``lo`` (None = unbounded) to open-ended.
+
+    Edges step from the oldest cursor value in the data (``first``) so no window is empty by
+    construction; the last window is open-ended so records modified during the read are kept.
+    """
+    out: list[Window] = []
+    start, edge = lo, first + width_ms
+    while edge <= last:
+        out.append((start, edge))
+        start, edge = edge, edge + width_ms
+    out.append((start, None))
+    return out
+
+
+# --------------------------------------------------------------------------- the source
+class HubSpotSource:
+    """Reads owners (full refresh), contacts and deals (incremental search) from HubSpot."""
+
+    name = SOURCE
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client: HubSpotClient | None = None,
+        search_cap: int | None = None,
+        window: timedelta = WINDOW,
+        page_size: int = SEARCH_PAGE_SIZE,
+    ):
+        token = settings.hubspot_access_token
+        self.client = client or HubSpotClient(
+            settings.hubspot_base_url,
+            token.get_secret_value() if token else None,
+            timeout=settings.http_timeout_seconds,
+            max_retries=settings.http_max_retries,
+            max_backoff=settings.http_max_backoff_seconds,
+        )
+        if search_cap is not None:
+            self.client.search_cap = search_cap
+        self.window = window
+        self.page_size = page_size
+        self.lookback_minutes = settings.hubspot_lookback_minutes
+        contact_props = tuple(
+            dict.fromkeys(
+                [
+                    *CONTACT_PROPERTIES,
+                    settings.hubspot_utm_campaign_property,
+                    settings.hubspot_rejection_reason_property,
+                    settings.hubspot_rejected_at_property,
+                ]
+            )
+        )
+        self.objects = {
+            "contacts": SearchObject("contacts", "lastmodifieddate", contact_props),
+            "deals": SearchObject(
+                "deals", "hs_lastmodifieddate", DEAL_PROPERTIES, with_contacts=True
+            ),
+        }
+        self._streams = [
+            Stream(SOURCE, "owners", ("id",), OWNERS_SCHEMA,
+                   description="CRM users who own contacts and deals (full refresh)"),
+            *(
+                Stream(SOURCE, name, ("id",), search_schema(obj), cursor_field=obj.cursor,
+                       lookback=self.lookback_minutes,
+                       description=f"CRM {name} via search, incremental on {obj.cursor}")
+                for name, obj in self.objects.items()
+            ),
+        ]
+
+    @property
+    def streams(self) -> list[Stream]:
+        return list(self._streams)
+
+    def read(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
+        if stream.name == "owners":
+            yield from self._read_owners(stream)
+        elif stream.name in self.objects:
+            yield from self._read_search(stream, self.objects[stream.name], state or {})
+        else:
+            raise KeyError(f"hubspot has no stream {stream.name!r}")
+
+    # --- owners ---------------------------------------------------------------------------
+    def _read_owners(self, stream: Stream) -> Iterator[Batch]:
+        after: str | None = None
+        while True:
+            params = {"limit": OWNERS_PAGE_SIZE, "archived": "false"}
+            if after:
+                params["after"] = after
+            body = self.client.get_json("/crm/v3/owners", params=params)
+            rows = [_owner_row(o) for o in body.get("results", [])]
+            after = _next_after(body)
+            yield Batch(stream, records_to_table(stream, rows), meta={"after": params.get("after")})
+            if not after:
+                return
+
+    # --- search ---------------------------------------------------------------------------
+    def _read_search(
+        self, stream: Stream, obj: SearchObject, state: dict[str, Any]
+    ) -> Iterator[Batch]:
+        saved = to_ms(state.get("cursor"))
+        lo = None if saved is None else saved - self.lookback_minutes * 60_000
+        bounds = self._data_bounds(obj, lo)
+        if bounds is None:
+            log.info("hubspot: no %s modified since %s", obj.object_type, state.get("cursor"))
+            return
+        width = self.window // timedelta(milliseconds=1)
+        best = saved
+        for start, end in windows(lo, bounds[0], bounds[1], width):
+            seen_any = False
+            for rows, done in self._read_window(obj, start, end):
+                for row in rows:
+                    value = to_ms(row.get(obj.cursor))
+                    if value is not None and (best is None or value > best):
+                        best = value
+                seen_any = seen_any or bool(rows)
+                complete = done and seen_any and best is not None
+                state_out = {"cursor": ms_to_iso(best)} if complete else None
+                if rows or state_out:
+                    yield Batch(stream, records_to_table(stream, rows), state=state_out,
+                                meta={"window": [start, end]})
+
+    def _data_bounds(self, obj: SearchObject, lo: int | None) -> tuple[int, int] | None:
+        """Oldest and newest cursor value at or after ``lo`` (two one-record searches)."""
+        ends = []
+        for direction in ("ASCENDING", "DESCENDING"):
+            body = {
+                "filterGroups": _groups(_range_filters(obj.cursor, lo, None)),
+                "sorts": [{"propertyName": obj.cursor, "direction": direction}],
+                "properties": [obj.cursor],
+                "limit": 1,
+                "after": "0",
+            }
+            results = self.client.search(obj.object_type, body).get("results", [])
+            if not results:
+                return None
+            ends.append(to_ms(results[0]["properties"].get(obj.cursor)))
+        if ends[0] is None or ends[1] is None:
+            return None
+        return ends[0], max(ends)
+
+    def _read_window(
+        self, obj: SearchObject, start: int | None, end: int | None
+    ) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+        """Pages of one window as ``(rows, window_done)``, restarting above the last id before
+        the offset would pass the search cap."""
+        cap = self.client.search_cap
+        limit = min(self.page_size, cap)
+        after, floor_id, last_id = 0, None, None
+        while True:
+            if after + limit > cap:
+                log.info("hubspot: %s offset %d near the %d cap; restarting above id %s",
+                         obj.object_type, after, cap, last_id)
+                after, floor_id = 0, last_id
+            filters = _range_filters(obj.cursor, start, end)
+            if floor_id is not None:
+                filters.append(
+                    {"propertyName": "hs_object_id", "operator": "GT", "value": str(floor_id)}
+                )
+            body = {
+                "filterGroups": _groups(filters),
+                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                "properties": list(obj.properties),
+                "limit": limit,
+                "after": str(after),
+            }
+            page = self.client.search(obj.object_type, body)
+            results = page.get("results", [])
+            rows = [_record_row(r) for r in results]
+            if obj.with_contacts and rows:
+                self._attach_contacts(rows)
+            if results:
+                last_id = int(results[-1]["id"])
+            nxt = _next_after(page)
+            yield rows, nxt is None
+            if nxt is None:
+                return
+            after = int(nxt)
+
+    def _attach_contacts(self, rows: list[dict[str, Any]]) -> None:
+        """Deal -> contact ids via the v4 batch read (search returns no associations)."""
+        found: dict[str, list[str]] = {r["id"]: [] for r in rows}
+        pending = [{"id": r["id"]} for r in rows]
+        while pending:
+            chunk, pending = pending[:ASSOCIATION_BATCH], pending[ASSOCIATION_BATCH:]
+            body = self.client.post_json(
+                "/crm/v4/associations/deals/contacts/batch/read", json={"inputs": chunk}
+            )
+            for result in body.get("results", []):
+                deal_id = str(result["from"]["id"])
+                to_ids = [str(t["toObjectId"]) for t in result.get("to", [])]
+                found.setdefault(deal_id, []).extend(to_ids)
+                more = _next_after(result)
+                if more:
+                    pending.append({"id": deal_id, "after": more})
+        for row in rows:
+            ids = list(dict.fromkeys(found.get(row["id"], [])))
+            row["associated_contact_ids"] = ";".join(ids) or None
+
+
+# --------------------------------------------------------------------------- wire helpers
+def _range_filters(prop: str, start: int | None, end: int | None) -> list[dict[str, str]]:
+    filters = []
+    if start is not None:
+        filters.append({"propertyName": prop, "operator": "GTE", "value": str(start)})
+    if end is not None:
+        filters.append({"propertyName": prop, "operator": "LT", "value": str(end)})
+    return filters
+
+
+def _groups(filters: list[dict[str, str]]) -> list[dict[str, Any]]:
+    return [{"filters": filters}] if filters else []
+
+
+def _next_after(body: dict[str, Any]) -> str | None:
+    return ((body.get("paging") or {}).get("next") or {}).get("after") or None
+
+
+def _record_row(result: dict[str, Any]) -> dict[str, Any]:
+    """One search result as a raw row: top-level fields plus every property, strings kept."""
+    props = result.get("properties") or {}
+    return {
+        **{k: (None if v is None else str(v)) for k, v in props.items()},
+        "id": str(result["id"]),
+        "createdAt": result.get("createdAt"),
+        "updatedAt": result.get("updatedAt"),
+        "archived": bool(result.get("archived", False)),
+    }
+
+
+def _owner_row(owner: dict[str, Any]) -> dict[str, Any]:
+    user_id = owner.get("userId")
+    return {
+        "id": str(owner["id"]),
+        "email": owner.get("email"),
+        "firstName": owner.get("firstName"),
+        "lastName": owner.get("lastName"),
+        "userId": int(user_id) if user_id is not None else None,
+        "teams": json.dumps(owner.get("teams") or [], sort_keys=True),
+        "archived": bool(owner.get("archived", False)),
+        "createdAt": owner.get("createdAt"),
+        "updatedAt": owner.get("updatedAt"),
+    }

@@ -1,0 +1,464 @@
+"""HubSpot connector against its sandbox over real HTTP on 127.0.0.1.
+
+The expected values are computed here from the synthetic world directly (never through the
+sandbox's own helpers), so a wrong property in either the sandbox or the connector shows up.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from revops.sandbox.server import SandboxServer
+from revops.sandbox.world import HUBSPOT_STAGE, Contact, World, WorldConfig
+from revops.settings import Settings
+from revops.sources.base import Batch
+from revops.sources.errors import FatalAPIError
+from revops.sources.hubspot import SPEC, HubSpotClient, HubSpotSandbox, HubSpotSource
+
+TOKEN = "pat-na1-test-9f3c2a71-secret"
+#: ~330 contacts: more than one 200-page, more than a 300 cap, and three duplicates that exist
+#: at EARLIER and are merged before WORLD.now
+WORLD = World(WorldConfig(days=23))
+EARLIER = WORLD.now - timedelta(days=8)
+
+
+class _CurrentApp:
+    """One server for the module, a fresh sandbox app per test (stopping a server costs 0.5 s)."""
+
+    platform = "hubspot"
+
+    def __init__(self) -> None:
+        self.app = HubSpotSandbox(WORLD, token=TOKEN)
+
+    def __call__(self, environ, start_response):
+        return self.app(environ, start_response)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[_CurrentApp, str]]:
+    current = _CurrentApp()
+    with SandboxServer(current) as running:  # type: ignore[arg-type]
+        yield current, running.url
+
+
+@pytest.fixture
+def app(server: tuple[_CurrentApp, str]) -> HubSpotSandbox:
+    server[0].app = HubSpotSandbox(WORLD, token=TOKEN)
+    return server[0].app
+
+
+@pytest.fixture
+def url(server: tuple[_CurrentApp, str], app: HubSpotSandbox) -> str:
+    return server[1]
+
+
+def make_settings(url: str, token: str | None = TOKEN, **extra: Any) -> Settings:
+    kwargs: dict[str, Any] = {"http_max_backoff_seconds": 0.05, "http_max_retries": 3, **extra}
+    return Settings(_env_file=None, hubspot_base_url=url, hubspot_access_token=token, **kwargs)
+
+
+def read(
+    source: HubSpotSource, name: str, state: dict | None = None
+) -> tuple[list[dict], list[Batch]]:
+    stream = next(s for s in source.streams if s.name == name)
+    batches = list(source.read(stream, state))
+    rows = [r for b in batches for r in b.records.to_pylist()]
+    return rows, batches
+
+
+def last_state(batches: list[Batch]) -> dict | None:
+    states = [b.state for b in batches if b.state is not None]
+    return states[-1] if states else None
+
+
+def iso(dt: datetime | None) -> str | None:
+    """The world's timestamp as HubSpot shows it (UTC, millis, Z), computed independently."""
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def searches(app: HubSpotSandbox, object_type: str = "contacts") -> list[dict]:
+    return [r.body for r in app.requests_to(f"/{object_type}/search")]
+
+
+def filters_of(body: dict) -> list[dict]:
+    return [f for g in body.get("filterGroups", []) for f in g["filters"]]
+
+
+def visible(t: datetime | None, as_of: datetime) -> datetime | None:
+    return t if t is not None and t <= as_of else None
+
+
+def expected_contact(c: Contact, as_of: datetime) -> dict[str, str | None]:
+    stages = {"subscriber": visible(c.subscriber_at, as_of)}
+    for stage in ("lead", "mql", "sql", "opportunity", "customer"):
+        stages[stage] = visible(c.stage_at.get(stage), as_of)
+    latest = [s for s, t in stages.items() if t is not None][-1]
+    rejected = visible(c.rejected_at, as_of)
+    if rejected:
+        status = "UNQUALIFIED"
+    elif visible(c.first_sales_touch_at, as_of):
+        status = "IN_PROGRESS"
+    else:
+        status = "OPEN" if stages["mql"] else "NEW"
+    merged = [i for i in c.absorbed if WORLD.contact_by_id[i].merged_at <= as_of]
+    out = {
+        "lifecyclestage": HUBSPOT_STAGE[latest],
+        "hs_lead_status": status,
+        "lead_rejection_reason": c.rejection_reason if rejected else None,
+        "lead_rejected_date": iso(rejected),
+        "hs_merged_object_ids": ";".join(map(str, merged)) or None,
+        "createdate": iso(c.created_at),
+        "utm_campaign": c.utm_campaign,
+        "hs_first_outreach_date": iso(visible(c.first_sales_touch_at, as_of)),
+    }
+    for stage, name in HUBSPOT_STAGE.items():
+        out[f"hs_v2_date_entered_{name}"] = iso(stages[stage])
+    return out
+
+
+# --------------------------------------------------------------------------- full reads
+@pytest.mark.parametrize("clock", [WORLD.now, EARLIER], ids=["now", "earlier"])
+def test_full_contact_read_equals_the_world_at_the_clock(
+    url: str, app: HubSpotSandbox, clock: datetime
+) -> None:
+    app.as_of = clock
+    rows, batches = read(HubSpotSource(make_settings(url)), "contacts")
+    by_id = {r["id"]: r for r in rows}
+    world = {str(c.contact_id): c for c in WORLD.contacts_as_of(clock)}
+    assert len(rows) == len(by_id) == len(world)
+    assert set(by_id) == {k[0] for k in app.expected_keys("contacts")} == set(world)
+    for cid, c in world.items():
+        want = expected_contact(c, clock)
+        got = {k: by_id[cid][k] for k in want}
+        assert got == want, cid
+    # the funnel is really represented, not all-null
+    for prop in ("hs_v2_date_entered_salesqualifiedlead", "lead_rejection_reason",
+                 "hs_merged_object_ids"):
+        assert any(r[prop] for r in rows), prop
+    assert {r["hs_lead_status"] for r in rows} == {"NEW", "OPEN", "IN_PROGRESS", "UNQUALIFIED"}
+    # merged-away duplicates no longer exist
+    gone = {str(c.contact_id) for c in WORLD.contacts if c.merged_at and c.merged_at <= clock}
+    assert gone and not gone & set(by_id)
+    assert all(r["lastmodifieddate"] <= iso(clock) for r in rows)
+    assert last_state(batches) == {"cursor": max(r["lastmodifieddate"] for r in rows)}
+
+
+def test_contact_values_are_strings_and_nulls(url: str) -> None:
+    rows, _ = read(HubSpotSource(make_settings(url)), "contacts")
+    for row in rows:
+        for key, value in row.items():
+            assert value is None or isinstance(value, str) or key == "archived", (key, value)
+        assert row["archived"] is False
+        assert row["updatedAt"] == row["lastmodifieddate"]
+    organic = next(r for r in rows if r["utm_campaign"] is None)
+    assert organic["hs_analytics_source"] == "DIRECT_TRAFFIC"
+    assert organic["hs_analytics_source_data_2"] is None
+    paid = next(r for r in rows if r["utm_campaign"] is not None)
+    assert paid["hs_analytics_source"] == "PAID_SOCIAL"
+    assert paid["hs_analytics_source_data_1"] == "Facebook"
+    assert paid["hs_analytics_source_data_2"] == paid["utm_campaign"]
+
+
+def test_deals_carry_their_associated_contacts(url: str, app: HubSpotSandbox) -> None:
+    rows, batches = read(HubSpotSource(make_settings(url)), "deals")
+    by_id = {r["id"]: r for r in rows}
+    deals = WORLD.deals_as_of(WORLD.now)
+    assert set(by_id) == {str(d.deal_id) for d in deals}
+    assert set(by_id) == {k[0] for k in app.expected_keys("deals")}
+    for d in deals:
+        row = by_id[str(d.deal_id)]
+        closed = d.close_at is not None and d.close_at <= WORLD.now
+        assert row["associated_contact_ids"] == str(d.contact_id)
+        assert row["amount"] == str(d.amount)
+        assert row["hs_is_closed"] == ("true" if closed else "false")
+        assert row["hs_is_closed_won"] == ("true" if closed and d.is_won else "false")
+        assert row["closedate"] == (iso(d.close_at) if closed else None)
+        assert row["dealstage"] == d.stage_as_of(WORLD.now)
+        assert row["pipeline"] == "default"
+    assert len(app.requests_to("/crm/v4/associations/deals/contacts/batch/read")) >= 1
+    assert last_state(batches) == {"cursor": max(r["hs_lastmodifieddate"] for r in rows)}
+
+
+def test_association_results_are_paged_per_deal(url: str, app: HubSpotSandbox) -> None:
+    deal = WORLD.deals_as_of(WORLD.now)[0]
+    others = [c.contact_id for c in WORLD.contacts_as_of(WORLD.now)
+              if c.contact_id != deal.contact_id][:2]
+    app.extra_deal_contacts = {deal.deal_id: others}
+    app.association_page_size = 1
+    rows, _ = read(HubSpotSource(make_settings(url)), "deals")
+    row = next(r for r in rows if r["id"] == str(deal.deal_id))
+    assert row["associated_contact_ids"] == ";".join(map(str, [deal.contact_id, *others]))
+    followups = [r.body for r in app.requests_to("/batch/read")
+                 if any("after" in i for i in r.body["inputs"])]
+    assert followups == [{"inputs": [{"id": str(deal.deal_id), "after": "1"}]},
+                         {"inputs": [{"id": str(deal.deal_id), "after": "2"}]}]
+
+
+def test_owners(url: str) -> None:
+    rows, batches = read(HubSpotSource(make_settings(url)), "owners")
+    assert {r["id"] for r in rows} == {o.owner_id for o in WORLD.owners}
+    dana = next(r for r in rows if r["firstName"] == "Dana")
+    assert dana["userId"] == 9100
+    assert json.loads(dana["teams"])[0]["name"] == "SDR East"
+    assert all(b.state is None for b in batches)
+
+
+# --------------------------------------------------------------------------- paging and the cap
+def test_search_pages_past_200_without_duplicates(url: str, app: HubSpotSandbox) -> None:
+    rows, batches = read(HubSpotSource(make_settings(url)), "contacts")
+    ids = [r["id"] for r in rows]
+    assert len(ids) > 200 and len(ids) == len(set(ids))
+    pages = [b for b in searches(app) if b["sorts"][0]["propertyName"] == "hs_object_id"]
+    assert [p["after"] for p in pages] == ["0", "200"]
+    assert all(p["limit"] <= 200 for p in searches(app))
+    assert len(batches) == 2
+
+
+@pytest.mark.timeout(15)  # a read that restarts from the same place would loop forever
+def test_cap_restarts_above_the_last_id_when_a_bulk_edit_shares_one_timestamp(
+    url: str, app: HubSpotSandbox
+) -> None:
+    app.search_cap = 300
+    app.bulk_edit_at = WORLD.now - timedelta(hours=1)
+    source = HubSpotSource(make_settings(url), search_cap=300)
+    rows, batches = read(source, "contacts")
+    ids = [r["id"] for r in rows]
+    assert len(ids) == len(set(ids)) == len(app.expected_keys("contacts")) > 300
+    assert set(ids) == {k[0] for k in app.expected_keys("contacts")}
+    stamped = [r for r in rows if r["lastmodifieddate"] == iso(app.bulk_edit_at)]
+    assert len(stamped) > 300  # more records share one timestamp than one query can return
+    restarts = [
+        f for b in searches(app) for f in filters_of(b)
+        if f["propertyName"] == "hs_object_id" and f["operator"] == "GT"
+    ]
+    assert restarts, "the read must restart with hs_object_id GT <last id>"
+    assert all(int(b["after"]) + b["limit"] <= 300 for b in searches(app))
+    assert last_state(batches) == {"cursor": max(r["lastmodifieddate"] for r in rows)}
+
+
+def test_sandbox_enforces_its_cap(url: str, app: HubSpotSandbox) -> None:
+    """Without the restart (client cap above the server's) the read fails: the cap is real."""
+    app.search_cap = 300
+    with pytest.raises(FatalAPIError, match="400"):
+        read(HubSpotSource(make_settings(url)), "contacts")
+
+
+def test_windows_checkpoint_the_cursor(url: str, app: HubSpotSandbox) -> None:
+    """A state is only safe once every record at or below its cursor has been yielded: pages
+    are in id order, so that holds at the end of a time window, not in the middle of one."""
+    source = HubSpotSource(make_settings(url), window=timedelta(days=5), page_size=40)
+    rows, batches = read(source, "contacts")
+    states = [b.state["cursor"] for b in batches if b.state]
+    assert len(states) >= 4 and states == sorted(states)
+    assert states[-1] == max(r["lastmodifieddate"] for r in rows)
+    assert len(batches) > len(states)  # windows span several pages
+    seen: dict[str, str] = {}
+    for b in batches:
+        seen |= {r["id"]: r["lastmodifieddate"] for r in b.records.to_pylist()}
+        if b.state:
+            assert b.state["cursor"] == max(seen.values())
+            below = {r["id"] for r in rows if r["lastmodifieddate"] <= b.state["cursor"]}
+            assert below <= set(seen), "a resume from this state would skip records"
+    bounded = [b for b in searches(app) if any(f["operator"] == "LT" for f in filters_of(b))]
+    assert bounded
+    assert len({r["id"] for r in rows}) == len(app.expected_keys("contacts"))
+
+
+# --------------------------------------------------------------------------- incremental
+def test_incremental_resume_picks_up_changes_and_merges(url: str, app: HubSpotSandbox) -> None:
+    settings = make_settings(url, hubspot_lookback_minutes=30)
+    app.as_of = EARLIER
+    first, b1 = read(HubSpotSource(settings), "contacts")
+    state = last_state(b1)
+    assert state and state["cursor"] <= iso(EARLIER)
+    assert state["cursor"] == max(r["lastmodifieddate"] for r in first)
+
+    app.as_of = WORLD.now
+    app.log.clear()
+    second, _ = read(HubSpotSource(settings), "contacts", state)
+    full, _ = read(HubSpotSource(settings), "contacts")
+
+    lo = [f for f in filters_of(searches(app)[0]) if f["operator"] == "GTE"]
+    assert lo == [{"propertyName": "lastmodifieddate", "operator": "GTE",
+                   "value": str(ms(state["cursor"]) - 30 * 60_000)}]
+    assert 0 < len(second) < len(full) / 2
+
+    merged: dict[str, dict] = {r["id"]: r for r in first}
+    merged.update({r["id"]: r for r in second})
+    gone = {i for r in merged.values() if r["hs_merged_object_ids"]
+            for i in r["hs_merged_object_ids"].split(";")}
+    resolved = {k: v for k, v in merged.items() if k not in gone}
+    assert resolved == {r["id"]: r for r in full}
+
+    between = [c for c in WORLD.contacts if c.merged_at and EARLIER < c.merged_at <= WORLD.now]
+    assert between, "the world must merge a contact between the two runs"
+    assert any(c.created_at <= EARLIER for c in between), "one must exist at the first run"
+    for loser in between:
+        assert (str(loser.contact_id) in {r["id"] for r in first}) == (loser.created_at <= EARLIER)
+        survivor = next(r for r in second if r["id"] == str(loser.merged_into))
+        assert str(loser.contact_id) in survivor["hs_merged_object_ids"].split(";")
+
+
+def test_incremental_deals(url: str, app: HubSpotSandbox) -> None:
+    settings = make_settings(url)
+    app.as_of = EARLIER
+    first, b1 = read(HubSpotSource(settings), "deals")
+    app.as_of = WORLD.now
+    second, _ = read(HubSpotSource(settings), "deals", last_state(b1))
+    full, _ = read(HubSpotSource(settings), "deals")
+    merged = {r["id"]: r for r in first} | {r["id"]: r for r in second}
+    assert merged == {r["id"]: r for r in full}
+    assert len(second) < len(full)
+
+
+def test_nothing_new_yields_nothing_and_keeps_state(url: str) -> None:
+    source = HubSpotSource(make_settings(url, hubspot_lookback_minutes=0))
+    _, b1 = read(source, "contacts")
+    state = last_state(b1)
+    far = {"cursor": "2030-01-01T00:00:00.000Z"}
+    rows, batches = read(source, "contacts", far)
+    assert rows == [] and last_state(batches) is None
+    rows, _ = read(source, "contacts", state)  # the newest records are re-read (>=), no more
+    assert 0 < len(rows) < 5
+
+
+# --------------------------------------------------------------------------- faults
+def test_rate_limit_is_retried_after_retry_after(url: str, app: HubSpotSandbox) -> None:
+    app.faults.add("rate_limit", times=2, path="/contacts/search")
+    # a long backoff cap: only HubSpot's Retry-After: 0 keeps this fast (exponential waits >= 1.5 s)
+    source = HubSpotSource(make_settings(url, http_max_backoff_seconds=30))
+    started = time.perf_counter()
+    rows, _ = read(source, "contacts")
+    assert time.perf_counter() - started < 1.0
+    assert len(rows) == len(app.expected_keys("contacts"))
+    assert source.client.stats["retries"] == 2
+
+
+def test_daily_limit_is_fatal(url: str, app: HubSpotSandbox) -> None:
+    app.faults.add("rate_limit_daily", path="/contacts/search")
+    with pytest.raises(FatalAPIError, match="daily"):
+        read(HubSpotSource(make_settings(url)), "contacts")
+
+
+@pytest.mark.parametrize("kind", ["server_error", "bad_gateway"])
+def test_server_errors_are_retried(url: str, app: HubSpotSandbox, kind: str) -> None:
+    app.faults.add(kind, times=2, path="/deals/search")
+    source = HubSpotSource(make_settings(url))
+    rows, _ = read(source, "deals")
+    assert {r["id"] for r in rows} == {k[0] for k in app.expected_keys("deals")}
+    assert source.client.stats["retries"] == 2
+
+
+def test_truncated_body_is_retried(url: str, app: HubSpotSandbox) -> None:
+    app.faults.add("truncated", path="/contacts/search")
+    source = HubSpotSource(make_settings(url))
+    rows, _ = read(source, "contacts")
+    assert len(rows) == len(app.expected_keys("contacts"))
+    assert source.client.stats["retries"] == 1
+
+
+def test_expired_token_is_fatal_and_names_the_variable(url: str, app: HubSpotSandbox) -> None:
+    app.faults.add("expired_token")
+    with pytest.raises(FatalAPIError) as err:
+        read(HubSpotSource(make_settings(url)), "contacts")
+    message = str(err.value)
+    assert "REVOPS_HUBSPOT_ACCESS_TOKEN" in message and "expired" in message
+    assert TOKEN not in message
+
+
+def test_wrong_token_is_fatal(url: str) -> None:
+    with pytest.raises(FatalAPIError) as err:
+        read(HubSpotSource(make_settings(url, token="pat-wrong-token")), "owners")
+    assert "invalid" in str(err.value) and "REVOPS_HUBSPOT_ACCESS_TOKEN" in str(err.value)
+    assert "pat-wrong-token" not in str(err.value)
+
+
+def test_missing_token_is_fatal_before_any_request(url: str, app: HubSpotSandbox) -> None:
+    with pytest.raises(FatalAPIError, match="REVOPS_HUBSPOT_ACCESS_TOKEN"):
+        read(HubSpotSource(make_settings(url, token=None)), "owners")
+    assert app.log == []
+
+
+def test_missing_scope_is_fatal(url: str, app: HubSpotSandbox) -> None:
+    app.faults.add("missing_scopes")
+    with pytest.raises(FatalAPIError, match="crm.objects.contacts.read"):
+        read(HubSpotSource(make_settings(url)), "contacts")
+
+
+def test_client_slows_down_when_the_window_is_nearly_used(url: str, app: HubSpotSandbox) -> None:
+    app.rate_limit_max = 4
+    slept: list[float] = []
+    client = HubSpotClient(url, TOKEN, max_backoff=0.05, sleep=slept.append)
+    rows, _ = read(HubSpotSource(make_settings(url), client=client), "contacts")
+    assert len(rows) == len(app.expected_keys("contacts"))
+    assert slept and all(s == 0.05 for s in slept)  # Interval 10 s, capped by max_backoff
+    assert client.stats["throttled"] == len(slept)
+
+
+# --------------------------------------------------------------------------- sandbox wire format
+def _post(url: str, path: str, body: dict, token: str = TOKEN) -> requests.Response:
+    auth = {"Authorization": f"Bearer {token}"}
+    return requests.post(url + path, json=body, headers=auth, timeout=10)
+
+
+def test_sandbox_serves_the_date_versioned_prefix(url: str) -> None:
+    body = {"limit": 5, "properties": ["email", "lifecyclestage"], "after": "0"}
+    v3 = _post(url, "/crm/v3/objects/contacts/search", body)
+    dated = _post(url, "/crm/objects/2026-03/contacts/search", body)
+    assert v3.status_code == dated.status_code == 200
+    page = v3.json()
+    assert page["paging"]["next"].pop("link") and dated.json()["paging"]["next"].pop("link")
+    assert {**page, "paging": None} == {**dated.json(), "paging": None}
+    assert page["paging"]["next"]["after"] == "5"
+    first = page["results"][0]
+    assert set(first) == {"id", "properties", "createdAt", "updatedAt", "archived"}
+    assert first["properties"]["hs_object_id"] == first["id"]
+    assert int(v3.headers["X-HubSpot-RateLimit-Interval-Milliseconds"]) == 10_000
+
+
+def test_sandbox_search_filters_and_errors(url: str) -> None:
+    ids = sorted(c.contact_id for c in WORLD.contacts_as_of(WORLD.now))
+    a, b = ids[10], ids[20]
+    either = {"filterGroups": [
+        {"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": str(a)}]},
+        {"filters": [{"propertyName": "hs_object_id", "operator": "BETWEEN",
+                      "value": str(b), "highValue": str(b + 1)}]},
+    ], "limit": 10}
+    got = _post(url, "/crm/v3/objects/contacts/search", either).json()
+    assert [r["id"] for r in got["results"]] == [str(i) for i in ids if i == a or b <= i <= b + 1]
+    assert "paging" not in got
+    too_big = _post(url, "/crm/v3/objects/contacts/search", {"limit": 201})
+    assert too_big.status_code == 400 and too_big.json()["category"] == "VALIDATION_ERROR"
+    bad = _post(url, "/crm/v3/objects/contacts/search", {"limit": 1}, token="nope")
+    assert bad.status_code == 401 and bad.json()["category"] == "INVALID_AUTHENTICATION"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    pipelines = requests.get(url + "/crm/v3/pipelines/deals", headers=auth, timeout=10).json()
+    won = next(s for s in pipelines["results"][0]["stages"] if s["id"] == "closedwon")
+    assert won["metadata"] == {"isClosed": "true", "probability": "1.0"}
+
+
+def test_spec() -> None:
+    assert SPEC.name == "hubspot" and SPEC.secret_env == "REVOPS_HUBSPOT_ACCESS_TOKEN"
+    env = SPEC.sandbox_env("http://127.0.0.1:1", "tok", WORLD)
+    assert env == {
+        "REVOPS_HUBSPOT_BASE_URL": "http://127.0.0.1:1",
+        "REVOPS_HUBSPOT_ACCESS_TOKEN": "tok",
+    }
+    assert SPEC.configured(make_settings("http://x"))
+    assert not SPEC.configured(make_settings("http://x", token=None))
+    source = SPEC.build(make_settings("http://x", token=None))  # building never needs the token
+    assert [s.name for s in source.streams] == ["owners", "contacts", "deals"]
+    assert isinstance(SPEC.sandbox_app(WORLD, token="t"), HubSpotSandbox)
