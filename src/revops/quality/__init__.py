@@ -1,0 +1,1 @@
+"""Data quality: Great Expectations suites stored as data, run on raw batches and built marts."""
