@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 
@@ -12,6 +13,13 @@ import pytest
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+# Prefect keeps its database and settings here, per test session, never in ~/.prefect
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="revops-prefect-")
+os.environ.pop("PREFECT_API_URL", None)
+# a developer's .env must not leak into tests: settings are built explicitly
+for _key in [k for k in os.environ if k.startswith("REVOPS_") and k != "REVOPS_TEST_PG_DSN"]:
+    del os.environ[_key]
 
 #: admin connection to the test PostgreSQL server (trust auth on this machine and in CI)
 PG_ADMIN = os.environ.get("REVOPS_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
@@ -24,17 +32,27 @@ def _pg_url(dbname: str) -> str:
     return f"postgresql+psycopg://{user}{pw}@{parts.get('host', '127.0.0.1')}:{parts.get('port', '5432')}/{dbname}"
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database, dropped afterwards."""
+def create_pg_database() -> str:
+    """A fresh, empty PostgreSQL database; returns its SQLAlchemy URL."""
     name = f"revops_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
+    return _pg_url(name)
+
+
+def drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    url = create_pg_database()
     try:
-        yield _pg_url(name)
+        yield url
     finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+        drop_pg_database(url)
 
 
 @pytest.fixture
@@ -48,3 +66,15 @@ def warehouse_url(request, tmp_path) -> str:
     if request.param == "duckdb":
         return request.getfixturevalue("duckdb_url")
     return request.getfixturevalue("pg_url")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop Prefect's temporary API server while pytest's streams are still open (otherwise its
+    atexit hook logs into a closed stream)."""
+    import sys
+
+    if "prefect.server.api.server" in sys.modules:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        for server in list(SubprocessASGIServer._instances.values()):
+            server.stop()

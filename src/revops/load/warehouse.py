@@ -1,7 +1,7 @@
 """The warehouse: one SQLAlchemy URL, DuckDB (embedded, default) or PostgreSQL (production).
 
 Loading a batch is one transaction: bulk-load the Arrow table into a temporary stage table
-(DuckDB scans Arrow directly; PostgreSQL gets binary ``COPY``), delete the rows of the target
+(DuckDB scans Arrow directly; PostgreSQL gets ``COPY`` of Arrow-encoded CSV), delete the rows of the target
 with the same natural key, insert the stage, and write the stream's ``ops.sync_state`` — so the
 data and the cursor that describes it can never disagree, and a rerun after a crash merges into
 the same rows instead of duplicating them.
@@ -9,6 +9,7 @@ the same rows instead of duplicating them.
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Engine, create_engine, text
 
 SCHEMAS = ("raw", "staging", "core", "marts", "marts_build", "ops")
@@ -52,7 +54,6 @@ _SQL_TYPES = {
     "duckdb": {"string": "varchar", "int64": "bigint", "double": "double", "bool": "boolean"},
     "postgresql": {"string": "text", "int64": "bigint", "double": "double precision", "bool": "boolean"},
 }
-_COPY_TYPES = {"string": "text", "int64": "int8", "double": "float8", "bool": "bool"}
 
 
 def _type_key(t: pa.DataType) -> str:
@@ -109,6 +110,12 @@ class Warehouse:
         """Close every pooled connection (DuckDB: lets dbt, another writer, open the file)."""
         self.engine.dispose()
 
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
     # ------------------------------------------------------------------ setup
     def ensure_schemas(self) -> None:
         with self.engine.begin() as conn:
@@ -130,6 +137,11 @@ class Warehouse:
     def table_exists(self, schema: str, table: str) -> bool:
         with self.engine.connect() as conn:
             return bool(self.columns(conn, schema, table))
+
+    def ensure_stream_table(self, stream) -> None:
+        """Create ``raw.<source>__<stream>`` from the stream's declared schema if missing."""
+        with self.engine.begin() as conn:
+            self._ensure_raw_table(conn, stream.table, stream.schema, stream.primary_key)
 
     # ------------------------------------------------------------------ state
     def get_state(self, source: str, stream: str) -> dict[str, Any] | None:
@@ -228,21 +240,24 @@ class Warehouse:
             finally:
                 duck.unregister(view)
             return
-        # PostgreSQL: binary COPY into a temp table shaped like the target
+        # PostgreSQL: COPY into a temp table shaped like the target. Arrow's C++ CSV writer
+        # encodes the batch (NULL = empty unquoted field, '' = ""), so no Python loop per row.
         conn.execute(
             text(f"create temp table {q(stage)} (like raw.{q(name)} including defaults) on commit drop")
         )
-        cols = [*batch.schema.names, "_loaded_at", "_load_id"]
-        copy_types = [_COPY_TYPES[_type_key(f.type)] for f in batch.schema] + ["timestamptz", "text"]
-        pg = conn.connection.driver_connection
-        columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
         n = batch.num_rows
-        with pg.cursor() as cur:
-            sql = f"copy {q(stage)} ({', '.join(q(c) for c in cols)}) from stdin (format binary)"
-            with cur.copy(sql) as copy:
-                copy.set_types(copy_types)
-                for row in zip(*columns, [now] * n, [run_id] * n, strict=True):
-                    copy.write_row(row)
+        full = batch.append_column(
+            "_loaded_at", pa.array([now.isoformat()] * n, pa.string())
+        ).append_column("_load_id", pa.array([run_id] * n, pa.string()))
+        buf = io.BytesIO()
+        pacsv.write_csv(full, buf, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+        cols = ", ".join(q(c) for c in full.schema.names)
+        pg = conn.connection.driver_connection
+        with pg.cursor() as cur, cur.copy(f"copy {q(stage)} ({cols}) from stdin (format csv)") as copy:
+            view = buf.getbuffer()
+            for start in range(0, len(view), 1 << 20):
+                copy.write(view[start : start + (1 << 20)])
+            view.release()
 
     # ------------------------------------------------------------------ ops bookkeeping
     def start_run(self, flow: str, run_id: str | None = None) -> str:

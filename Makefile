@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both build .venv from uv.lock.
+PYTHON ?= python3.11
+VENV   := .venv
+UV_VERSION := 0.13.8
+STAMP  := $(VENV)/.synced
+
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export GX_ANALYTICS_ENABLED ?= false
+export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false
+export DO_NOT_TRACK ?= 1
+
+.PHONY: venv demo test test-fast bench clean
+
+venv: $(STAMP)
+
+# The lock file pins every package; `--locked` fails instead of silently re-resolving.
+$(STAMP): pyproject.toml uv.lock
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv sync --locked --inexact --python $(VENV)/bin/python
+	touch $(STAMP)
+
+demo: venv
+	$(VENV)/bin/revops demo
+
+test: venv
+	$(VENV)/bin/pytest
+
+bench: venv
+	$(VENV)/bin/python -m bench.load_bench
+
+clean:
+	rm -rf $(VENV) data

@@ -1,0 +1,1 @@
+"""Prefect flows: thin wiring of ``revops.pipeline`` steps into tasks."""

@@ -1,0 +1,147 @@
+"""``revops``: run the demo, a sync, or the sandbox servers by hand."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="revops-warehouse: one set of numbers for marketing and sales.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The built-in synthetic company's fake APIs.")
+app.add_typer(sandbox_app, name="sandbox")
+console = Console()
+
+
+def _quiet_env() -> None:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+
+def _run_flow() -> dict:
+    _quiet_env()
+    with console.status("Starting Prefect and running the nightly flow (first run takes ~20 s)..."):
+        from flows.nightly_sync import nightly_sync
+
+        return nightly_sync()
+
+
+def _print_summary(summary: dict, truth: dict | None = None) -> None:
+    table = Table(title="marts.kpi_channel_daily")
+    table.add_column("KPI")
+    table.add_column("warehouse", justify="right")
+    if truth:
+        table.add_column("ground truth", justify="right")
+        table.add_column("", justify="center")
+    rows = [
+        ("rows", summary["mart_rows"], truth and truth["rows"], lambda a, b: a == b),
+        ("spend", summary["spend"], truth and float(truth["spend"]), lambda a, b: abs(a - b) < 0.005),
+        ("leads", summary["leads"], truth and truth["leads"], lambda a, b: a == b),
+        ("MQLs", summary["mqls"], truth and truth["mqls"], lambda a, b: a == b),
+        ("SQLs", summary["sqls"], truth and truth["sqls"], lambda a, b: a == b),
+        ("CPL", summary["cpl"], truth and truth["cpl"] and float(truth["cpl"]), lambda a, b: abs(a - b) < 1e-6),
+    ]
+    for name, got, want, same in rows:
+        fmt = (lambda v: f"{v:,.2f}") if isinstance(got, float) else str
+        cells = [name, fmt(got)]
+        if truth:
+            cells += [fmt(want), "[green]=[/green]" if same(got, want) else "[red]≠[/red]"]
+        table.add_row(*cells)
+    console.print(table)
+    counts = Table(title="rows per table")
+    counts.add_column("table")
+    counts.add_column("rows", justify="right")
+    for name, n in summary["tables"].items():
+        counts.add_row(name, f"{n:,}")
+    console.print(counts)
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(help="days of activity in the synthetic company")] = 90,
+    seed: Annotated[int, typer.Option(help="world seed")] = 42,
+    warehouse_url: Annotated[str, typer.Option(envvar="REVOPS_WAREHOUSE_URL")] = "duckdb:///data/warehouse.duckdb",
+    report: Annotated[Path, typer.Option(help="where to write the HTML KPI report")] = Path("data/report/kpi_report.html"),
+) -> None:
+    """Run the nightly flow against the built-in sandbox into the warehouse and compare the
+    result with the sandbox's ground truth."""
+    from revops.report.html import write_report
+    from revops.sandbox import truth
+    from revops.sandbox.harness import sandboxes
+    from revops.sandbox.world import World, WorldConfig
+    from revops.settings import Settings
+
+    started = time.perf_counter()
+    world = World(WorldConfig(seed=seed, days=days))
+    with sandboxes(world) as sb:
+        os.environ.update(sb.env)
+        os.environ["REVOPS_WAREHOUSE_URL"] = warehouse_url
+        for name, server in sb.servers.items():
+            console.print(f"sandbox [bold]{name}[/bold] at {server.url}")
+        result = _run_flow()
+    settings = Settings()
+    want = truth.summary(world, cfg=truth.TruthConfig(settings.reporting_currency, settings.reporting_timezone))
+    _print_summary(result["summary"], want)
+    from revops.load.warehouse import Warehouse
+
+    wh = Warehouse(warehouse_url)
+    path = write_report(wh, report)
+    wh.dispose()
+    console.print(f"KPI report: {path}")
+    console.print(f"demo finished in {time.perf_counter() - started:.1f} s")
+    if not _matches(result["summary"], want):
+        console.print("[red]the warehouse does not match the ground truth[/red]")
+        raise typer.Exit(1)
+
+
+def _matches(got: dict, want: dict) -> bool:
+    return (
+        got["mart_rows"] == want["rows"]
+        and abs(got["spend"] - float(want["spend"])) < 0.005
+        and (got["leads"], got["mqls"], got["sqls"]) == (want["leads"], want["mqls"], want["sqls"])
+    )
+
+
+@app.command()
+def sync() -> None:
+    """Run the nightly flow once against the sources configured in the environment."""
+    result = _run_flow()
+    _print_summary(result["summary"])
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    port: Annotated[int, typer.Option(help="first port (one per source, consecutive); 0 = free ports")] = 8900,
+    days: int = 90,
+    seed: int = 42,
+    show_tokens: Annotated[bool, typer.Option(help="print the sandbox tokens (they are throwaway)")] = True,
+) -> None:
+    """Serve the synthetic company's fake APIs on 127.0.0.1 so you can curl them."""
+    from revops.sandbox.harness import sandboxes
+    from revops.sandbox.world import World, WorldConfig
+
+    world = World(WorldConfig(seed=seed, days=days))
+    with sandboxes(world, port=port) as sb:
+        for name, server in sb.servers.items():
+            console.print(f"[bold]{name}[/bold]: {server.url}")
+        env = sb.env if show_tokens else {k: v for k, v in sb.env.items() if "TOKEN" not in k}
+        console.print("environment for `revops sync`:")
+        for key, value in env.items():
+            console.print(f"  export {key}={json.dumps(value) if ' ' in value else value}")
+        console.print("Ctrl-C to stop.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    app()

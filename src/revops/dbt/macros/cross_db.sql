@@ -1,0 +1,46 @@
+{# Dialect helpers: the same models run on DuckDB and PostgreSQL. #}
+
+{# The calendar day of a UTC timestamp in the reporting time zone. #}
+{% macro reporting_date(ts) -%}
+    cast(({{ ts }} at time zone '{{ var("reporting_timezone") }}') as date)
+{%- endmacro %}
+
+{# Normalise a campaign name or utm value for matching: case- and whitespace-insensitive. #}
+{% macro norm_key(expr) -%}
+    nullif(regexp_replace(lower(trim({{ expr }})), '\s+', ' ', 'g'), '')
+{%- endmacro %}
+
+{# Sum of `value` of the entries of a Meta `actions` JSON array with the given action_type.
+   Use exactly one action type: Meta's lead types overlap (lead, onsite_conversion.lead_grouped,
+   offsite_conversion.fb_pixel_lead ...) and summing them double counts. #}
+{% macro meta_action_value(col, action_type) -%}
+    {{ return(adapter.dispatch('meta_action_value', 'revops')(col, action_type)) }}
+{%- endmacro %}
+{% macro duckdb__meta_action_value(col, action_type) -%}
+    (select sum(cast(json_extract_string(e, '$.value') as decimal(18, 2)))
+       from (select unnest(cast(json({{ col }}) as json[])) as e) as a
+      where json_extract_string(e, '$.action_type') = '{{ action_type }}')
+{%- endmacro %}
+{% macro postgres__meta_action_value(col, action_type) -%}
+    (select sum(cast(e ->> 'value' as numeric(18, 2)))
+       from jsonb_array_elements(cast({{ col }} as jsonb)) as e
+      where e ->> 'action_type' = '{{ action_type }}')
+{%- endmacro %}
+
+{# A ;-separated string as rows (use in a select list: one row per element). #}
+{% macro unnest_split(col, sep=';') -%}
+    {{ return(adapter.dispatch('unnest_split', 'revops')(col, sep)) }}
+{%- endmacro %}
+{% macro duckdb__unnest_split(col, sep) -%}unnest(string_split({{ col }}, '{{ sep }}')){%- endmacro %}
+{% macro postgres__unnest_split(col, sep) -%}unnest(string_to_array({{ col }}, '{{ sep }}')){%- endmacro %}
+
+{# Hex SHA-256 of lower(trim(text)): emails never reach core in clear. #}
+{% macro sha256_hex(expr) -%}
+    {{ return(adapter.dispatch('sha256_hex', 'revops')(expr)) }}
+{%- endmacro %}
+{% macro duckdb__sha256_hex(expr) -%}sha256(lower(trim({{ expr }}))){%- endmacro %}
+{% macro postgres__sha256_hex(expr) -%}encode(sha256(convert_to(lower(trim({{ expr }})), 'UTF8')), 'hex'){%- endmacro %}
+
+{# A HubSpot property as sent: '' means cleared, treat as null. #}
+{% macro hs(prop) -%}nullif({{ adapter.quote(prop) }}, ''){%- endmacro %}
+{% macro hs_ts(prop) -%}cast(nullif({{ adapter.quote(prop) }}, '') as timestamptz){%- endmacro %}

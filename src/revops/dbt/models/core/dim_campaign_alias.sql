@@ -1,0 +1,17 @@
+-- every string that identifies a campaign in lead-source data: its id and every name it has had
+-- (normalised: case- and whitespace-insensitive). Ambiguous names (two campaigns) are dropped.
+with aliases as (
+    select platform, campaign_id, campaign_id as alias, 1 as priority from {{ ref('dim_campaign') }}
+    union
+    select platform, campaign_id, {{ norm_key('campaign_name') }}, 2 from {{ ref('dim_campaign') }}
+    union
+    select 'meta', campaign_id, {{ norm_key('campaign_name') }}, 2
+    from {{ ref('stg_meta__ads_insights') }}
+),
+unambiguous as (
+    select alias, priority from aliases where alias is not null
+    group by alias, priority having count(distinct platform || ':' || campaign_id) = 1
+)
+select a.alias, a.priority, a.platform, a.campaign_id
+from aliases a
+join unambiguous u on u.alias = a.alias and u.priority = a.priority

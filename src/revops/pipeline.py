@@ -1,0 +1,202 @@
+"""The steps of a sync, as plain functions; ``flows/`` wires them into Prefect tasks.
+
+extract (per source, streaming batches) -> validate each batch (GX suite
+``expectations/raw__<source>__<stream>.json``; failing rows to ``ops.quarantine``) -> load
+(merge + sync state, one transaction per batch) -> ``dbt build`` -> mart quality gate ->
+publish (atomic swap into ``marts``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from revops.load.publish import built_marts, publish
+from revops.load.warehouse import BUILD_SCHEMA, Warehouse
+from revops.settings import Settings
+from revops.sources.base import Stream
+from revops.sources.registry import all_specs, get_spec
+
+log = logging.getLogger(__name__)
+
+#: DuckDB has one writer; loads from concurrently extracting sources take turns
+_LOAD_LOCK = threading.Lock()
+
+
+class QualityGateFailed(RuntimeError):
+    """A mart failed its suite: nothing was published, yesterday's marts stay."""
+
+    def __init__(self, failures: list[str]):
+        super().__init__("quality gate failed; marts not published:\n  " + "\n  ".join(failures))
+        self.failures = failures
+
+
+@dataclass
+class StreamStats:
+    source: str
+    stream: str
+    rows_extracted: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    state_before: dict | None = None
+    state_after: dict | None = None
+
+
+@dataclass
+class SourceResult:
+    source: str
+    streams: list[StreamStats] = field(default_factory=list)
+    http: dict[str, int] = field(default_factory=dict)
+
+
+def configured_sources(settings: Settings) -> list[str]:
+    return [s.name for s in all_specs() if s.configured(settings)]
+
+
+def all_streams(settings: Settings) -> list[Stream]:
+    return [st for spec in all_specs() for st in spec.build(settings).streams]
+
+
+def prepare(settings: Settings, flow: str, run_id: str | None = None) -> tuple[Warehouse, str]:
+    """Schemas, ops tables and an ``ops.runs`` row; raw tables exist for every declared stream
+    (empty until loaded) so the models build for a company that uses only some sources."""
+    wh = Warehouse(settings.warehouse_url)
+    wh.ensure_schemas()
+    for stream in all_streams(settings):
+        wh.ensure_stream_table(stream)
+    return wh, wh.start_run(flow, run_id)
+
+
+def sync_source(
+    settings: Settings,
+    wh: Warehouse,
+    run_id: str,
+    source_name: str,
+    on_batch: Callable[[str, int], None] | None = None,
+) -> SourceResult:
+    """Extract every stream of one source, validating and loading batch by batch."""
+    from revops.quality.gx_runner import split_rows
+
+    source = get_spec(source_name).build(settings)
+    result = SourceResult(source_name)
+    for stream in source.streams:
+        stats = StreamStats(source_name, stream.name, state_before=wh.get_state(source_name, stream.name))
+        stats.state_after = stats.state_before
+        started = time.perf_counter()
+        for batch in source.read(stream, stats.state_before):
+            stats.batches += 1
+            stats.rows_extracted += len(batch)
+            good, bad = _validate(split_rows, stream, batch.records)
+            with _LOAD_LOCK:
+                if bad:
+                    stats.rows_quarantined += wh.quarantine(run_id, source_name, stream.name, bad)
+                res = wh.load_batch(
+                    source=source_name,
+                    stream=stream.name,
+                    table=good,
+                    primary_key=stream.primary_key,
+                    state=batch.state,
+                    run_id=run_id,
+                )
+            stats.rows_loaded += res.rows_loaded
+            if batch.state is not None:
+                stats.state_after = batch.state
+            if on_batch:
+                on_batch(f"{source_name}.{stream.name}", len(batch))
+        stats.seconds = time.perf_counter() - started
+        counts = {k: v for k, v in stats.__dict__.items() if k not in ("source", "stream")}
+        wh.record_stream(run_id, source_name, stream.name, **counts)
+        result.streams.append(stats)
+    result.http = dict(getattr(getattr(source, "client", None), "stats", {}) or {})
+    return result
+
+
+def _validate(split_rows, stream: Stream, records: pa.Table) -> tuple[pa.Table, list]:
+    """Rows that fail the stream's suite go to quarantine (whole record + reasons)."""
+    if records.num_rows == 0:
+        return records, []
+    _, bad_rows, _ = split_rows(f"raw__{stream.table}", records.to_pandas())
+    if not bad_rows:
+        return records, []
+    bad_pos = {pos for pos, _ in bad_rows}
+    good = records.take([i for i in range(records.num_rows) if i not in bad_pos])
+    pylist = records.to_pylist()
+    bad = []
+    for pos, reasons in bad_rows:
+        record = pylist[pos]
+        key = "|".join(str(record.get(k)) for k in stream.primary_key)
+        bad.append((key, record, reasons))
+    return good, bad
+
+
+def build_models(settings: Settings, wh: Warehouse) -> None:
+    from revops.transform import build
+
+    wh.dispose()  # DuckDB: dbt opens the file next; one writer at a time
+    build(settings)
+
+
+def mart_parameters(wh: Warehouse) -> dict[str, Any]:
+    """Totals the mart suites reconcile to, computed from core at run time."""
+    spend = wh.scalar("select coalesce(sum(spend), 0) from core.fct_ad_daily")
+    return {
+        "core_spend_total_min": float(spend) - 0.005,
+        "core_spend_total_max": float(spend) + 0.005,
+    }
+
+
+def quality_gate(wh: Warehouse, run_id: str) -> list[str]:
+    """Validate every built mart against ``expectations/marts__<name>.json``."""
+    from revops.quality.gx_runner import validate_table
+
+    params = mart_parameters(wh)
+    failures: list[str] = []
+    marts = built_marts(wh)
+    for mart in marts:
+        res = validate_table(f"marts__{mart}", wh.url, BUILD_SCHEMA, mart, parameters=params)
+        wh.record_quality(run_id, "mart", res.to_records())
+        failures += [f"{mart}: {r.description}" for r in res.failed]
+    if failures:
+        raise QualityGateFailed(failures)
+    return marts
+
+
+def publish_marts(wh: Warehouse) -> list[str]:
+    return publish(wh)
+
+
+def summary(wh: Warehouse) -> dict[str, Any]:
+    """The headline numbers of the published channel mart and row counts per table."""
+    row = wh.fetch_all(
+        "select count(*) as n, coalesce(sum(spend), 0) as spend, coalesce(sum(leads), 0) as leads,"
+        " coalesce(sum(mqls), 0) as mqls, coalesce(sum(sqls), 0) as sqls from marts.kpi_channel_daily"
+    )[0]
+    tables = wh.fetch_all(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_schema in ('raw', 'core', 'marts', 'ops') order by 1, 2"
+    )
+    counts = {
+        f"{t['table_schema']}.{t['table_name']}": int(
+            wh.scalar(f'select count(*) from {t["table_schema"]}."{t["table_name"]}"')
+        )
+        for t in tables
+    }
+    spend = float(row["spend"])
+    leads = int(row["leads"])
+    return {
+        "mart_rows": int(row["n"]),
+        "spend": spend,
+        "leads": leads,
+        "mqls": int(row["mqls"]),
+        "sqls": int(row["sqls"]),
+        "cpl": spend / leads if leads else None,
+        "tables": counts,
+    }

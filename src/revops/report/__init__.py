@@ -1,0 +1,1 @@
+"""Run summaries (Prefect artifacts, CLI) and the static KPI report."""

@@ -1,0 +1,47 @@
+"""Start every source's sandbox server for a world and give the settings that point at them."""
+
+from __future__ import annotations
+
+import secrets
+from contextlib import contextmanager
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from revops.sandbox.server import SandboxApp, SandboxServer
+from revops.sandbox.world import World
+from revops.sources.registry import all_specs
+
+
+@dataclass
+class RunningSandboxes:
+    world: World
+    servers: dict[str, SandboxServer]
+    env: dict[str, str]
+
+    def app(self, source: str) -> SandboxApp:
+        return self.servers[source].app
+
+    def set_clock(self, as_of: datetime) -> None:
+        for server in self.servers.values():
+            server.app.as_of = as_of
+
+
+@contextmanager
+def sandboxes(world: World, as_of: datetime | None = None, port: int = 0) -> Iterator[RunningSandboxes]:
+    """All sandbox servers on 127.0.0.1 (``port`` 0 = free ports, else consecutive from it).
+
+    Each gets a fresh random token; ``env`` holds the REVOPS_* variables to reach them."""
+    servers: dict[str, SandboxServer] = {}
+    env: dict[str, str] = {}
+    try:
+        for i, spec in enumerate(all_specs()):
+            token = secrets.token_urlsafe(24)
+            app = spec.sandbox_app(world, token=token, as_of=as_of)
+            server = SandboxServer(app, port=port + i if port else 0).start()
+            servers[spec.name] = server
+            env.update(spec.sandbox_env(server.url, token, world))
+        yield RunningSandboxes(world, servers, env)
+    finally:
+        for server in servers.values():
+            server.stop()

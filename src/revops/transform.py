@@ -1,0 +1,129 @@
+"""Run the dbt project (``src/revops/dbt``) against the warehouse named by the settings.
+
+The profile is generated from ``REVOPS_WAREHOUSE_URL`` so one setting drives loading and
+models; one ``dbt build`` per run, in a child process (see :func:`build`). For DuckDB the
+caller must have closed its own connections first: one writer at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.engine import make_url
+
+from revops.settings import Settings
+
+PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
+
+
+class ModelBuildError(RuntimeError):
+    """dbt build failed: the message lists the failing nodes."""
+
+
+@dataclass
+class BuildResult:
+    success: bool
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        return [n for n in self.nodes if n["status"] in ("error", "fail", "runtime error")]
+
+
+def profile_for(url: str, threads: int = 1) -> dict[str, Any]:
+    """A dbt profile target for a SQLAlchemy URL (DuckDB file or PostgreSQL)."""
+    u = make_url(url)
+    if u.drivername.startswith("duckdb"):
+        path = u.database or ":memory:"
+        return {"type": "duckdb", "path": str(Path(path).resolve()) if path != ":memory:" else path,
+                "threads": 1, "schema": "main"}
+    if u.drivername.startswith("postgresql"):
+        return {
+            "type": "postgres",
+            "host": u.host or "127.0.0.1",
+            "port": u.port or 5432,
+            "user": u.username or "postgres",
+            "password": u.password or "",
+            "dbname": u.database,
+            "schema": "public",
+            "threads": threads,
+        }
+    raise ValueError(f"no dbt profile for {u.drivername}")
+
+
+def dbt_vars(settings: Settings) -> dict[str, Any]:
+    return {
+        "reporting_currency": settings.reporting_currency,
+        "reporting_timezone": settings.reporting_timezone,
+        "meta_lead_action_type": settings.meta_lead_action_type,
+        "hubspot_utm_campaign_property": settings.hubspot_utm_campaign_property,
+        "hubspot_rejection_reason_property": settings.hubspot_rejection_reason_property,
+        "hubspot_rejected_at_property": settings.hubspot_rejected_at_property,
+    }
+
+
+def build(settings: Settings, *, select: str | None = None) -> BuildResult:
+    """``dbt build`` (seeds, models, tests); raises ModelBuildError listing failing nodes.
+
+    dbt runs in a child process: dbt-duckdb keeps its DuckDB database open for the life of the
+    process with its own configuration, which would lock our own connections out of the file
+    afterwards ("different configuration"), and dbt's global logging/state would leak into the
+    Prefect worker. The child costs the same ~4 s start-up dbt always has.
+    """
+    work = Path(settings.data_dir).resolve() / "dbt"
+    work.mkdir(parents=True, exist_ok=True)
+    target = work / "target"
+    with tempfile.TemporaryDirectory(prefix="revops-dbt-profile-") as profiles_dir:
+        # the profile may hold a password: it lives only in a private temp dir for this build
+        profile = {"revops": {"target": "warehouse", "outputs": {"warehouse": profile_for(settings.warehouse_url)}}}
+        profile_path = Path(profiles_dir) / "profiles.yml"
+        profile_path.write_text(yaml.safe_dump(profile))
+        profile_path.chmod(0o600)
+        args = [
+            "build",
+            "--project-dir", str(PROJECT_DIR),
+            "--profiles-dir", profiles_dir,
+            "--target-path", str(target),
+            "--log-path", str(work / "logs"),
+            "--vars", json.dumps(dbt_vars(settings)),
+        ]
+        if select:
+            args += ["--select", select]
+        (target / "run_results.json").unlink(missing_ok=True)
+        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+        proc = subprocess.run(
+            [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+    result = BuildResult(success=proc.returncode == 0, nodes=_node_results(target))
+    if not result.success:
+        detail = "; ".join(f"{n['name']}: {n['status']} ({n['message']})" for n in result.failures)
+        tail = "\n".join(proc.stdout.splitlines()[-15:])
+        raise ModelBuildError(f"dbt build failed: {detail or tail}")
+    return result
+
+
+def _node_results(target: Path) -> list[dict[str, Any]]:
+    path = target / "run_results.json"
+    if not path.exists():
+        return []
+    return [
+        {
+            "name": r["unique_id"].split(".")[-1] if r["unique_id"].startswith("model.") else r["unique_id"],
+            "unique_id": r["unique_id"],
+            "status": r["status"],
+            "message": r.get("message"),
+            "seconds": r.get("execution_time"),
+        }
+        for r in json.loads(path.read_text())["results"]
+    ]

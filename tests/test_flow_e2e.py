@@ -1,0 +1,78 @@
+"""The real Prefect flow and the real CLI, end to end against the sandboxes (slow: ~20 s each)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from revops.load.warehouse import Warehouse
+from revops.sandbox import truth
+from revops.sandbox.harness import sandboxes
+from revops.sandbox.world import World, WorldConfig
+from tests.kpi_compare import diff_rows
+
+KEYS = ("date_day", "platform", "campaign_id")
+MART_SQL = (
+    "select date_day, platform, campaign_id, campaign_name, spend, impressions, clicks, leads, mqls,"
+    " sqls, cpl, cost_per_mql, cost_per_sql from marts.kpi_channel_daily"
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def test_nightly_flow_publishes_truth_and_leaks_no_secret(tmp_path, monkeypatch, capfd):
+    world = World(WorldConfig(seed=11, days=20))
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    with sandboxes(world) as sb:
+        for key, value in sb.env.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("REVOPS_WAREHOUSE_URL", url)
+        monkeypatch.setenv("REVOPS_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("REVOPS_HTTP_MAX_BACKOFF_SECONDS", "0.05")
+        # a throttle and a server error on the way: the connectors retry, the flow completes
+        sb.app("meta").faults.add("rate_limit")
+        sb.app("hubspot").faults.add("server_error")
+        from flows.nightly_sync import nightly_sync
+
+        result = nightly_sync()
+        tokens = [v for k, v in sb.env.items() if k.endswith("TOKEN")]
+    assert result["published"] == ["kpi_channel_daily"]
+    wh = Warehouse(url)
+    assert diff_rows(wh.fetch_all(MART_SQL), truth.kpi_channel_daily(world), KEYS) == []
+    runs = wh.fetch_all("select status from ops.runs")
+    assert runs == [{"status": "completed"}]
+    streams = wh.fetch_all("select source, stream, rows_loaded from ops.run_streams order by 1, 2")
+    assert {(r["source"], r["stream"]) for r in streams} >= {("meta", "ads_insights"), ("hubspot", "contacts")}
+    assert all(r["rows_loaded"] > 0 for r in streams)
+    ops_text = str(wh.fetch_all("select * from ops.runs")) + str(wh.fetch_all("select * from ops.run_streams"))
+    wh.dispose()
+    out, err = capfd.readouterr()
+    assert len(tokens) == 2
+    for token in tokens:
+        assert token not in out + err
+        assert token not in ops_text
+        assert token not in str(result)
+
+
+def test_demo_command_matches_truth_and_is_idempotent(tmp_path):
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "REVOPS_DATA_DIR": str(tmp_path / "data")}
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    report = tmp_path / "report.html"
+    cmd = [sys.executable, "-m", "revops.cli", "demo", "--days", "15", "--seed", "3",
+           "--warehouse-url", url, "--report", str(report)]
+    marts = []
+    for _ in range(2):
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1])
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert "does not match" not in proc.stdout
+        wh = Warehouse(url)
+        marts.append(sorted(wh.fetch_all(MART_SQL), key=lambda r: tuple(str(r[k]) for k in KEYS)))
+        wh.dispose()
+    assert marts[0] == marts[1]
+    want = truth.kpi_channel_daily(World(WorldConfig(seed=3, days=15)))
+    assert diff_rows(marts[1], want, KEYS) == []
+    assert "Spend per day" in report.read_text()
