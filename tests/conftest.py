@@ -21,6 +21,10 @@ os.environ.pop("PREFECT_API_URL", None)
 for _key in [k for k in os.environ if k.startswith("REVOPS_") and k != "REVOPS_TEST_PG_DSN"]:
     del os.environ[_key]
 
+from revops.runtime import silence_native_teardown_noise  # noqa: E402
+
+silence_native_teardown_noise()
+
 #: admin connection to the test PostgreSQL server (trust auth on this machine and in CI)
 PG_ADMIN = os.environ.get("REVOPS_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 

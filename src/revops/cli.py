@@ -12,6 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from revops.runtime import silence_native_teardown_noise
+
+silence_native_teardown_noise()
+
 app = typer.Typer(help="revops-warehouse: one set of numbers for marketing and sales.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The built-in synthetic company's fake APIs.")
 app.add_typer(sandbox_app, name="sandbox")

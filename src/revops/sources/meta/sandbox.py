@@ -16,7 +16,8 @@ What it reproduces, because connectors get it wrong (see /work/shared/api-notes/
 Faults (``app.faults.add(kind)``): ``rate_limit``, ``server_error``, ``expired_token``,
 ``truncated`` and ``slow`` (base class), plus ``reduce_data`` (HTTP 500 "Please reduce the
 amount of data"), ``high_usage`` (a normal answer whose usage header says 97 %) and
-``schema_drift`` (rows carry a field nobody asked for).
+``schema_drift`` (rows carry a field nobody asked for),
+``malformed_record`` (the first insights row of the page has spend "N/A").
 
 This module must not import the connector: it is the other side of the wire.
 """
@@ -146,7 +147,7 @@ class MetaSandbox(SandboxApp):
         return self._error(GraphError(f"Unknown path components: {request.path}", 2500))
 
     def fault_response(self, kind: str, request: Request) -> Response:
-        if kind in ("high_usage", "schema_drift"):
+        if kind in ("high_usage", "schema_drift", "malformed_record"):
             request.environ["meta.fault"] = kind
             return self._serve(request)
         errors: dict[str, Callable[[], GraphError]] = {
@@ -262,6 +263,8 @@ class MetaSandbox(SandboxApp):
         shown = [_pick(r, (*fields, "date_start", "date_stop")) for r in rows]
         if request.environ.get("meta.fault") == "schema_drift":  # a field nobody asked for
             shown = [{**r, "quality_ranking": "ABOVE_AVERAGE"} for r in shown]
+        if request.environ.get("meta.fault") == "malformed_record" and shown:
+            shown[0] = {**shown[0], "spend": "N/A"}  # one bad record in an otherwise good page
         page = _page(request, shown, limit, offset)
         return self._ok(request, page, acct.account_id, "ads_insights")
 

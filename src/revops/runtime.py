@@ -1,0 +1,26 @@
+"""Process-level hygiene shared by the CLI and the test suite."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+
+
+def silence_native_teardown_noise() -> None:
+    """Hide the "nanobind: leaked instance ... DuckDBPyType" lines DuckDB's bindings print while
+    the interpreter tears down modules when great_expectations and duckdb-engine are both loaded
+    (a harmless teardown-order artifact; nothing is leaked while the process runs).
+
+    Call it early: atexit runs handlers last-registered-first, so this one runs after every
+    other handler (Prefect stopping its temporary server, say) has printed what it has to say.
+    Only what is written during module teardown itself is discarded.
+    """
+
+    def _discard_stderr_from_here_on() -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+
+    atexit.register(_discard_stderr_from_here_on)
