@@ -222,7 +222,10 @@ def test_search_pages_past_200_without_duplicates(url: str, app: HubSpotSandbox)
     ids = [r["id"] for r in rows]
     assert len(ids) > 200 and len(ids) == len(set(ids))
     pages = [b for b in searches(app) if b["sorts"][0]["propertyName"] == "hs_object_id"]
-    assert [p["after"] for p in pages] == ["0", "200"]
+    # keyset paging: every page is offset 0, the second one asks for ids above the first's last
+    assert [p["after"] for p in pages] == ["0", "0"]
+    gt = [f for f in pages[1]["filterGroups"][0]["filters"] if f["propertyName"] == "hs_object_id"]
+    assert gt == [{"propertyName": "hs_object_id", "operator": "GT", "value": ids[199]}]
     assert all(p["limit"] <= 200 for p in searches(app))
     assert len(batches) == 2
 
@@ -250,10 +253,23 @@ def test_cap_restarts_above_the_last_id_when_a_bulk_edit_shares_one_timestamp(
 
 
 def test_sandbox_enforces_its_cap(url: str, app: HubSpotSandbox) -> None:
-    """Without the restart (client cap above the server's) the read fails: the cap is real."""
+    """Offset paging past the cap is refused (HTTP 400), as HubSpot does: the cap is real, and
+    the connector's keyset paging never asks for an offset."""
+    import requests
+
     app.search_cap = 300
-    with pytest.raises(FatalAPIError, match="400"):
-        read(HubSpotSource(make_settings(url)), "contacts")
+    body = {"filterGroups": [], "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            "properties": ["email"], "limit": 200, "after": "200"}
+    resp = requests.post(f"{url}/crm/v3/objects/contacts/search", json=body,
+                         headers={"Authorization": f"Bearer {app.token}"}, timeout=10)
+    assert resp.status_code == 400
+    body["after"] = "100"
+    ok = requests.post(f"{url}/crm/v3/objects/contacts/search", json=body,
+                       headers={"Authorization": f"Bearer {app.token}"}, timeout=10)
+    assert ok.status_code == 200
+    before = len(searches(app))
+    read(HubSpotSource(make_settings(url)), "contacts")  # the connector is not affected
+    assert all(b["after"] == "0" for b in searches(app)[before:])
 
 
 def test_windows_checkpoint_the_cursor(url: str, app: HubSpotSandbox) -> None:

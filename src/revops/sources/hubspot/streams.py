@@ -282,40 +282,39 @@ class HubSpotSource:
     def _read_window(
         self, obj: SearchObject, start: int | None, end: int | None
     ) -> Iterator[tuple[list[dict[str, Any]], bool]]:
-        """Pages of one window as ``(rows, window_done)``, restarting above the last id before
-        the offset would pass the search cap."""
-        cap = self.client.search_cap
-        limit = min(self.page_size, cap)
-        after, floor_id, last_id = 0, None, None
+        """Pages of one window as ``(rows, window_done)``, by keyset on ``hs_object_id``.
+
+        Every page is a fresh query at offset 0 for ids above the last one seen. Offsets
+        (``after``) would shift when a record of the window is modified during the read and skip
+        its neighbour, and they hit HubSpot's 10,000-result cap; keyset paging does neither. A
+        record modified mid-read moves to a later cursor value: the open-ended last window or
+        the next run's lookback picks it up.
+        """
+        limit = min(self.page_size, self.client.search_cap)
+        last_id: int | None = None
         while True:
-            if after + limit > cap:
-                log.info("hubspot: %s offset %d near the %d cap; restarting above id %s",
-                         obj.object_type, after, cap, last_id)
-                after, floor_id = 0, last_id
             filters = _range_filters(obj.cursor, start, end)
-            if floor_id is not None:
+            if last_id is not None:
                 filters.append(
-                    {"propertyName": "hs_object_id", "operator": "GT", "value": str(floor_id)}
+                    {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}
                 )
             body = {
                 "filterGroups": _groups(filters),
                 "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
                 "properties": list(obj.properties),
                 "limit": limit,
-                "after": str(after),
+                "after": "0",
             }
             page = self.client.search(obj.object_type, body)
             results = page.get("results", [])
             rows = [_record_row(r) for r in results]
             if obj.with_contacts and rows:
                 self._attach_contacts(rows)
-            if results:
-                last_id = int(results[-1]["id"])
-            nxt = _next_after(page)
-            yield rows, nxt is None
-            if nxt is None:
+            done = _next_after(page) is None or not results
+            yield rows, done
+            if done:
                 return
-            after = int(nxt)
+            last_id = int(results[-1]["id"])
 
     def _attach_contacts(self, rows: list[dict[str, Any]]) -> None:
         """Deal -> contact ids via the v4 batch read (search returns no associations)."""
