@@ -124,6 +124,28 @@ def test_raw_has_no_duplicate_keys(synced):
     wh.dispose()
 
 
+def test_published_columns_are_the_documented_ones(synced):
+    """The data dictionary (and the PostgreSQL comments) come from the yml: it must list
+    exactly the columns the tables have."""
+    from pathlib import Path
+
+    import yaml
+
+    wh = Warehouse(synced["url"])
+    models = Path(__file__).resolve().parents[1] / "src/revops/dbt/models"
+    checked = 0
+    for folder, schema in (("core", "core"), ("marts", "marts")):
+        for yml in models.joinpath(folder).glob("*.yml"):
+            for model in yaml.safe_load(yml.read_text())["models"]:
+                documented = [c["name"] for c in model.get("columns", [])]
+                with wh.engine.connect() as conn:
+                    actual = wh.columns(conn, schema, model["name"])
+                assert actual == documented, f"{schema}.{model['name']}"
+                checked += 1
+    assert checked == 6
+    wh.dispose()
+
+
 def test_failed_gate_keeps_published_marts(synced):
     wh = Warehouse(synced["url"])
     before = _mart(wh)

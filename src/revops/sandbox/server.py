@@ -4,7 +4,8 @@ Each platform subclasses :class:`SandboxApp`, declares its routes, checks its ow
 renders faults in its own wire format. Tests steer it through three handles:
 
 * ``app.as_of``: the clock; the world is served as it was at that moment;
-* ``app.faults.add(kind, times=1, path=...)``: the next matching requests fail with ``kind``
+* ``app.faults.add(kind, times=1, path=..., after=0)``: the next matching requests (after
+  ``after`` of them passed) fail with ``kind``
   (``rate_limit``, ``server_error``, ``expired_token``, ``truncated``, ``slow``, platform extras);
 * ``app.log``: every request received (method, path, query, JSON body), to assert paging.
 """
@@ -40,6 +41,7 @@ class _Fault:
     kind: str
     times: int
     path: str | None
+    skip: int = 0
 
 
 @dataclass
@@ -49,14 +51,19 @@ class Faults:
     _items: list[_Fault] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, kind: str, times: int = 1, path: str | None = None) -> None:
+    def add(self, kind: str, times: int = 1, path: str | None = None, after: int = 0) -> None:
+        """Fail the next ``times`` requests whose path contains ``path``, once ``after`` of
+        them have passed (``after`` lets a crash land in the middle of a stream)."""
         with self._lock:
-            self._items.append(_Fault(kind, times, path))
+            self._items.append(_Fault(kind, times, path, after))
 
     def take(self, path: str) -> str | None:
         with self._lock:
             for item in self._items:
                 if item.path is None or item.path in path:
+                    if item.skip > 0:
+                        item.skip -= 1
+                        return None
                     item.times -= 1
                     if item.times <= 0:
                         self._items.remove(item)
