@@ -143,6 +143,14 @@ def test_published_columns_are_the_documented_ones(synced):
                 assert actual == documented, f"{schema}.{model['name']}"
                 checked += 1
     assert checked == 6
+    if wh.dialect == "postgresql":  # persist_docs comments survive the publish swap
+        comment = wh.scalar("select obj_description(cast('marts.kpi_channel_daily' as regclass), 'pg_class')")
+        assert comment and comment.startswith("Grain: date_day, platform, campaign_id")
+        col = wh.scalar(
+            "select col_description(cast('marts.kpi_channel_daily' as regclass), "
+            "(select attnum from pg_attribute where attrelid = cast('marts.kpi_channel_daily' as regclass) and attname = 'cpl'))"
+        )
+        assert col == "spend / leads; NULL when leads = 0."
     wh.dispose()
 
 

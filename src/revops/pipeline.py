@@ -94,8 +94,10 @@ def sync_source(
         for batch in source.read(stream, stats.state_before):
             stats.batches += 1
             stats.rows_extracted += len(batch)
-            good, bad = _validate(split_rows, stream, batch.records)
+            good, bad, checked = _validate(split_rows, stream, batch.records)
             with _LOAD_LOCK:
+                if checked is not None:
+                    wh.record_quality(run_id, "raw", checked.to_records())
                 if bad:
                     stats.rows_quarantined += wh.quarantine(run_id, source_name, stream.name, bad)
                 res = wh.load_batch(
@@ -119,13 +121,16 @@ def sync_source(
     return result
 
 
-def _validate(split_rows, stream: Stream, records: pa.Table) -> tuple[pa.Table, list]:
-    """Rows that fail the stream's suite go to quarantine (whole record + reasons)."""
+def _validate(split_rows, stream: Stream, records: pa.Table) -> tuple[pa.Table, list, Any]:
+    """Rows that fail the stream's suite go to quarantine (whole record + reasons).
+
+    Returns the good rows, the quarantined ``(key, record, reasons)`` and the suite result
+    (None for an empty batch, which has nothing to check)."""
     if records.num_rows == 0:
-        return records, []
-    _, bad_rows, _ = split_rows(f"raw__{stream.table}", records.to_pandas())
+        return records, [], None
+    _, bad_rows, checked = split_rows(f"raw__{stream.table}", records.to_pandas())
     if not bad_rows:
-        return records, []
+        return records, [], checked
     bad_pos = {pos for pos, _ in bad_rows}
     good = records.take([i for i in range(records.num_rows) if i not in bad_pos])
     pylist = records.to_pylist()
@@ -134,7 +139,7 @@ def _validate(split_rows, stream: Stream, records: pa.Table) -> tuple[pa.Table, 
         record = pylist[pos]
         key = "|".join(str(record.get(k)) for k in stream.primary_key)
         bad.append((key, record, reasons))
-    return good, bad
+    return good, bad, checked
 
 
 def build_models(settings: Settings, wh: Warehouse) -> None:

@@ -36,4 +36,12 @@ def test_bad_row_is_quarantined_and_the_rest_loads(warehouse_url, tmp_path):
     assert loaded | {bad_key} == expected
     stats = wh.fetch_all("select rows_quarantined from ops.run_streams where stream = 'ads_insights'")
     assert stats == [{"rows_quarantined": 1}]
+    # every raw batch's suite result is recorded; exactly one expectation failed, once
+    failed = wh.fetch_all(
+        "select suite, expectation_type, unexpected_count from ops.quality_results"
+        " where layer = 'raw' and not success"
+    )
+    assert failed == [{"suite": "raw__meta__ads_insights",
+                       "expectation_type": "expect_column_values_to_match_regex", "unexpected_count": 1}]
+    assert wh.scalar("select count(distinct suite) from ops.quality_results where layer = 'raw'") == 3
     wh.dispose()

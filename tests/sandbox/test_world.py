@@ -1,0 +1,77 @@
+"""The synthetic company is deterministic, realistic enough to test what the issue names, and
+its clock semantics are what the sandboxes and the ground truth rely on."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from revops.sandbox import truth
+from revops.sandbox.world import STAGES, World, WorldConfig
+
+WORLD = World(WorldConfig(seed=42, days=30))
+
+
+def test_same_seed_same_world_other_seed_other_world():
+    again = World(WorldConfig(seed=42, days=30))
+    assert truth.kpi_channel_daily(again) == truth.kpi_channel_daily(WORLD)
+    other = World(WorldConfig(seed=43, days=30))
+    assert truth.summary(other) != truth.summary(WORLD)
+
+
+def test_accounts_differ_in_currency_and_time_zone():
+    assert len({a.currency for a in WORLD.accounts}) >= 2
+    assert len({a.timezone for a in WORLD.accounts}) >= 2
+
+
+def test_funnel_is_ordered_and_reaches_every_stage():
+    reached = {s: 0 for s in STAGES}
+    for c in WORLD.contacts:
+        times = [c.stage_at[s] for s in STAGES if s in c.stage_at]
+        assert times == sorted(times), c.contact_id
+        assert [s for s in STAGES if s in c.stage_at] == list(STAGES[: len(times)])  # no gaps
+        for s in c.stage_at:
+            reached[s] += 1
+        if c.rejected_at:
+            assert c.rejection_reason and "mql" in c.stage_at and "sql" not in c.stage_at
+            assert c.rejected_at > c.stage_at["mql"]
+        if c.first_sales_touch_at:
+            assert c.first_sales_touch_at > c.stage_at["mql"]
+    assert all(n > 0 for n in reached.values()), reached
+    assert reached["lead"] > reached["mql"] > reached["sql"] > reached["opportunity"] > reached["customer"]
+    assert sum(1 for c in WORLD.contacts if c.rejected_at) > 10
+    assert sum(1 for c in WORLD.contacts if c.merged_into) > 0
+
+
+def test_clock_hides_the_future_and_restates_recent_days():
+    as_of = WORLD.now - timedelta(days=10)
+    assert all(c.created_at <= as_of for c in WORLD.contacts_as_of(as_of))
+    assert len(WORLD.contacts_as_of(as_of)) < len(WORLD.contacts_as_of(WORLD.now))
+    early = {(r.ad.ad_id, r.day): r for r in WORLD.ad_days_as_of(as_of)}
+    final = {(r.ad.ad_id, r.day): r for r in WORLD.ad_days_as_of(WORLD.now)}
+    restated = [k for k in early if early[k].spend != final[k].spend]
+    assert restated, "the last days before the clock must be provisional"
+    tz = {a.account_id: ZoneInfo(a.timezone) for a in WORLD.accounts}
+    for ad_id, day in restated:
+        local_today = as_of.astimezone(tz[final[(ad_id, day)].ad.account_id]).date()
+        assert (local_today - day).days < 2
+        assert early[(ad_id, day)].spend < final[(ad_id, day)].spend
+
+
+def test_merged_duplicate_disappears_at_its_merge():
+    dup = next(c for c in WORLD.contacts if c.merged_into)
+    survivor = WORLD.contact_by_id[dup.merged_into]
+    before = dup.merged_at - timedelta(seconds=1)
+    assert dup.visible(before) and not dup.visible(dup.merged_at)
+    assert survivor.merged_ids_as_of(before, WORLD) == []
+    assert survivor.merged_ids_as_of(dup.merged_at, WORLD) == [dup.contact_id]
+    assert survivor.last_modified(dup.merged_at, WORLD) >= dup.merged_at
+
+
+def test_truth_counts_leads_in_the_reporting_time_zone():
+    """A lead created at 02:00 UTC is the previous day in New York: truth must say so."""
+    ny = truth.kpi_channel_daily(WORLD, cfg=truth.TruthConfig(reporting_timezone="America/New_York"))
+    utc = truth.kpi_channel_daily(WORLD, cfg=truth.TruthConfig(reporting_timezone="UTC"))
+    assert sum(r["leads"] for r in ny) == sum(r["leads"] for r in utc)
+    by_day = lambda rows: {(r["date_day"], r["campaign_id"]): r["leads"] for r in rows}  # noqa: E731
+    assert by_day(ny) != by_day(utc)
