@@ -12,7 +12,6 @@ from revops.load.warehouse import Warehouse
 from revops.sandbox import truth
 from revops.sandbox.harness import sandboxes
 from revops.sandbox.world import World, WorldConfig
-from revops.settings import Settings
 from revops.sources.errors import FatalAPIError
 from tests.kpi_compare import diff_rows
 
@@ -24,10 +23,8 @@ MART_SQL = ("select date_day, platform, campaign_id, campaign_name, spend, impre
 
 def test_crash_mid_stream_then_rerun(warehouse_url, tmp_path):
     with sandboxes(WORLD) as sb:
-        env = {k.removeprefix("REVOPS_").lower(): v for k, v in sb.env.items()}
-        env["meta_account_ids"] = json.loads(env["meta_account_ids"])
-        settings = Settings(_env_file=None, warehouse_url=warehouse_url, data_dir=tmp_path,
-                            http_max_backoff_seconds=0.05, meta_page_size=50, **env)
+        settings = sb.settings(warehouse_url=warehouse_url, data_dir=tmp_path,
+                            http_max_backoff_seconds=0.05, meta_page_size=50)
         # the token dies after 5 insights pages: some windows are loaded, the rest are not
         sb.app("meta").faults.add("expired_token", path="/insights", after=5)
         wh, run_id = pipeline.prepare(settings, "test")

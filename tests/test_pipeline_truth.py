@@ -13,7 +13,7 @@ from revops.load.warehouse import Warehouse
 from revops.sandbox import truth
 from revops.sandbox.harness import sandboxes
 from revops.sandbox.world import World, WorldConfig
-from revops.settings import Settings
+from revops.settings import Settings  # noqa: F401 - type of the fixture's settings
 from tests.kpi_compare import diff_rows
 
 KEYS = ("date_day", "platform", "campaign_id")
@@ -53,8 +53,7 @@ def synced(request, tmp_path_factory):
         url, cleanup = create_pg_database(), drop_pg_database
     data_dir = tmp_path_factory.mktemp("data")
     with sandboxes(WORLD, as_of=FIRST_CLOCK) as sb:
-        settings = Settings(_env_file=None, warehouse_url=url, data_dir=data_dir,
-                            http_max_backoff_seconds=0.05, **_settings_kwargs(sb.env))
+        settings = sb.settings(warehouse_url=url, data_dir=data_dir, http_max_backoff_seconds=0.05)
         first = _run(settings)
         first_mart = _mart(Warehouse(url))
         sb.set_clock(WORLD.now)
@@ -63,17 +62,6 @@ def synced(request, tmp_path_factory):
                "first_mart": first_mart}
     if cleanup:
         cleanup(url)
-
-
-def _settings_kwargs(env: dict[str, str]) -> dict:
-    """REVOPS_* env of the sandboxes as Settings keyword arguments."""
-    import json
-
-    out = {}
-    for key, value in env.items():
-        name = key.removeprefix("REVOPS_").lower()
-        out[name] = json.loads(value) if value.startswith("[") else value
-    return out
 
 
 def test_first_run_equals_truth_at_its_clock(synced):

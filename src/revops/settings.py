@@ -6,6 +6,7 @@ Nothing here is ever taken from a flow parameter.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -57,6 +58,16 @@ class Settings(BaseSettings):
     @property
     def is_duckdb(self) -> bool:
         return self.warehouse_url.startswith("duckdb")
+
+
+def settings_from_env(env: dict[str, str], **overrides: object) -> Settings:
+    """Settings from a ``REVOPS_*`` variable map (as a sandbox hands them out), without reading
+    a .env file; JSON-list values are parsed as pydantic-settings does for the environment."""
+    kwargs: dict[str, object] = {
+        key.removeprefix("REVOPS_").lower(): json.loads(value) if value.startswith("[") else value
+        for key, value in env.items()
+    }
+    return Settings(_env_file=None, **{**kwargs, **overrides})
 
 
 def get_settings() -> Settings:

@@ -7,17 +7,14 @@ import json
 from revops import pipeline
 from revops.sandbox.harness import sandboxes
 from revops.sandbox.world import World, WorldConfig
-from revops.settings import Settings
 
 WORLD = World(WorldConfig(seed=5, days=10, campaigns_per_account=1))
 
 
 def test_bad_row_is_quarantined_and_the_rest_loads(warehouse_url, tmp_path):
     with sandboxes(WORLD) as sb:
-        env = {k.removeprefix("REVOPS_").lower(): v for k, v in sb.env.items()}
-        env["meta_account_ids"] = json.loads(env["meta_account_ids"])
-        settings = Settings(_env_file=None, warehouse_url=warehouse_url, data_dir=tmp_path,
-                            http_max_backoff_seconds=0.05, **env)
+        settings = sb.settings(warehouse_url=warehouse_url, data_dir=tmp_path,
+                            http_max_backoff_seconds=0.05)
         sb.app("meta").faults.add("malformed_record", path="/insights")
         wh, run_id = pipeline.prepare(settings, "test")
         result = pipeline.sync_source(settings, wh, run_id, "meta")

@@ -6,14 +6,13 @@ incremental resume with lookback, 429/5xx/truncated-body retries, expired token,
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
 
 from revops.sandbox.server import SandboxServer
 from revops.sandbox.world import World, WorldConfig
-from revops.settings import Settings
+from revops.settings import Settings, settings_from_env
 from revops.sources.errors import FatalAPIError
 from revops.sources.registry import all_specs
 
@@ -25,8 +24,7 @@ SPECS = all_specs()
 
 def _settings(spec, url: str, extra: dict[str, str] | None = None) -> Settings:
     env = {**spec.sandbox_env(url, TOKEN, WORLD), **(extra or {})}
-    kwargs = {k.removeprefix("REVOPS_").lower(): (json.loads(v) if v.startswith("[") else v) for k, v in env.items()}
-    return Settings(_env_file=None, http_max_backoff_seconds=0.02, **kwargs)
+    return settings_from_env(env, http_max_backoff_seconds=0.02)
 
 
 @pytest.fixture(params=SPECS, ids=[s.name for s in SPECS])

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from revops.sandbox.server import SandboxApp, SandboxServer
 from revops.sandbox.world import World
+from revops.settings import Settings, settings_from_env
 from revops.sources.registry import all_specs
 
 
@@ -21,6 +22,10 @@ class RunningSandboxes:
 
     def app(self, source: str) -> SandboxApp:
         return self.servers[source].app
+
+    def settings(self, **overrides: object) -> Settings:
+        """Settings that reach these sandboxes (``overrides`` for warehouse URL, backoff...)."""
+        return settings_from_env(self.env, **overrides)
 
     def set_clock(self, as_of: datetime) -> None:
         for server in self.servers.values():
