@@ -82,3 +82,37 @@ def pytest_sessionfinish(session, exitstatus):
 
         for server in list(SubprocessASGIServer._instances.values()):
             server.stop()
+
+
+#: the world every read-only mart test compares against (one pipeline run per engine per session)
+MART_WORLD_CONFIG = {"seed": 7, "days": 75}
+
+
+@pytest.fixture(scope="session", params=["duckdb", "postgresql"])
+def built_warehouse(request, tmp_path_factory):
+    """A warehouse after one full nightly pipeline run against the sandboxes at the world's
+    clock: ``{"url", "world", "settings", "engine"}``. Read-only: do not modify it in a test."""
+    from revops import pipeline
+    from revops.sandbox.harness import sandboxes
+    from revops.sandbox.world import World, WorldConfig
+
+    world = World(WorldConfig(**MART_WORLD_CONFIG))
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path_factory.mktemp('built') / 'warehouse.duckdb'}"
+    else:
+        url = create_pg_database()
+    try:
+        with sandboxes(world) as sb:
+            settings = sb.settings(warehouse_url=url, data_dir=tmp_path_factory.mktemp("data"),
+                                   http_max_backoff_seconds=0.05)
+            wh, run_id = pipeline.prepare(settings, "test")
+            for source in pipeline.configured_sources(settings):
+                pipeline.sync_source(settings, wh, run_id, source)
+            pipeline.build_models(settings, wh)
+            pipeline.quality_gate(wh, run_id)
+            pipeline.publish_marts(wh)
+            wh.dispose()
+        yield {"url": url, "world": world, "settings": settings, "engine": request.param}
+    finally:
+        if request.param == "postgresql":
+            drop_pg_database(url)

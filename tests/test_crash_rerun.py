@@ -17,7 +17,7 @@ from tests.kpi_compare import diff_rows
 
 WORLD = World(WorldConfig(seed=13, days=40))
 KEYS = ("date_day", "platform", "campaign_id")
-MART_SQL = ("select date_day, platform, campaign_id, campaign_name, spend, impressions, clicks, leads,"
+MART_SQL = ("select date_day, platform, channel, campaign_id, campaign_name, spend, impressions, clicks, leads,"
             " mqls, sqls, cpl, cost_per_mql, cost_per_sql from marts.kpi_channel_daily")
 
 

@@ -149,24 +149,33 @@ def build_models(settings: Settings, wh: Warehouse) -> None:
     build(settings)
 
 
-def mart_parameters(wh: Warehouse) -> dict[str, Any]:
-    """Totals the mart suites reconcile to, computed from core at run time."""
-    spend = wh.scalar("select coalesce(sum(spend), 0) from core.fct_ad_daily")
-    return {
-        "core_spend_total_min": float(spend) - 0.005,
-        "core_spend_total_max": float(spend) + 0.005,
-    }
+def mart_parameters(wh: Warehouse, suite_name: str) -> dict[str, Any]:
+    """Run-time totals a mart suite reconciles to, declared in the suite file itself:
+    ``"meta": {"reconcile": {"name": {"sql": "select ...", "tolerance": 0.005}}}`` gives the
+    suite parameters ``name_min`` and ``name_max`` (the query's value minus/plus tolerance)."""
+    import json
+
+    from revops.quality.gx_runner import SUITES_DIR
+
+    meta = json.loads((SUITES_DIR / f"{suite_name}.json").read_text()).get("meta") or {}
+    params: dict[str, Any] = {}
+    for name, spec in (meta.get("reconcile") or {}).items():
+        value = float(wh.scalar(spec["sql"]) or 0)
+        tolerance = float(spec.get("tolerance", 0))
+        params[f"{name}_min"] = value - tolerance
+        params[f"{name}_max"] = value + tolerance
+    return params
 
 
 def quality_gate(wh: Warehouse, run_id: str) -> list[str]:
     """Validate every built mart against ``expectations/marts__<name>.json``."""
     from revops.quality.gx_runner import validate_table
 
-    params = mart_parameters(wh)
     failures: list[str] = []
     marts = built_marts(wh)
     for mart in marts:
-        res = validate_table(f"marts__{mart}", wh.url, BUILD_SCHEMA, mart, parameters=params)
+        suite = f"marts__{mart}"
+        res = validate_table(suite, wh.url, BUILD_SCHEMA, mart, parameters=mart_parameters(wh, suite))
         wh.record_quality(run_id, "mart", res.to_records())
         failures += [f"{mart}: {r.description}" for r in res.failed]
     if failures:

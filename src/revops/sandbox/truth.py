@@ -16,13 +16,31 @@ from zoneinfo import ZoneInfo
 
 from revops.sandbox.world import World
 
-FX_SEED = Path(__file__).resolve().parents[1] / "dbt" / "seeds" / "fx_rates_fixed.csv"
+SEEDS = Path(__file__).resolve().parents[1] / "dbt" / "seeds"
+FX_SEED = SEEDS / "fx_rates_fixed.csv"
 
 
 def fixed_fx_rates(path: Path = FX_SEED) -> dict[str, Decimal]:
     """1 EUR = rate units of the currency (ECB convention)."""
     with path.open() as fh:
         return {row["currency"]: Decimal(row["rate_per_eur"]) for row in csv.DictReader(fh)}
+
+
+def channel_mapping(path: Path = SEEDS / "channel_mapping.csv") -> dict[tuple[str, str], str]:
+    """(source_type, source_value) -> channel: configuration shared with the pipeline."""
+    with path.open() as fh:
+        return {(r["source_type"], r["source_value"]): r["channel"] for r in csv.DictReader(fh)}
+
+
+def platform_channel(platform: str) -> str:
+    return channel_mapping().get(("platform", platform), "other")
+
+
+def contact_channel(contact) -> str:
+    """A contact's channel: its true campaign's platform; organic contacts arrive direct."""
+    if contact.source_campaign is not None:
+        return platform_channel(contact.source_campaign.platform)
+    return channel_mapping().get(("crm_source", "DIRECT_TRAFFIC"), "other")
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,7 @@ def kpi_channel_daily(
             {
                 "date_day": day,
                 "platform": platform,
+                "channel": platform_channel(platform),
                 "campaign_id": campaign_id,
                 "campaign_name": world.campaign_by_id[campaign_id].name,
                 **r,

@@ -26,6 +26,7 @@ select
     c.lead_status,
     c.utm_campaign,
     c.analytics_source,
+    coalesce(pm.channel, sm.channel, 'other') as channel,
     r.source_platform,
     r.source_campaign_id,
     c.lead_at,
@@ -38,3 +39,7 @@ select
     c.first_sales_touch_at
 from contacts c
 left join resolved r on r.contact_id = c.contact_id and r.rn = 1
+left join {{ ref('channel_mapping') }} pm
+  on pm.source_type = 'platform' and pm.source_value = r.source_platform
+left join {{ ref('channel_mapping') }} sm
+  on sm.source_type = 'crm_source' and sm.source_value = c.analytics_source

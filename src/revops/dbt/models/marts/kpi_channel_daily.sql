@@ -41,6 +41,7 @@ joined as (
 select
     j.date_day,
     j.platform,
+    coalesce(ch.channel, 'other') as channel,
     c.account_id,
     j.campaign_id,
     c.campaign_name,
@@ -56,3 +57,4 @@ select
     j.spend / nullif(j.sqls, 0) as cost_per_sql
 from joined j
 left join {{ ref('dim_campaign') }} c on c.platform = j.platform and c.campaign_id = j.campaign_id
+left join {{ ref('channel_mapping') }} ch on ch.source_type = 'platform' and ch.source_value = j.platform
