@@ -19,6 +19,8 @@ silence_native_teardown_noise()
 app = typer.Typer(help="revops-warehouse: one set of numbers for marketing and sales.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The built-in synthetic company's fake APIs.")
 app.add_typer(sandbox_app, name="sandbox")
+warehouse_app = typer.Typer(help="Warehouse administration.")
+app.add_typer(warehouse_app, name="warehouse")
 console = Console()
 
 
@@ -118,6 +120,26 @@ def sync() -> None:
     """Run the nightly flow once against the sources configured in the environment."""
     result = _run_flow()
     _print_summary(result["summary"])
+
+
+@warehouse_app.command("grant")
+def warehouse_grant() -> None:
+    """Create or update the PostgreSQL BI login (REVOPS_BI_ROLE, REVOPS_BI_PASSWORD): SELECT
+    on `marts` only, nothing on raw, staging, core or ops."""
+    from revops.load.grants import grant_bi_role
+    from revops.load.warehouse import Warehouse
+    from revops.settings import get_settings
+
+    settings = get_settings()
+    password = settings.bi_password.get_secret_value() if settings.bi_password else ""
+    with Warehouse(settings.warehouse_url) as wh:
+        wh.ensure_schemas()
+        try:
+            grant_bi_role(wh, settings.bi_role, password)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+    console.print(f"role {settings.bi_role}: SELECT on marts only")
 
 
 @sandbox_app.command("serve")

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: duckdb:///path or postgresql+psycopg://user:pw@host/db",
     )
     data_dir: Path = Field(default=Path("data"), description="dbt target, logs, reports")
+    #: PostgreSQL login role for BI tools: SELECT on `marts` only (`revops warehouse grant`)
+    bi_role: str = "revops_bi"
+    bi_password: SecretStr | None = None
 
     # --- reporting -------------------------------------------------------------------
     reporting_currency: str = "USD"
