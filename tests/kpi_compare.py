@@ -9,8 +9,14 @@ import math
 from datetime import date
 from decimal import Decimal
 
-MONEY = {"spend"}
-RATES = {"cpl", "cost_per_mql", "cost_per_sql"}
+MONEY = {"spend", "pipeline_created", "revenue_won"}
+RATES = {"cpl", "cost_per_mql", "cost_per_sql", "cac", "roas"}
+
+
+def fetch_like(wh, table: str, want: list[dict]) -> list[dict]:
+    """The published mart's rows, selecting exactly the columns the truth rows have."""
+    cols = ", ".join(want[0].keys()) if want else "*"
+    return wh.fetch_all(f"select {cols} from marts.{table}")
 
 
 def _norm_key(row: dict, keys: tuple[str, ...]) -> tuple:

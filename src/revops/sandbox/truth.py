@@ -73,6 +73,10 @@ def kpi_channel_daily(
             "leads": 0,
             "mqls": 0,
             "sqls": 0,
+            "opportunities": 0,
+            "customers": 0,
+            "pipeline_created": Decimal(0),
+            "revenue_won": Decimal(0),
         }
     )
     currency_of = {(a.platform, a.account_id): a.currency for a in world.accounts}
@@ -88,10 +92,20 @@ def kpi_channel_daily(
         if c.source_campaign is None:
             continue
         camp = c.source_campaign
-        for stage, col in (("lead", "leads"), ("mql", "mqls"), ("sql", "sqls")):
+        for stage, col in (("lead", "leads"), ("mql", "mqls"), ("sql", "sqls"),
+                           ("opportunity", "opportunities"), ("customer", "customers")):
             t = c.stage_as_of(stage, as_of)
             if t is not None:
                 rows[(t.astimezone(tz).date(), camp.platform, camp.campaign_id)][col] += 1
+    for deal in world.deals_as_of(as_of):
+        camp = world.contact_by_id[deal.contact_id].source_campaign
+        if camp is None:
+            continue
+        day = deal.created_at.astimezone(tz).date()
+        rows[(day, camp.platform, camp.campaign_id)]["pipeline_created"] += deal.amount
+        if deal.is_won and deal.is_closed_as_of(as_of):
+            won_day = deal.close_at.astimezone(tz).date()  # type: ignore[union-attr]
+            rows[(won_day, camp.platform, camp.campaign_id)]["revenue_won"] += deal.amount
     out = []
     for (day, platform, campaign_id), r in sorted(rows.items()):
         out.append(
@@ -105,6 +119,8 @@ def kpi_channel_daily(
                 "cpl": _ratio(r["spend"], r["leads"]),
                 "cost_per_mql": _ratio(r["spend"], r["mqls"]),
                 "cost_per_sql": _ratio(r["spend"], r["sqls"]),
+                "cac": _ratio(r["spend"], r["customers"]),
+                "roas": None if r["spend"] == 0 else r["revenue_won"] / r["spend"],
             }
         )
     return out

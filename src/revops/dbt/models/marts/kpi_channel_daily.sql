@@ -1,26 +1,45 @@
--- grain: date_day, platform, campaign_id. Spend on the ad account's day; leads/MQLs/SQLs on the
--- reporting-time-zone day of the stage entry of contacts whose source resolves to the campaign.
+-- grain: date_day, platform, campaign_id. Spend on the ad account's day; funnel counts on the
+-- reporting-time-zone day of the stage entry of contacts whose source resolves to the campaign;
+-- deals on the reporting day they were created (pipeline) or closed won (revenue), credited to
+-- their contact's lead-source campaign.
 with spend as (
     select date_day, platform, campaign_id,
            sum(spend) as spend, sum(impressions) as impressions, sum(clicks) as clicks
     from {{ ref('fct_ad_daily') }}
     group by date_day, platform, campaign_id
 ),
-stage_events as (
-    select {{ reporting_date('lead_at') }} as date_day, source_platform as platform,
-           source_campaign_id as campaign_id, 1 as is_lead, 0 as is_mql, 0 as is_sql
-    from {{ ref('dim_contact') }} where lead_at is not null and source_campaign_id is not null
+attributed as (
+    select * from {{ ref('dim_contact') }} where source_campaign_id is not null
+),
+deals as (
+    select d.*, c.source_platform, c.source_campaign_id
+    from {{ ref('fct_deal') }} d
+    join attributed c on c.contact_id = d.contact_id
+),
+events as (
+    {%- set stages = [('lead_at', 'leads'), ('mql_at', 'mqls'), ('sql_at', 'sqls'),
+                      ('opportunity_at', 'opportunities'), ('customer_at', 'customers')] %}
+    {%- set measures = ['leads', 'mqls', 'sqls', 'opportunities', 'customers', 'pipeline_created', 'revenue_won'] %}
+    {%- for ts, measure in stages %}
+    select {{ reporting_date(ts) }} as date_day, source_platform as platform, source_campaign_id as campaign_id,
+        {%- for m in measures %} {{ '1' if m == measure else '0' }} as {{ m }}{{ ',' if not loop.last }}{% endfor %}
+    from attributed where {{ ts }} is not null
     union all
-    select {{ reporting_date('mql_at') }}, source_platform, source_campaign_id, 0, 1, 0
-    from {{ ref('dim_contact') }} where mql_at is not null and source_campaign_id is not null
+    {%- endfor %}
+    select {{ reporting_date('created_at') }}, source_platform, source_campaign_id,
+        0, 0, 0, 0, 0, amount, 0
+    from deals
     union all
-    select {{ reporting_date('sql_at') }}, source_platform, source_campaign_id, 0, 0, 1
-    from {{ ref('dim_contact') }} where sql_at is not null and source_campaign_id is not null
+    select {{ reporting_date('closed_at') }}, source_platform, source_campaign_id,
+        0, 0, 0, 0, 0, 0, amount
+    from deals where is_won
 ),
 funnel as (
     select date_day, platform, campaign_id,
-           sum(is_lead) as leads, sum(is_mql) as mqls, sum(is_sql) as sqls
-    from stage_events
+           sum(leads) as leads, sum(mqls) as mqls, sum(sqls) as sqls,
+           sum(opportunities) as opportunities, sum(customers) as customers,
+           sum(pipeline_created) as pipeline_created, sum(revenue_won) as revenue_won
+    from events
     group by date_day, platform, campaign_id
 ),
 joined as (
@@ -33,7 +52,11 @@ joined as (
         coalesce(s.clicks, 0) as clicks,
         coalesce(f.leads, 0) as leads,
         coalesce(f.mqls, 0) as mqls,
-        coalesce(f.sqls, 0) as sqls
+        coalesce(f.sqls, 0) as sqls,
+        coalesce(f.opportunities, 0) as opportunities,
+        coalesce(f.customers, 0) as customers,
+        coalesce(f.pipeline_created, 0) as pipeline_created,
+        coalesce(f.revenue_won, 0) as revenue_won
     from spend s
     full outer join funnel f
       on f.date_day = s.date_day and f.platform = s.platform and f.campaign_id = s.campaign_id
@@ -52,9 +75,15 @@ select
     cast(j.leads as bigint) as leads,
     cast(j.mqls as bigint) as mqls,
     cast(j.sqls as bigint) as sqls,
+    cast(j.opportunities as bigint) as opportunities,
+    cast(j.customers as bigint) as customers,
+    cast(j.pipeline_created as decimal(18, 2)) as pipeline_created,
+    cast(j.revenue_won as decimal(18, 2)) as revenue_won,
     j.spend / nullif(j.leads, 0) as cpl,
     j.spend / nullif(j.mqls, 0) as cost_per_mql,
-    j.spend / nullif(j.sqls, 0) as cost_per_sql
+    j.spend / nullif(j.sqls, 0) as cost_per_sql,
+    j.spend / nullif(j.customers, 0) as cac,
+    cast(j.revenue_won as double precision) / nullif(j.spend, 0) as roas
 from joined j
 left join {{ ref('dim_campaign') }} c on c.platform = j.platform and c.campaign_id = j.campaign_id
 left join {{ ref('channel_mapping') }} ch on ch.source_type = 'platform' and ch.source_value = j.platform
