@@ -9,8 +9,8 @@ import math
 from datetime import date
 from decimal import Decimal
 
-MONEY = {"spend", "pipeline_created", "revenue_won"}
-RATES = {"cpl", "cost_per_mql", "cost_per_sql", "cac", "roas"}
+MONEY = {"spend", "pipeline_created", "revenue_won", "target", "actual"}
+RATES = {"cpl", "cost_per_mql", "cost_per_sql", "cac", "roas", "attainment", "coverage"}
 
 
 def fetch_like(wh, table: str, want: list[dict]) -> list[dict]:

@@ -138,3 +138,64 @@ def summary(world: World, as_of: datetime | None = None, cfg: TruthConfig | None
         "sqls": sum(r["sqls"] for r in rows),
         "cpl": _ratio(spend, leads),
     }
+
+
+def _month(t: datetime, tz: ZoneInfo) -> date:
+    return t.astimezone(tz).date().replace(day=1)
+
+
+def targets(path: Path = SEEDS / "targets.csv") -> dict[tuple[date, str, str], Decimal]:
+    with path.open() as fh:
+        return {
+            (date.fromisoformat(r["month"]), r["channel"], r["metric"]): Decimal(r["target"])
+            for r in csv.DictReader(fh)
+        }
+
+
+def kpi_targets_vs_actual(
+    world: World, as_of: datetime | None = None, cfg: TruthConfig | None = None
+) -> list[dict]:
+    """Targets (configuration) against what happened, by month, channel and metric."""
+    as_of = as_of or world.now
+    tz = ZoneInfo((cfg or TruthConfig()).reporting_timezone)
+    actual: dict[tuple[date, str, str], Decimal] = defaultdict(Decimal)
+    for c in world.contacts_as_of(as_of):
+        for stage, metric in (("mql", "mqls"), ("sql", "sqls")):
+            t = c.stage_as_of(stage, as_of)
+            if t is not None:
+                actual[(_month(t, tz), contact_channel(c), metric)] += 1
+    for d in world.deals_as_of(as_of):
+        channel = contact_channel(world.contact_by_id[d.contact_id])
+        actual[(_month(d.created_at, tz), channel, "pipeline")] += d.amount
+        if d.is_won and d.is_closed_as_of(as_of):
+            actual[(_month(d.close_at, tz), channel, "revenue")] += d.amount  # type: ignore[arg-type]
+    goal = targets()
+    rows = []
+    for key in sorted(set(goal) | set(actual)):
+        target = goal.get(key)
+        value = actual.get(key, Decimal(0))
+        rows.append({
+            "month": key[0], "channel": key[1], "metric": key[2], "target": target, "actual": value,
+            "attainment": None if not target else value / target,
+        })
+    return rows
+
+
+def kpi_attribution_coverage(
+    world: World, as_of: datetime | None = None, cfg: TruthConfig | None = None
+) -> list[dict]:
+    """Share of leads whose source is a known ad campaign, by lead month and channel."""
+    as_of = as_of or world.now
+    tz = ZoneInfo((cfg or TruthConfig()).reporting_timezone)
+    counts: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
+    for c in world.contacts_as_of(as_of):
+        t = c.stage_as_of("lead", as_of)
+        if t is None:
+            continue
+        n = counts[(_month(t, tz), contact_channel(c))]
+        n[0] += 1
+        n[1] += c.source_campaign is not None
+    return [
+        {"month": m, "channel": ch, "leads": n, "attributed_leads": a, "coverage": Decimal(a) / n}
+        for (m, ch), (n, a) in sorted(counts.items())
+    ]
