@@ -10,7 +10,8 @@ from datetime import date
 from decimal import Decimal
 
 MONEY = {"spend", "pipeline_created", "revenue_won", "target", "actual"}
-RATES = {"cpl", "cost_per_mql", "cost_per_sql", "cac", "roas", "attainment", "coverage"}
+RATES = {"cpl", "cost_per_mql", "cost_per_sql", "cac", "roas", "attainment", "coverage",
+         "cost_per_paid_lead", "mql_to_sql_rate", "win_rate"}
 
 
 def fetch_like(wh, table: str, want: list[dict]) -> list[dict]:
@@ -44,7 +45,7 @@ def diff_rows(got: list[dict], want: list[dict], keys: tuple[str, ...]) -> list[
                 ok = wv is None and gv is None
             elif col in MONEY:
                 ok = abs(Decimal(str(gv)) - Decimal(wv)) < Decimal("0.005")
-            elif col in RATES:
+            elif col in RATES or col.endswith("_change"):
                 ok = math.isclose(float(gv), float(wv), rel_tol=1e-9, abs_tol=1e-9)
             elif isinstance(wv, int | Decimal) and not isinstance(wv, bool):
                 ok = Decimal(str(gv)) == Decimal(wv)

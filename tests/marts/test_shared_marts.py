@@ -30,3 +30,14 @@ def test_attribution_coverage_equals_truth(built_warehouse):
     assert diff_rows(got, want, ("month", "channel")) == []
     assert sum(r["leads"] for r in want) == leads
     assert {r["coverage"] for r in want if r["channel"] == "direct"} == {0}
+
+
+def test_scorecard_equals_truth_month_by_month(built_warehouse):
+    want = truth.kpi_scorecard_monthly(built_warehouse["world"])
+    with Warehouse(built_warehouse["url"]) as wh:
+        got = fetch_like(wh, "kpi_scorecard_monthly", want)
+    assert diff_rows(got, want, ("month",)) == []
+    assert want[0]["leads_change"] is None  # the first month has nothing to compare with
+    assert len(want) >= 3 and all(r["month"].day == 1 for r in want)
+    # consecutive months, no gap
+    assert all((b["month"] - a["month"]).days in (28, 29, 30, 31) for a, b in zip(want, want[1:]))

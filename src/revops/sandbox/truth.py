@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -199,3 +199,64 @@ def kpi_attribution_coverage(
         {"month": m, "channel": ch, "leads": n, "attributed_leads": a, "coverage": Decimal(a) / n}
         for (m, ch), (n, a) in sorted(counts.items())
     ]
+
+
+SCORECARD_COUNTS = ("leads", "paid_leads", "mqls", "sqls", "opportunities", "customers", "won_deals", "lost_deals")
+SCORECARD_MONEY = ("spend", "pipeline_created", "revenue_won")
+SCORECARD_RATES = ("cost_per_paid_lead", "mql_to_sql_rate", "win_rate", "cac", "roas")
+
+
+def kpi_scorecard_monthly(
+    world: World, as_of: datetime | None = None, cfg: TruthConfig | None = None
+) -> list[dict]:
+    """Both departments' headline numbers per month, with the change from the month before."""
+    as_of = as_of or world.now
+    cfg = cfg or TruthConfig()
+    tz = ZoneInfo(cfg.reporting_timezone)
+    fx = fixed_fx_rates()
+    currency_of = {(a.platform, a.account_id): a.currency for a in world.accounts}
+    totals: dict[date, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for platform in sorted({a.platform for a in world.accounts}):
+        for ad_day in world.ad_days_as_of(as_of, platform):
+            cur = currency_of[(platform, ad_day.ad.account_id)]
+            totals[ad_day.day.replace(day=1)]["spend"] += ad_day.spend / fx[cur] * fx[cfg.reporting_currency]
+    for c in world.contacts_as_of(as_of):
+        for stage, col in (("lead", "leads"), ("mql", "mqls"), ("sql", "sqls"),
+                           ("opportunity", "opportunities"), ("customer", "customers")):
+            t = c.stage_as_of(stage, as_of)
+            if t is not None:
+                totals[_month(t, tz)][col] += 1
+                if stage == "lead" and c.source_campaign is not None:
+                    totals[_month(t, tz)]["paid_leads"] += 1
+    for d in world.deals_as_of(as_of):
+        totals[_month(d.created_at, tz)]["pipeline_created"] += d.amount
+        if d.is_closed_as_of(as_of):
+            m = _month(d.close_at, tz)  # type: ignore[arg-type]
+            totals[m]["won_deals" if d.is_won else "lost_deals"] += 1
+            if d.is_won:
+                totals[m]["revenue_won"] += d.amount
+    months = []
+    m, last = min(totals), max(totals)
+    while m <= last:
+        months.append(m)
+        m = (m + timedelta(days=32)).replace(day=1)
+    rows: list[dict] = []
+    prev: dict | None = None
+    for month in months:
+        t = totals.get(month, {})
+        row: dict = {"month": month}
+        for col in SCORECARD_COUNTS:
+            row[col] = int(t.get(col, 0))
+        for col in SCORECARD_MONEY:
+            row[col] = t.get(col, Decimal(0))
+        row["cost_per_paid_lead"] = _ratio(row["spend"], row["paid_leads"])
+        row["mql_to_sql_rate"] = _ratio(Decimal(row["sqls"]), row["mqls"])
+        row["win_rate"] = _ratio(Decimal(row["won_deals"]), row["won_deals"] + row["lost_deals"])
+        row["cac"] = _ratio(row["spend"], row["customers"])
+        row["roas"] = None if row["spend"] == 0 else row["revenue_won"] / row["spend"]
+        for col in (*SCORECARD_COUNTS, *SCORECARD_MONEY, *SCORECARD_RATES):
+            before = None if prev is None else prev[col]
+            row[f"{col}_change"] = None if not before or row[col] is None else Decimal(row[col]) / Decimal(before) - 1
+        rows.append(row)
+        prev = row
+    return rows
