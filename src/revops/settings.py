@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # --- reporting -------------------------------------------------------------------
     reporting_currency: str = "USD"
     reporting_timezone: str = "America/New_York"
+    #: hours sales has to make the first touch on an MQL (kpi_lead_response)
+    lead_response_sla_hours: float = 24.0
     start_date: date = Field(
         default=date(2026, 6, 1), description="first day pulled on an empty warehouse"
     )

@@ -63,6 +63,7 @@ def dbt_vars(settings: Settings) -> dict[str, Any]:
     return {
         "reporting_currency": settings.reporting_currency,
         "reporting_timezone": settings.reporting_timezone,
+        "lead_response_sla_hours": settings.lead_response_sla_hours,
         "meta_lead_action_type": settings.meta_lead_action_type,
         "hubspot_utm_campaign_property": settings.hubspot_utm_campaign_property,
         "hubspot_rejection_reason_property": settings.hubspot_rejection_reason_property,
