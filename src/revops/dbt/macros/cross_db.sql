@@ -44,3 +44,11 @@
 {# A HubSpot property as sent: '' means cleared, treat as null. #}
 {% macro hs(prop) -%}nullif({{ adapter.quote(prop) }}, ''){%- endmacro %}
 {% macro hs_ts(prop) -%}cast(nullif({{ adapter.quote(prop) }}, '') as timestamptz){%- endmacro %}
+
+{# Order text by bytes (code points), whatever the database's collation: ties broken the same way
+   on every engine and locale (PostgreSQL with en_US collation would order differently). #}
+{% macro byte_order(expr) -%}
+    {{ return(adapter.dispatch('byte_order', 'revops')(expr)) }}
+{%- endmacro %}
+{% macro duckdb__byte_order(expr) -%}{{ expr }}{%- endmacro %}
+{% macro postgres__byte_order(expr) -%}{{ expr }} collate "C"{%- endmacro %}
