@@ -105,13 +105,7 @@ def built_warehouse(request, tmp_path_factory):
         with sandboxes(world) as sb:
             settings = sb.settings(warehouse_url=url, data_dir=tmp_path_factory.mktemp("data"),
                                    http_max_backoff_seconds=0.05)
-            wh, run_id = pipeline.prepare(settings, "test")
-            for source in pipeline.configured_sources(settings):
-                pipeline.sync_source(settings, wh, run_id, source)
-            pipeline.build_models(settings, wh)
-            pipeline.quality_gate(wh, run_id)
-            pipeline.publish_marts(wh)
-            wh.dispose()
+            pipeline.run_once(settings, "test")
         yield {"url": url, "world": world, "settings": settings, "engine": request.param}
     finally:
         if request.param == "postgresql":

@@ -1,6 +1,7 @@
-"""Compare a mart to the sandbox's ground truth: every row, every column.
+"""Compare a mart to the sandbox's ground truth: every row, every column of the truth.
 
-Integers must be equal, money equal to the cent, rates to a relative 1e-9, NULLs where truth has None.
+Integers equal, money to the cent, other decimals and floats (rates, hours, days, changes) to a
+relative 1e-9, NULL exactly where the truth has None.
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ import math
 from datetime import date
 from decimal import Decimal
 
-MONEY = {"spend", "pipeline_created", "revenue_won", "target", "actual"}
-RATES = {"cpl", "cost_per_mql", "cost_per_sql", "cac", "roas", "attainment", "coverage",
-         "cost_per_paid_lead", "mql_to_sql_rate", "win_rate"}
+MONEY = {"spend", "pipeline_created", "revenue_won", "target", "actual", "open_pipeline_end",
+         "won_amount", "lost_amount"}
 
 
 def fetch_like(wh, table: str, want: list[dict]) -> list[dict]:
@@ -24,9 +24,26 @@ def _norm_key(row: dict, keys: tuple[str, ...]) -> tuple:
     return tuple(row[k] if not isinstance(row[k], date) else row[k].isoformat() for k in keys)
 
 
+def _same(col: str, gv, wv) -> bool:
+    if wv is None or gv is None:
+        return wv is None and gv is None
+    if col in MONEY:
+        return abs(Decimal(str(gv)) - Decimal(wv)) < Decimal("0.005")
+    if isinstance(wv, bool) or isinstance(wv, str | date):
+        return gv == wv
+    if isinstance(wv, int):
+        return not isinstance(gv, float) and Decimal(str(gv)) == wv
+    if isinstance(wv, float | Decimal):
+        return math.isclose(float(gv), float(wv), rel_tol=1e-9, abs_tol=1e-12)
+    return gv == wv
+
+
 def diff_rows(got: list[dict], want: list[dict], keys: tuple[str, ...]) -> list[str]:
     """Human-readable differences; empty when the mart equals the truth."""
     problems: list[str] = []
+    if got and want and set(want[0]) - set(got[0]):
+        problems.append(f"mart lacks columns {sorted(set(want[0]) - set(got[0]))}")
+        return problems
     got_by = {_norm_key(r, keys): r for r in got}
     want_by = {_norm_key(r, keys): r for r in want}
     if len(got_by) != len(got):
@@ -38,21 +55,8 @@ def diff_rows(got: list[dict], want: list[dict], keys: tuple[str, ...]) -> list[
     for k in sorted(set(got_by) & set(want_by)):
         g, w = got_by[k], want_by[k]
         for col, wv in w.items():
-            if col in keys:
-                continue
-            gv = g[col]
-            if wv is None or gv is None:
-                ok = wv is None and gv is None
-            elif col in MONEY:
-                ok = abs(Decimal(str(gv)) - Decimal(wv)) < Decimal("0.005")
-            elif col in RATES or col.endswith("_change"):
-                ok = math.isclose(float(gv), float(wv), rel_tol=1e-9, abs_tol=1e-9)
-            elif isinstance(wv, int | Decimal) and not isinstance(wv, bool):
-                ok = Decimal(str(gv)) == Decimal(wv)
-            else:
-                ok = gv == wv
-            if not ok:
-                problems.append(f"{k} {col}: warehouse {gv!r} != truth {wv!r}")
+            if col not in keys and not _same(col, g[col], wv):
+                problems.append(f"{k} {col}: warehouse {g[col]!r} != truth {wv!r}")
         if len(problems) > 30:
             break
     return problems

@@ -37,16 +37,12 @@ def test_crash_mid_stream_then_rerun(warehouse_url, tmp_path):
         wh.dispose()
 
         # the rerun resumes from the saved state and completes
-        wh, run_id = pipeline.prepare(settings, "test")
-        for source in ("meta", "hubspot"):
-            pipeline.sync_source(settings, wh, run_id, source)
-        pipeline.build_models(settings, wh)
-        pipeline.quality_gate(wh, run_id)
-        pipeline.publish_marts(wh)
-        resumed = wh.fetch_all("select state_before from ops.run_streams where run_id = :r and stream = 'ads_insights'", r=run_id)
-        assert json.loads(resumed[0]["state_before"]) == saved
-
+        run_id = pipeline.run_once(settings, "test")
     wh = Warehouse(warehouse_url)
+    resumed = wh.fetch_all(
+        "select state_before from ops.run_streams where run_id = :r and stream = 'ads_insights'", r=run_id
+    )
+    assert json.loads(resumed[0]["state_before"]) == saved
     assert wh.scalar('select count(*) from raw."meta__ads_insights"') == len(WORLD.ad_days)
     dupes = wh.scalar('select count(*) - count(distinct ad_id || date_start) from raw."meta__ads_insights"')
     assert dupes == 0

@@ -21,55 +21,10 @@ from revops.load.warehouse import Warehouse
 from revops.sandbox import truth_sales
 from revops.sandbox.harness import sandboxes
 from revops.sandbox.world import World, WorldConfig
+from tests.kpi_compare import diff_rows
 
 LEAD_KEYS = ("mql_week", "owner_id", "team")
 PIPELINE_KEYS = ("month", "pipeline", "channel")
-INTS = {"mqls", "touched", "within_sla", "missed_sla", "pending", "deals_created", "open_deals_end",
-        "won_deals", "lost_deals"}
-MONEY = {"pipeline_created", "open_pipeline_end", "won_amount", "lost_amount"}
-FLOATS = {"median_hours_to_first_touch", "p90_hours_to_first_touch", "share_within_sla", "win_rate",
-          "win_rate_amount", "avg_won_amount", "avg_sales_cycle_days", "pipeline_velocity"}
-
-
-# --------------------------------------------------------------------------- comparison
-def _key(row: dict, keys: tuple[str, ...]) -> tuple:
-    return tuple(row[k].isoformat() if isinstance(row[k], date) else row[k] for k in keys)
-
-
-def diff_rows(got: list[dict], want: list[dict], keys: tuple[str, ...]) -> list[str]:
-    """Differences between mart rows and truth rows (empty = equal): the same columns in the same
-    order, integers equal, money to the cent, rates/hours/days to a relative 1e-9, NULL where
-    the truth has None."""
-    problems: list[str] = []
-    if got and want and list(got[0]) != list(want[0]):
-        problems.append(f"columns {list(got[0])} != truth {list(want[0])}")
-    got_by = {_key(r, keys): r for r in got}
-    want_by = {_key(r, keys): r for r in want}
-    if len(got_by) != len(got):
-        problems.append(f"mart has duplicate keys: {len(got)} rows, {len(got_by)} distinct")
-    problems += [f"missing row {k}: {want_by[k]}" for k in sorted(set(want_by) - set(got_by))[:10]]
-    problems += [f"extra row {k}: {got_by[k]}" for k in sorted(set(got_by) - set(want_by))[:10]]
-    for k in sorted(set(got_by) & set(want_by)):
-        g, w = got_by[k], want_by[k]
-        for col, wv in w.items():
-            gv = g.get(col)
-            if wv is None or gv is None:
-                ok = wv is None and gv is None
-            elif col in INTS:
-                ok = isinstance(gv, int) and gv == wv
-            elif col in MONEY:
-                ok = abs(Decimal(str(gv)) - Decimal(wv)) < Decimal("0.005")
-            elif col in FLOATS:
-                ok = math.isclose(float(gv), float(wv), rel_tol=1e-9, abs_tol=1e-12)
-            else:
-                ok = gv == wv
-            if not ok:
-                problems.append(f"{k} {col}: warehouse {gv!r} != truth {wv!r}")
-        if len(problems) > 30:
-            break
-    return problems
-
-
 def _mart(url: str, name: str, keys: tuple[str, ...]) -> list[dict]:
     wh = Warehouse(url)
     try:
@@ -223,13 +178,7 @@ def edge_warehouse(request, tmp_path_factory):
         with sandboxes(world, as_of=clock) as sb:
             settings = sb.settings(warehouse_url=url, data_dir=tmp_path_factory.mktemp("edge-data"),
                                    http_max_backoff_seconds=0.05)
-            wh, run_id = pipeline.prepare(settings, "test")
-            for source in pipeline.configured_sources(settings):
-                pipeline.sync_source(settings, wh, run_id, source)
-            pipeline.build_models(settings, wh)
-            pipeline.quality_gate(wh, run_id)
-            pipeline.publish_marts(wh)
-            wh.dispose()
+            pipeline.run_once(settings, "test")
         yield {"url": url, "world": world, "clock": clock, "built_by": datetime.now(UTC)}
     finally:
         if request.param == "postgresql":
