@@ -78,8 +78,12 @@ def pytest_sessionfinish(session, exitstatus):
     import sys
 
     if "prefect.server.api.server" in sys.modules:
+        import logging
+
         from prefect.server.api.server import SubprocessASGIServer
 
+        # its "Stopping temporary server" line would go to a stream a test's capture has closed
+        logging.getLogger("prefect").setLevel(logging.WARNING)
         for server in list(SubprocessASGIServer._instances.values()):
             server.stop()
 
