@@ -52,3 +52,29 @@
 {%- endmacro %}
 {% macro duckdb__byte_order(expr) -%}{{ expr }}{%- endmacro %}
 {% macro postgres__byte_order(expr) -%}{{ expr }} collate "C"{%- endmacro %}
+
+{# Seconds from timestamptz `start_ts` to `end_ts` (negative when end is earlier), double
+   precision, microsecond exact; NULL when either is NULL. #}
+{% macro epoch_seconds_between(start_ts, end_ts) -%}
+    {{ return(adapter.dispatch('epoch_seconds_between', 'revops')(start_ts, end_ts)) }}
+{%- endmacro %}
+{% macro duckdb__epoch_seconds_between(start_ts, end_ts) -%}
+    (cast(epoch_us({{ end_ts }}) - epoch_us({{ start_ts }}) as double) / 1000000)
+{%- endmacro %}
+{% macro postgres__epoch_seconds_between(start_ts, end_ts) -%}
+    cast(extract(epoch from {{ end_ts }}) - extract(epoch from {{ start_ts }}) as double precision)
+{%- endmacro %}
+
+{# One row per month start (DATE) from month `first_month` to month `last_month` inclusive;
+   use in a select list (a set-returning expression), both arguments month-start dates. #}
+{% macro month_series(first_month, last_month) -%}
+    {{ return(adapter.dispatch('month_series', 'revops')(first_month, last_month)) }}
+{%- endmacro %}
+{% macro duckdb__month_series(first_month, last_month) -%}
+    cast(unnest(generate_series(cast({{ first_month }} as timestamp), cast({{ last_month }} as timestamp),
+                                interval '1 month')) as date)
+{%- endmacro %}
+{% macro postgres__month_series(first_month, last_month) -%}
+    cast(generate_series(cast({{ first_month }} as timestamp), cast({{ last_month }} as timestamp),
+                         interval '1 month') as date)
+{%- endmacro %}

@@ -1,5 +1,5 @@
-{# Dialect helpers of the sales KPI marts (kpi_lead_response, kpi_pipeline): the same models
-   run on DuckDB and PostgreSQL. #}
+{# Helpers of the sales KPI marts (kpi_lead_response, kpi_pipeline); general dialect helpers
+   (durations, month series) are in cross_db.sql. #}
 
 {# The instant this dbt invocation started (dbt's run_started_at, UTC) as a timestamptz
    literal: "as of the run" in the marts, one value for every row and model of a build. #}
@@ -9,18 +9,6 @@
     {%- else -%}
     current_timestamp
     {%- endif -%}
-{%- endmacro %}
-
-{# Seconds from timestamptz `start_ts` to `end_ts` (negative when end is earlier), double
-   precision, microsecond exact; NULL when either is NULL. #}
-{% macro epoch_seconds_between(start_ts, end_ts) -%}
-    {{ return(adapter.dispatch('epoch_seconds_between', 'revops')(start_ts, end_ts)) }}
-{%- endmacro %}
-{% macro duckdb__epoch_seconds_between(start_ts, end_ts) -%}
-    (cast(epoch_us({{ end_ts }}) - epoch_us({{ start_ts }}) as double) / 1000000)
-{%- endmacro %}
-{% macro postgres__epoch_seconds_between(start_ts, end_ts) -%}
-    cast(extract(epoch from {{ end_ts }}) - extract(epoch from {{ start_ts }}) as double precision)
 {%- endmacro %}
 
 {# Continuous percentile (linear interpolation between the closest ranks) of a double
@@ -33,20 +21,6 @@
 {%- endmacro %}
 {% macro postgres__percentile_continuous(expr, fraction) -%}
     percentile_cont({{ fraction }}) within group (order by cast({{ expr }} as double precision))
-{%- endmacro %}
-
-{# One row per month start (DATE) from month `first_month` to month `last_month` inclusive;
-   use in a select list (a set-returning expression), both arguments month-start dates. #}
-{% macro month_series(first_month, last_month) -%}
-    {{ return(adapter.dispatch('month_series', 'revops')(first_month, last_month)) }}
-{%- endmacro %}
-{% macro duckdb__month_series(first_month, last_month) -%}
-    cast(unnest(generate_series(cast({{ first_month }} as timestamp), cast({{ last_month }} as timestamp),
-                                interval '1 month')) as date)
-{%- endmacro %}
-{% macro postgres__month_series(first_month, last_month) -%}
-    cast(generate_series(cast({{ first_month }} as timestamp), cast({{ last_month }} as timestamp),
-                         interval '1 month') as date)
 {%- endmacro %}
 
 {# The name of the primary team in a HubSpot owner's `teams` JSON array

@@ -2,7 +2,7 @@
 -- month (reporting time zone); each stage count is how many of them have reached the stage by
 -- the run. Every (channel, campaign) that ever had a lead gets a row for every month from the
 -- first to the last cohort month, zeros where it had no leads.
-with recursive leads as (
+with leads as (
     select
         cast(date_trunc('month', {{ reporting_date('lead_at') }}) as date) as cohort_month,
         channel,
@@ -13,13 +13,13 @@ with recursive leads as (
         opportunity_at,
         customer_at,
         -- stage-to-stage durations in days, where the contact has both stage times
-        cast((extract(epoch from mql_at) - extract(epoch from lead_at)) / 86400.0 as double precision)
+        {{ epoch_seconds_between('lead_at', 'mql_at') }} / 86400.0
             as days_lead_to_mql,
-        cast((extract(epoch from sql_at) - extract(epoch from mql_at)) / 86400.0 as double precision)
+        {{ epoch_seconds_between('mql_at', 'sql_at') }} / 86400.0
             as days_mql_to_sql,
-        cast((extract(epoch from opportunity_at) - extract(epoch from sql_at)) / 86400.0 as double precision)
+        {{ epoch_seconds_between('sql_at', 'opportunity_at') }} / 86400.0
             as days_sql_to_opportunity,
-        cast((extract(epoch from customer_at) - extract(epoch from opportunity_at)) / 86400.0 as double precision)
+        {{ epoch_seconds_between('opportunity_at', 'customer_at') }} / 86400.0
             as days_opportunity_to_customer
     from {{ ref('dim_contact') }}
     where lead_at is not null
@@ -44,12 +44,10 @@ cohorts as (
     from leads
     group by cohort_month, channel, platform, campaign_id
 ),
-months as (  -- every month from the first to the last cohort month
-    select min(cohort_month) as cohort_month, max(cohort_month) as last_month from cohorts
-    union all
-    select cast(cohort_month + interval '1 month' as date), last_month
-    from months
-    where cohort_month < last_month
+months as (  -- every month from the first to the last cohort month (none when no cohort)
+    select {{ month_series('first_month', 'last_month') }} as cohort_month
+    from (select min(cohort_month) as first_month, max(cohort_month) as last_month from cohorts) as b
+    where b.first_month is not null
 ),
 series as (  -- every (channel, campaign) that appears at all
     select distinct channel, platform, campaign_id from cohorts
@@ -58,7 +56,6 @@ spine as (
     select m.cohort_month, s.channel, s.platform, s.campaign_id
     from months m
     cross join series s
-    where m.cohort_month is not null
 )
 select
     sp.cohort_month,

@@ -31,10 +31,7 @@ events as (
 ),
 bounds as (select min(month) as first_month, max(month) as last_month from events),
 months as (
-    select cast(g.m as date) as month
-    from bounds, generate_series(
-        cast(bounds.first_month as timestamp), cast(bounds.last_month as timestamp), interval '1 month'
-    ) as g(m)
+    select {{ month_series('first_month', 'last_month') }} as month from bounds
 ),
 totals as (
     select
