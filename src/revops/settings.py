@@ -55,6 +55,53 @@ class Settings(BaseSettings):
     hubspot_rejected_at_property: str = "lead_rejected_date"
     hubspot_utm_campaign_property: str = "utm_campaign"
 
+    # --- Google Ads API (REST searchStream) ----------------------------------------------
+    google_ads_base_url: str = "https://googleads.googleapis.com"
+    google_ads_api_version: str = "v22"
+    google_ads_token_url: str = "https://oauth2.googleapis.com/token"
+    google_ads_client_id: str | None = None
+    google_ads_client_secret: SecretStr | None = None
+    google_ads_refresh_token: SecretStr | None = None
+    #: optional since the 2026-09-09 developer-token sunset; sent when set
+    google_ads_developer_token: SecretStr | None = None
+    #: manager (MCC) id, digits only, when the customers are reached through a manager
+    google_ads_login_customer_id: str | None = None
+    google_ads_customer_ids: list[str] = Field(default_factory=list, description="digits only")
+    google_ads_lookback_days: int = 14
+
+    # --- LinkedIn Marketing API (adAnalytics) ---------------------------------------------
+    linkedin_base_url: str = "https://api.linkedin.com/rest"
+    linkedin_version: str = "202610"
+    linkedin_access_token: SecretStr | None = None
+    linkedin_account_ids: list[str] = Field(default_factory=list, description="sponsoredAccount ids")
+    linkedin_lookback_days: int = 30
+
+    # --- Microsoft Advertising (Reporting API v13) -----------------------------------------
+    microsoft_ads_reporting_url: str = "https://reporting.api.bingads.microsoft.com"
+    microsoft_ads_customer_url: str = "https://clientcenter.api.bingads.microsoft.com"
+    microsoft_ads_campaign_url: str = "https://campaign.api.bingads.microsoft.com"
+    microsoft_ads_token_url: str = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+    microsoft_ads_client_id: str | None = None
+    microsoft_ads_client_secret: SecretStr | None = None
+    microsoft_ads_refresh_token: SecretStr | None = None
+    microsoft_ads_developer_token: SecretStr | None = None
+    microsoft_ads_customer_id: str | None = None
+    microsoft_ads_account_ids: list[str] = Field(default_factory=list)
+    microsoft_ads_lookback_days: int = 7
+    microsoft_ads_poll_seconds: float = 5.0
+    microsoft_ads_poll_timeout_seconds: float = 900.0
+
+    # --- offline spend CSV (events, sponsorships, print) ------------------------------------
+    #: a folder path or an http(s) URL of a folder listing; None = not used
+    offline_spend_location: str | None = None
+    #: bearer token for an http(s) location, if it needs one
+    offline_spend_token: SecretStr | None = None
+    offline_spend_lookback_days: int = 35
+
+    # --- FX: ECB euro reference rates --------------------------------------------------------
+    ecb_base_url: str = "https://www.ecb.europa.eu/stats/eurofxref"
+    ecb_lookback_days: int = 7
+
     # --- HTTP behaviour ----------------------------------------------------------------
     http_timeout_seconds: float = 60.0
     http_max_retries: int = 5

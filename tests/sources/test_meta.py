@@ -179,8 +179,10 @@ def test_accounts_and_campaigns(app, world, make_source):
     assert by_id["1001"]["account_status"] == "1"  # a JSON number, stored as a string
     campaigns, _, _ = read(source, "campaigns")
     assert {(c["id"],) for c in campaigns} == app.expected_keys("campaigns")
-    names = {c.campaign_id: c.name for c in world.campaigns}
+    names = {c.campaign_id: c.name_as_of(app.as_of) for c in world.campaigns}
     assert all(c["name"] == names[c["id"]] for c in campaigns)
+    renamed = [c for c in world.campaigns if c.platform == "meta" and c.renames]
+    assert renamed and all(names[c.campaign_id] != c.name for c in renamed), "the world renames a campaign"
     assert all(c["updated_time"].endswith("+0000") for c in campaigns)
 
 

@@ -13,8 +13,10 @@ objects directly; the tests compare the warehouse's marts to that.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -45,13 +47,26 @@ PROVISIONAL_SHARE = Decimal("0.85")
 CENT = Decimal("0.01")
 
 
+#: the ad platforms the world spends on (source names; ``offline`` is the finance team's CSV)
+AD_PLATFORMS = ("meta", "google_ads", "linkedin", "microsoft_ads", "offline")
+
+
 @dataclass(frozen=True)
 class AdAccount:
     platform: str
     account_id: str
     name: str
     currency: str
+    #: the account's own time zone (IANA), as its settings show it
     timezone: str
+    #: the zone whose midnight starts the platform's reporting day when it is not the account's
+    #: own (LinkedIn analytics: UTC; Microsoft Advertising reports: UTC per its docs)
+    report_day_zone: str | None = None
+
+    @property
+    def day_zone(self) -> str:
+        """The zone in which this account's daily rows are bucketed."""
+        return self.report_day_zone or self.timezone
 
 
 @dataclass(frozen=True)
@@ -59,8 +74,25 @@ class Campaign:
     platform: str
     account_id: str
     campaign_id: str
+    #: the name the campaign was created with (what UTM tags baked into ad URLs carry)
     name: str
     objective: str
+    #: renames on the platform, ascending: (when, new name)
+    renames: tuple[tuple[datetime, str], ...] = ()
+    #: offline spend is booked in its own currency; None = the account's currency
+    currency: str | None = None
+
+    def name_as_of(self, as_of: datetime) -> str:
+        """The name the platform shows at ``as_of``."""
+        name = self.name
+        for at, new in self.renames:
+            if at <= as_of:
+                name = new
+        return name
+
+    @property
+    def current_name(self) -> str:
+        return self.renames[-1][1] if self.renames else self.name
 
 
 @dataclass(frozen=True)
@@ -68,10 +100,62 @@ class Ad:
     platform: str
     account_id: str
     campaign_id: str
-    ad_group_id: str
-    ad_group_name: str
-    ad_id: str
-    ad_name: str
+    #: None for offline spend, which is booked per campaign
+    ad_group_id: str | None
+    ad_group_name: str | None
+    ad_id: str | None
+    ad_name: str | None
+
+
+ACCOUNTS: dict[str, tuple[AdAccount, ...]] = {
+    "meta": (
+        AdAccount("meta", "1001", "Acme US", "USD", "America/Los_Angeles"),
+        AdAccount("meta", "1002", "Acme EU", "EUR", "Europe/Berlin"),
+    ),
+    "google_ads": (  # customer ids: 10 digits, no dashes on the wire
+        AdAccount("google_ads", "4815162342", "Acme Search US", "USD", "America/New_York"),
+        AdAccount("google_ads", "2718281828", "Acme Search UK", "GBP", "Europe/London"),
+    ),
+    # LinkedIn ad accounts have no time zone field; adAnalytics days are UTC
+    "linkedin": (AdAccount("linkedin", "508123456", "Acme B2B EMEA", "EUR", "UTC"),),
+    # the account's setting is Pacific time, but report days are UTC per Microsoft's docs
+    "microsoft_ads": (
+        AdAccount("microsoft_ads", "180456789", "Acme Bing US", "USD", "America/Los_Angeles",
+                  report_day_zone="UTC"),
+    ),
+    # finance's CSV carries a currency per row; dates are calendar days of the booking
+    "offline": (AdAccount("offline", "offline", "Offline spend", "USD", "America/New_York"),),
+}
+ID_BASE = {"meta": 23850000000000001, "google_ads": 17000000001, "linkedin": 600000001,
+           "microsoft_ads": 410000001}
+THEMES = {
+    "meta": ("Prospecting", "Retargeting", "Lookalike", "Webinar", "Ebook", "Demo Request"),
+    "google_ads": ("Brand", "Generic", "Competitor"),
+    "linkedin": ("ABM Enterprise", "Thought Leadership"),
+    "microsoft_ads": ("Brand", "Generic"),
+}
+CAMPAIGN_NAME = {
+    "meta": "{region} {theme} Q3",
+    "google_ads": "Search - {theme} - {region}",
+    "linkedin": "LI {theme} {region}",
+    "microsoft_ads": "Bing - {theme} - {region}",
+}
+OBJECTIVE = {"meta": "OUTCOME_LEADS", "google_ads": "SEARCH", "linkedin": "LEAD_GENERATION",
+             "microsoft_ads": "Search"}
+REGION = {"USD": "US", "EUR": "EU", "GBP": "UK"}
+#: (name, kind, currency) of the offline campaigns in finance's CSV
+OFFLINE_CAMPAIGNS = (
+    ("SaaStr Annual 2026", "events", "USD"),
+    ("DevOps Weekly Sponsorship", "sponsorship", "GBP"),
+    ("Trade Journal Print", "print", "EUR"),
+)
+RENAME_SUFFIX = {"meta": " - Always On", "google_ads": " (2026)"}
+
+
+def offline_campaign_id(name: str) -> str:
+    """Offline rows carry a campaign name, not an id: the id is its slug (documented in
+    sources/offline/README.md and computed the same way by the connector)."""
+    return "offline-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
 @dataclass(frozen=True)
@@ -86,7 +170,8 @@ class AdDay:
     platform_leads: int
 
     def as_seen(self, as_of: datetime, tz: str) -> AdDay | None:
-        """The row as the platform reports it at ``as_of``; None if the day has not started."""
+        """The row as the platform reports it at ``as_of`` (``tz``: the zone its days are
+        bucketed in); None if the day has not started there yet."""
         local_today = as_of.astimezone(ZoneInfo(tz)).date()
         if self.day > local_today:
             return None
@@ -208,12 +293,14 @@ class WorldConfig:
     start: date = date(2026, 6, 1)
     days: int = 90
     #: average CRM contacts per campaign per day: the size knob (benchmarks go large)
-    contacts_per_campaign_day: float = 2.0
+    contacts_per_campaign_day: float = 1.2
     #: extra organic contacts per day (no ad campaign)
     organic_per_day: float = 3.0
     campaigns_per_account: int = 3
     ad_groups_per_campaign: int = 2
     ads_per_group: int = 2
+    #: ad platforms with spend (a world for a company that uses only some of them)
+    platforms: tuple[str, ...] = AD_PLATFORMS
 
 
 def _utc(d: date, tz: str, seconds: float) -> datetime:
@@ -235,6 +322,8 @@ class World:
         self.owners: list[Owner] = []
         self.contacts: list[Contact] = []
         self.deals: list[Deal] = []
+        #: ECB reference rates: TARGET day -> currency -> units per EUR
+        self.fx_rates: dict[date, dict[str, Decimal]] = {}
         self._build()
 
     # ------------------------------------------------------------------ build
@@ -253,51 +342,63 @@ class World:
         return datetime.combine(self.end + timedelta(days=2), time(12), tzinfo=UTC)
 
     def _build(self) -> None:
-        self._build_meta()
+        self._build_ads()
+        self._build_fx()
         self._build_owners()
         self._build_contacts()
         self._build_merges()
         self._build_deals()
 
-    def _build_meta(self) -> None:
-        rng = self.rng
+    def _build_ads(self) -> None:
         cfg = self.config
-        self.accounts = [
-            AdAccount("meta", "1001", "Acme US", "USD", "America/Los_Angeles"),
-            AdAccount("meta", "1002", "Acme EU", "EUR", "Europe/Berlin"),
-        ]
-        themes = ["Prospecting", "Retargeting", "Lookalike", "Webinar", "Ebook", "Demo Request"]
-        next_id = 23850000000000001
-        for acct in self.accounts:
-            for c in range(cfg.campaigns_per_account):
-                theme = themes[(c + int(acct.account_id)) % len(themes)]
-                region = "US" if acct.currency == "USD" else "EU"
-                camp = Campaign(
-                    "meta", acct.account_id, str(next_id), f"{region} {theme} Q3", "OUTCOME_LEADS"
-                )
-                next_id += 1
-                self.campaigns.append(camp)
-                for g in range(cfg.ad_groups_per_campaign):
-                    group_id = str(next_id)
+        for platform in AD_PLATFORMS:
+            if platform not in cfg.platforms:
+                continue
+            accounts = list(ACCOUNTS[platform])
+            self.accounts += accounts
+            if platform == "offline":
+                self._build_offline(accounts[0])
+                continue
+            next_id = ID_BASE[platform]
+            themes = THEMES[platform]
+            per_account = cfg.campaigns_per_account if platform == "meta" else min(2, cfg.campaigns_per_account)
+            for acct in accounts:
+                for c in range(per_account):
+                    theme = themes[(c + int(acct.account_id)) % len(themes)]
+                    camp = Campaign(
+                        platform,
+                        acct.account_id,
+                        str(next_id),
+                        CAMPAIGN_NAME[platform].format(theme=theme, region=REGION[acct.currency]),
+                        OBJECTIVE[platform],
+                    )
                     next_id += 1
-                    for a in range(cfg.ads_per_group):
-                        self.ads.append(
-                            Ad(
-                                "meta",
-                                acct.account_id,
-                                camp.campaign_id,
-                                group_id,
-                                f"{camp.name} / Audience {g + 1}",
-                                str(next_id),
-                                f"{camp.name} / Creative {g + 1}.{a + 1}",
-                            )
-                        )
+                    self.campaigns.append(camp)
+                    for g in range(cfg.ad_groups_per_campaign):
+                        group_id = str(next_id)
                         next_id += 1
+                        for a in range(cfg.ads_per_group):
+                            self.ads.append(
+                                Ad(
+                                    platform,
+                                    acct.account_id,
+                                    camp.campaign_id,
+                                    group_id,
+                                    f"{camp.name} / Audience {g + 1}",
+                                    str(next_id),
+                                    f"{camp.name} / Creative {g + 1}.{a + 1}",
+                                )
+                            )
+                            next_id += 1
+        self._rename_campaigns()
+        rng = self.rng
         for ad in self.ads:
+            if ad.platform == "offline":
+                continue
             base = rng.uniform(40, 160)  # daily budget in account currency
             for i in range(cfg.days):
                 day = cfg.start + timedelta(days=i)
-                if rng.random() < 0.06:  # paused / no delivery: Meta sends no row
+                if rng.random() < 0.06:  # paused / no delivery: the platform sends no row
                     continue
                 spend = Decimal(str(round(base * rng.uniform(0.6, 1.3), 2))).quantize(CENT)
                 cpm = rng.uniform(6, 22)
@@ -305,6 +406,48 @@ class World:
                 clicks = int(impressions * rng.uniform(0.004, 0.02))
                 leads = int(clicks * rng.uniform(0.02, 0.1))
                 self.ad_days.append(AdDay(ad, day, impressions, clicks, spend, leads))
+
+    def _build_offline(self, acct: AdAccount) -> None:
+        """Finance's CSV: an event (a few big days), a monthly sponsorship, a weekly print ad,
+        each in its own currency, booked per campaign (no ad groups, no ads)."""
+        cfg, rng = self.config, self.rng
+        for name, kind, currency in OFFLINE_CAMPAIGNS:
+            camp = Campaign("offline", acct.account_id, offline_campaign_id(name), name, kind,
+                            currency=currency)
+            self.campaigns.append(camp)
+            ad = Ad("offline", acct.account_id, camp.campaign_id, None, None, None, None)
+            self.ads.append(ad)
+            for i in range(cfg.days):
+                day = cfg.start + timedelta(days=i)
+                if kind == "events":
+                    first = cfg.days // 3
+                    if not first <= i < first + 3:
+                        continue
+                    amount = rng.uniform(4000, 15000)
+                elif kind == "sponsorship":
+                    if day.day != 1 and i != 0:
+                        continue
+                    amount = 2500.0
+                else:  # print: every Monday
+                    if day.weekday() != 0:
+                        continue
+                    amount = rng.uniform(700, 1100)
+                spend = Decimal(str(round(amount, 2))).quantize(CENT)
+                self.ad_days.append(AdDay(ad, day, 0, 0, spend, 0))
+
+    def _rename_campaigns(self) -> None:
+        """Halfway through, marketing renames the first Meta and the first Google Ads campaign.
+        UTM tags already in ad URLs keep the old name: only a name history resolves them."""
+        if self.config.days < 4:
+            return
+        at = datetime.combine(self.start + timedelta(days=self.config.days // 2), time(15), tzinfo=UTC)
+        renamed: set[str] = set()
+        for i, camp in enumerate(self.campaigns):
+            suffix = RENAME_SUFFIX.get(camp.platform)
+            if suffix is None or camp.platform in renamed:
+                continue
+            renamed.add(camp.platform)
+            self.campaigns[i] = dataclasses.replace(camp, renames=((at, f"{camp.name}{suffix}"),))
 
     def _build_owners(self) -> None:
         names = [
@@ -384,13 +527,13 @@ class World:
     def _build_contacts(self) -> None:
         cfg = self.config
         rng = self.rng
-        acct_tz = {a.account_id: a.timezone for a in self.accounts}
+        acct_tz = {(a.platform, a.account_id): a.day_zone for a in self.accounts}
         for i in range(cfg.days):
             day = cfg.start + timedelta(days=i)
             for camp in self.campaigns:
                 n = _poisson(rng, cfg.contacts_per_campaign_day)
                 for _ in range(n):
-                    created = _utc(day, acct_tz[camp.account_id], rng.uniform(0, 86399))
+                    created = _utc(day, acct_tz[(camp.platform, camp.account_id)], rng.uniform(0, 86399))
                     self._funnel(self._new_contact(created, camp))
             for _ in range(_poisson(rng, cfg.organic_per_day)):
                 created = _utc(day, "UTC", rng.uniform(0, 86399))
@@ -457,21 +600,115 @@ class World:
         return {c.campaign_id: c for c in self.campaigns}
 
     def ad_days_as_of(self, as_of: datetime, platform: str = "meta") -> list[AdDay]:
+        """``platform``'s rows as its API shows them at ``as_of`` (its own day boundary)."""
         out = []
         for row in self.ad_days:
             if row.ad.platform != platform:
                 continue
-            tz = self.account_by_id[(platform, row.ad.account_id)].timezone
+            tz = self.account_by_id[(platform, row.ad.account_id)].day_zone
             seen = row.as_seen(as_of, tz)
             if seen is not None:
                 out.append(seen)
         return out
+
+    def currency_of(self, ad: Ad) -> str:
+        """The currency an ad's spend is booked in (offline campaigns carry their own)."""
+        camp = self.campaign_by_id[ad.campaign_id]
+        return camp.currency or self.account_by_id[(ad.platform, ad.account_id)].currency
+
+    @property
+    def ad_platforms(self) -> list[str]:
+        return [p for p in AD_PLATFORMS if p in self.config.platforms]
+
+    # ------------------------------------------------------------------ FX (ECB)
+    def _build_fx(self) -> None:
+        """ECB euro reference rates on TARGET working days around the world's span: a random
+        walk per currency, rounded the way the ECB publishes (JPY 2 places, others 4-5)."""
+        rng = random.Random(self.config.seed + 1)  # independent of the rest of the world
+        level = dict(FX_START)
+        day = self.start - timedelta(days=14)
+        while day <= self.end + timedelta(days=7):
+            if is_target_day(day):
+                quotes: dict[str, Decimal] = {}
+                for cur in FX_START:
+                    level[cur] *= 1 + rng.gauss(0, 0.003)
+                    quotes[cur] = Decimal(str(level[cur])).quantize(FX_PLACES[cur], ROUND_HALF_UP)
+                self.fx_rates[day] = quotes
+            day += timedelta(days=1)
+
+    def fx_published_as_of(self, as_of: datetime) -> dict[date, dict[str, Decimal]]:
+        """Rates the ECB had published at ``as_of`` (each around 16:00 CET on its day)."""
+        return {d: q for d, q in self.fx_rates.items() if fx_published_at(d) <= as_of}
+
+    def fx_rate(self, currency: str, day: date, as_of: datetime) -> tuple[date, Decimal]:
+        """(rate date, units of ``currency`` per EUR) to convert an amount of ``day``: the last
+        rate published on or before ``day``. KeyError when none exists (never a silent 1)."""
+        if currency == "EUR":
+            return day, Decimal(1)
+        published = self.fx_published_as_of(as_of)
+        dates = [d for d in published if d <= day and currency in published[d]]
+        if not dates:
+            raise KeyError(f"no ECB rate for {currency} on or before {day}")
+        d = max(dates)
+        return d, published[d][currency]
+
+    def to_currency(
+        self, amount: Decimal, currency: str, target: str, day: date, as_of: datetime
+    ) -> Decimal:
+        """Convert at one date's rates (both legs from the same publication)."""
+        rate_date, from_rate = self.fx_rate(currency, day, as_of)
+        if target == "EUR":
+            return amount / from_rate
+        if currency == "EUR":
+            _, to_rate = self.fx_rate(target, day, as_of)
+            return amount * to_rate
+        _, to_rate = self.fx_rate(target, rate_date, as_of)
+        return amount / from_rate * to_rate
 
     def contacts_as_of(self, as_of: datetime) -> list[Contact]:
         return [c for c in self.contacts if c.visible(as_of)]
 
     def deals_as_of(self, as_of: datetime) -> list[Deal]:
         return [d for d in self.deals if d.visible(as_of)]
+
+
+FX_START = {"USD": 1.085, "GBP": 0.842, "JPY": 162.4, "CHF": 0.9415}
+FX_PLACES = {"USD": Decimal("0.0001"), "GBP": Decimal("0.00001"), "JPY": Decimal("0.01"),
+             "CHF": Decimal("0.0001")}
+
+
+def easter_sunday(year: int) -> date:
+    """Gregorian Easter (anonymous algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = b // 4, b % 4
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = c // 4, c % 4
+    l_ = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * l_) // 451
+    month = (h + l_ - 7 * m + 114) // 31
+    day = (h + l_ - 7 * m + 114) % 31 + 1
+    return date(year, month, day)
+
+
+def target_holidays(year: int) -> set[date]:
+    """TARGET2 closing days: 1 Jan, Good Friday, Easter Monday, 1 May, 25 and 26 Dec."""
+    easter = easter_sunday(year)
+    return {
+        date(year, 1, 1), easter - timedelta(days=2), easter + timedelta(days=1),
+        date(year, 5, 1), date(year, 12, 25), date(year, 12, 26),
+    }
+
+
+def is_target_day(day: date) -> bool:
+    """A day the ECB publishes reference rates."""
+    return day.weekday() < 5 and day not in target_holidays(day.year)
+
+
+def fx_published_at(day: date) -> datetime:
+    """The ECB publishes around 16:00 CET/CEST."""
+    return datetime.combine(day, time(16), tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
 
 
 def _poisson(rng: random.Random, lam: float) -> int:

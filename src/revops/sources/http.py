@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 class ApiClient:
     platform = "api"
+    #: the variable holding the credential to renew when auth fails for good
+    secret_env: str | None = None
 
     def __init__(
         self,
@@ -99,9 +101,10 @@ class ApiClient:
                 return retrying(self._send, method, url, **kwargs)
             except AuthExpiredError as exc:
                 if refreshed or not self.refresh_auth():
+                    what = self.secret_env or "the credential in the environment"
                     raise FatalAPIError(
-                        f"{self.platform}: access token rejected after refresh ({exc}); "
-                        "renew the credential in the environment"
+                        f"{self.platform}: access token rejected"
+                        f"{' after a refresh' if refreshed else ''} ({exc}); renew {what}"
                     ) from exc
                 refreshed = True
                 self.stats["auth_refreshes"] += 1

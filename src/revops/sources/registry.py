@@ -29,12 +29,19 @@ class SourceSpec:
     sandbox_app: Callable[..., SandboxApp]
     #: REVOPS_* variables that point the connector at a sandbox: ``(base_url, token, world)``
     sandbox_env: Callable[[str, str, World], dict[str, str]]
-    #: the variable holding the credential; fatal auth errors name it
-    secret_env: str
-    #: variables that make the connector page in small pages (contract test of paging)
-    small_pages_env: dict[str, str]
+    #: the variable holding the credential; fatal auth errors name it (None: no credential,
+    #: e.g. the ECB's public files; the contract's auth cases are skipped)
+    secret_env: str | None
+    #: variables that make the connector page in small pages (contract test of paging);
+    #: None: the API has nothing to page
+    small_pages_env: dict[str, str] | None
     #: is it configured? (a deployment may use only some sources)
     configured: Callable[[Settings], bool]
+    #: OAuth sources refresh an expired access token once (the contract checks it)
+    refreshes_auth: bool = False
+    #: the source's records change after the fact (restated spend, edited CRM records): the
+    #: contract checks that a resume picks the new values up. False for append-only data.
+    restates: bool = True
 
 
 def get_spec(name: str) -> SourceSpec:

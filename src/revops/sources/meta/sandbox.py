@@ -300,11 +300,12 @@ class MetaSandbox(SandboxApp):
 
     def _campaign(self, camp: Campaign) -> dict[str, Any]:
         created = self._created(camp)
-        updated = min(created + timedelta(days=1), self.as_of)
+        edits = [created + timedelta(days=1), *(at for at, _ in camp.renames)]
+        updated = max([created, *(t for t in edits if t <= self.as_of)])
         return {
             "id": camp.campaign_id,
             "account_id": camp.account_id,
-            "name": camp.name,
+            "name": camp.name_as_of(self.as_of),  # a rename shows everywhere at once
             "objective": camp.objective,
             "status": "ACTIVE",
             "configured_status": "ACTIVE",
@@ -354,7 +355,7 @@ class MetaSandbox(SandboxApp):
             groups[(start, stop, _entity_id(row, level))].append(row)
         campaigns = self.world.campaign_by_id
         return [
-            _insight_row(acct, campaigns[days[0].ad.campaign_id], level, start, stop, days)
+            _insight_row(acct, campaigns[days[0].ad.campaign_id], level, start, stop, days, self.as_of)
             for (start, stop, _), days in sorted(groups.items())
         ]
 
@@ -486,8 +487,15 @@ def _entity_id(row: AdDay, level: str) -> str:
 
 
 def _insight_row(
-    acct: AdAccount, camp: Campaign, level: str, start: date, stop: date, days: list[AdDay]
+    acct: AdAccount,
+    camp: Campaign,
+    level: str,
+    start: date,
+    stop: date,
+    days: list[AdDay],
+    as_of: datetime,
 ) -> dict[str, Any]:
+    """Entity names are today's names, whatever the row's date (as Meta does)."""
     ad = days[0].ad
     spend = sum((d.spend for d in days), Decimal(0))
     impressions = sum(d.impressions for d in days)
@@ -495,7 +503,7 @@ def _insight_row(
     leads = sum(d.platform_leads for d in days)
     entity = {
         "campaign_id": ad.campaign_id,
-        "campaign_name": camp.name,
+        "campaign_name": camp.name_as_of(as_of),
         "adset_id": ad.ad_group_id,
         "adset_name": ad.ad_group_name,
         "ad_id": ad.ad_id,
