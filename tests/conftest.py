@@ -94,8 +94,8 @@ MART_WORLD_CONFIG = {"seed": 7, "days": 75}
 
 @pytest.fixture(scope="session", params=["duckdb", "postgresql"])
 def built_warehouse(request, tmp_path_factory):
-    """A warehouse after one full nightly pipeline run against the sandboxes at the world's
-    clock: ``{"url", "world", "settings", "engine"}``. Read-only: do not modify it in a test."""
+    """A warehouse after the nightly pipeline ran on ``world.nightly_clocks()`` (a night before
+    a campaign rename, then the world's clock): ``{"url", "world", "settings", "engine"}``. Read-only: do not modify it in a test."""
     from revops import pipeline
     from revops.sandbox.harness import sandboxes
     from revops.sandbox.world import World, WorldConfig
@@ -109,7 +109,9 @@ def built_warehouse(request, tmp_path_factory):
         with sandboxes(world) as sb:
             settings = sb.settings(warehouse_url=url, data_dir=tmp_path_factory.mktemp("data"),
                                    http_max_backoff_seconds=0.05)
-            pipeline.run_once(settings, "test")
+            for clock in world.nightly_clocks():  # two nights: the second sees a rename
+                sb.set_clock(clock)
+                pipeline.run_once(settings, "test")
         yield {"url": url, "world": world, "settings": settings, "engine": request.param}
     finally:
         if request.param == "postgresql":

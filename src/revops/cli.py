@@ -91,7 +91,12 @@ def demo(
         os.environ["REVOPS_WAREHOUSE_URL"] = warehouse_url
         for name, server in sb.servers.items():
             console.print(f"sandbox [bold]{name}[/bold] at {server.url}")
-        result = _run_flow()
+        # replay the company's last nights: the first sees campaign names before a rename,
+        # the second loads only what changed since (plus the lookback) and the restated days
+        for night, clock in enumerate(world.nightly_clocks(), 1):
+            sb.set_clock(clock)
+            console.print(f"night {night}: the sandboxes' clock is {clock:%Y-%m-%d %H:%M} UTC")
+            result = _run_flow()
     settings = Settings()
     want = truth.summary(world, cfg=truth.TruthConfig(settings.reporting_currency, settings.reporting_timezone))
     _print_summary(result["summary"], want)

@@ -108,7 +108,10 @@ def build(settings: Settings, *, select: str | None = None) -> BuildResult:
         )
     result = BuildResult(success=proc.returncode == 0, nodes=_node_results(target))
     if not result.success:
-        detail = "; ".join(f"{n['name']}: {n['status']} ({n['message']})" for n in result.failures)
+        detail = "; ".join(
+            f"{n['name']}: {n['status']} ({n['message']}){_failing_rows(settings, n)}"
+            for n in result.failures
+        )
         tail = "\n".join(proc.stdout.splitlines()[-15:])
         raise ModelBuildError(f"dbt build failed: {detail or tail}")
     return result
@@ -125,6 +128,27 @@ def _node_results(target: Path) -> list[dict[str, Any]]:
             "status": r["status"],
             "message": r.get("message"),
             "seconds": r.get("execution_time"),
+            "compiled_code": r.get("compiled_code"),
         }
         for r in json.loads(path.read_text())["results"]
     ]
+
+
+def _failing_rows(settings: Settings, node: dict[str, Any], limit: int = 5) -> str:
+    """For a failed data test, the first rows it returned, so the error says *what* is wrong
+    (e.g. "no ECB rate for ARS from 2026-06-01 to 2026-06-30"), not only which test failed."""
+    sql = node.get("compiled_code")
+    if node["status"] != "fail" or not sql:
+        return ""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(settings.warehouse_url)
+    try:
+        with engine.connect() as conn:
+            query = f"select * from ({sql}) as failing limit {limit}"
+            rows = conn.exec_driver_sql(query).mappings().all()
+    except Exception:  # noqa: BLE001 - the build error stands without the sample
+        return ""
+    finally:
+        engine.dispose()
+    return "".join(f"\n    {dict(r)}" for r in rows)

@@ -1,7 +1,8 @@
 """Ground-truth KPIs, computed straight from the synthetic world, never through the pipeline.
 
-Definitions follow docs/metrics.md (the contract with both departments). The only input shared
-with the pipeline is configuration data: the fixed FX table shipped as a dbt seed.
+Definitions follow docs/metrics.md (the contract with both departments). The only inputs shared
+with the pipeline are configuration data (dbt seeds: channel mapping, targets). FX comes from the
+world's own ECB rates, converted here at the last publication on or before each spend day.
 """
 
 from __future__ import annotations
@@ -17,13 +18,11 @@ from zoneinfo import ZoneInfo
 from revops.sandbox.world import World
 
 SEEDS = Path(__file__).resolve().parents[1] / "dbt" / "seeds"
-FX_SEED = SEEDS / "fx_rates_fixed.csv"
 
 
-def fixed_fx_rates(path: Path = FX_SEED) -> dict[str, Decimal]:
-    """1 EUR = rate units of the currency (ECB convention)."""
-    with path.open() as fh:
-        return {row["currency"]: Decimal(row["rate_per_eur"]) for row in csv.DictReader(fh)}
+def spend_reporting(world: World, ad_day, as_of: datetime, currency: str) -> Decimal:
+    """An ad-day's spend in the reporting currency (ECB rates as published at ``as_of``)."""
+    return world.to_currency(ad_day.spend, world.currency_of(ad_day.ad), currency, ad_day.day, as_of)
 
 
 def channel_mapping(path: Path = SEEDS / "channel_mapping.csv") -> dict[tuple[str, str], str]:
@@ -63,7 +62,6 @@ def kpi_channel_daily(
     """
     as_of = as_of or world.now
     cfg = cfg or TruthConfig()
-    fx = fixed_fx_rates()
     tz = ZoneInfo(cfg.reporting_timezone)
     rows: dict[tuple[date, str, str], dict] = defaultdict(
         lambda: {
@@ -79,13 +77,11 @@ def kpi_channel_daily(
             "revenue_won": Decimal(0),
         }
     )
-    currency_of = {(a.platform, a.account_id): a.currency for a in world.accounts}
-    for platform in sorted({a.platform for a in world.accounts}):
+    for platform in world.ad_platforms:
         for ad_day in world.ad_days_as_of(as_of, platform):
             ad = ad_day.ad
-            cur = currency_of[(platform, ad.account_id)]
             r = rows[(ad_day.day, platform, ad.campaign_id)]
-            r["spend"] += ad_day.spend / fx[cur] * fx[cfg.reporting_currency]
+            r["spend"] += spend_reporting(world, ad_day, as_of, cfg.reporting_currency)
             r["impressions"] += ad_day.impressions
             r["clicks"] += ad_day.clicks
     for c in world.contacts_as_of(as_of):
@@ -114,7 +110,7 @@ def kpi_channel_daily(
                 "platform": platform,
                 "channel": platform_channel(platform),
                 "campaign_id": campaign_id,
-                "campaign_name": world.campaign_by_id[campaign_id].name,
+                "campaign_name": world.campaign_by_id[campaign_id].name_as_of(as_of),
                 **r,
                 "cpl": _ratio(r["spend"], r["leads"]),
                 "cost_per_mql": _ratio(r["spend"], r["mqls"]),
@@ -213,13 +209,11 @@ def kpi_scorecard_monthly(
     as_of = as_of or world.now
     cfg = cfg or TruthConfig()
     tz = ZoneInfo(cfg.reporting_timezone)
-    fx = fixed_fx_rates()
-    currency_of = {(a.platform, a.account_id): a.currency for a in world.accounts}
     totals: dict[date, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for platform in sorted({a.platform for a in world.accounts}):
+    for platform in world.ad_platforms:
         for ad_day in world.ad_days_as_of(as_of, platform):
-            cur = currency_of[(platform, ad_day.ad.account_id)]
-            totals[ad_day.day.replace(day=1)]["spend"] += ad_day.spend / fx[cur] * fx[cfg.reporting_currency]
+            month = ad_day.day.replace(day=1)
+            totals[month]["spend"] += spend_reporting(world, ad_day, as_of, cfg.reporting_currency)
     for c in world.contacts_as_of(as_of):
         for stage, col in (("lead", "leads"), ("mql", "mqls"), ("sql", "sqls"),
                            ("opportunity", "opportunities"), ("customer", "customers")):

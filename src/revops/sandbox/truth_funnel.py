@@ -56,12 +56,13 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _campaign(contact: Contact) -> tuple[str | None, str, str]:
-    """(platform, campaign_id, campaign_name) of the contact's true lead-source campaign."""
+def _campaign(contact: Contact, as_of: datetime) -> tuple[str | None, str, str]:
+    """(platform, campaign_id, campaign_name as of ``as_of``) of the contact's true lead-source
+    campaign: KPI tables show a renamed campaign under its current name."""
     camp = contact.source_campaign
     if camp is None:
         return None, NO_CAMPAIGN_ID, NO_CAMPAIGN_NAME
-    return camp.platform, camp.campaign_id, camp.name
+    return camp.platform, camp.campaign_id, camp.name_as_of(as_of)
 
 
 def _rejection(contact: Contact, as_of: datetime) -> tuple[datetime | None, str | None]:
@@ -96,7 +97,7 @@ def kpi_funnel_monthly(
         lead_at = c.stage_as_of("lead", as_of)
         if lead_at is None:
             continue
-        platform, campaign_id, name = _campaign(c)
+        platform, campaign_id, name = _campaign(c, as_of)
         channel = contact_channel(c)
         series[(channel, campaign_id)] = (platform, name)
         times = {s: _ms(c.stage_as_of(s, as_of)) for s in STAGES}
@@ -144,7 +145,7 @@ def _mql_cohorts(world: World, as_of: datetime, cfg: TruthConfig) -> dict[tuple[
         mql_at = c.stage_as_of("mql", as_of)
         if mql_at is None:
             continue
-        platform, campaign_id, name = _campaign(c)
+        platform, campaign_id, name = _campaign(c, as_of)
         key = (_month(_ms(mql_at), tz), contact_channel(c), campaign_id)
         cohort = cohorts.setdefault(
             key, {"platform": platform, "campaign_name": name, "decisions": Counter(), "reasons": Counter()}

@@ -341,6 +341,15 @@ class World:
         """The default clock: the world's last day is complete everywhere on Earth."""
         return datetime.combine(self.end + timedelta(days=2), time(12), tzinfo=UTC)
 
+    def nightly_clocks(self) -> list[datetime]:
+        """Clocks of the nightly syncs a demo or a test replays: one night before the first
+        campaign rename (so the old name is seen, as a company syncing every night sees it),
+        then ``now``. A world without renames needs one night."""
+        renames = [at for c in self.campaigns for at, _ in c.renames]
+        if not renames:
+            return [self.now]
+        return [min(renames) - timedelta(hours=12), self.now]
+
     def _build(self) -> None:
         self._build_ads()
         self._build_fx()
@@ -642,12 +651,13 @@ class World:
 
     def fx_rate(self, currency: str, day: date, as_of: datetime) -> tuple[date, Decimal]:
         """(rate date, units of ``currency`` per EUR) to convert an amount of ``day``: the last
-        rate published on or before ``day``. KeyError when none exists (never a silent 1)."""
+        publication on or before ``day``. KeyError when it does not quote ``currency`` (never a
+        silent 1, never an older rate than the publication the other leg uses)."""
         if currency == "EUR":
             return day, Decimal(1)
         published = self.fx_published_as_of(as_of)
-        dates = [d for d in published if d <= day and currency in published[d]]
-        if not dates:
+        dates = [d for d in published if d <= day]
+        if not dates or currency not in published[max(dates)]:
             raise KeyError(f"no ECB rate for {currency} on or before {day}")
         d = max(dates)
         return d, published[d][currency]

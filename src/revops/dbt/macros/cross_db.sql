@@ -78,3 +78,8 @@
     cast(generate_series(cast({{ first_month }} as timestamp), cast({{ last_month }} as timestamp),
                          interval '1 month') as date)
 {%- endmacro %}
+
+{# Snapshot validity timestamps in UTC whatever the server's or session's time zone
+   (dbt-postgres would take the session's local time; the data dictionary promises UTC). #}
+{% macro postgres__snapshot_get_time() -%}(current_timestamp at time zone 'UTC'){%- endmacro %}
+{% macro duckdb__snapshot_get_time() -%}(current_timestamp at time zone 'UTC'){%- endmacro %}

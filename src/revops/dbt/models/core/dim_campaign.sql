@@ -1,22 +1,29 @@
--- one row per ad campaign; the name is the platform's current name
+-- one row per ad campaign (platform, campaign_id) with its current name; campaigns no longer
+-- listed by the platform (deleted) but carrying spend come from the ad rows' latest name
 with listed as (
-    select campaign_id, account_id, campaign_name, objective, updated_at
-    from {{ ref('stg_meta__campaigns') }}
+    {{ union_ad_platforms('campaigns', ['platform', 'account_id', 'campaign_id', 'campaign_name', 'objective']) }}
 ),
-seen_in_insights as (  -- campaigns deleted since, still carrying spend
-    select campaign_id, account_id, campaign_name,
-           row_number() over (partition by campaign_id order by date_day desc, _loaded_at desc) as rn
-    from {{ ref('stg_meta__ads_insights') }}
+ad_rows as (
+    {{ union_ad_platforms('ad_daily', ['platform', 'account_id', 'campaign_id', 'campaign_name', 'date_day', '_loaded_at']) }}
+),
+seen_in_ad_rows as (
+    select platform, campaign_id, account_id, campaign_name,
+           row_number() over (partition by platform, campaign_id order by date_day desc, _loaded_at desc) as rn
+    from ad_rows
 ),
 campaigns as (
-    select campaign_id, account_id, campaign_name, objective from listed
+    select platform, account_id, campaign_id, campaign_name, objective from listed
     union all
-    select s.campaign_id, s.account_id, s.campaign_name, cast(null as varchar)
-    from seen_in_insights s
-    where s.rn = 1 and s.campaign_id not in (select campaign_id from listed)
+    select s.platform, s.account_id, s.campaign_id, s.campaign_name, cast(null as varchar)
+    from seen_in_ad_rows s
+    where s.rn = 1
+      and not exists (select 1 from listed l where l.platform = s.platform and l.campaign_id = s.campaign_id)
+),
+accounts as (
+    {{ union_ad_platforms('accounts', ['platform', 'account_id', 'currency', 'timezone']) }}
 )
 select
-    'meta' as platform,
+    c.platform,
     c.account_id,
     c.campaign_id,
     c.campaign_name,
@@ -25,4 +32,4 @@ select
     a.currency,
     a.timezone
 from campaigns c
-left join {{ ref('stg_meta__ad_accounts') }} a on a.account_id = c.account_id
+left join accounts a on a.platform = c.platform and a.account_id = c.account_id

@@ -1,12 +1,13 @@
 -- every string that identifies a campaign in lead-source data: its id and every name it has had
--- (normalised: case- and whitespace-insensitive). Ambiguous names (two campaigns) are dropped.
+-- (normalised: case- and whitespace-insensitive). UTM tags baked into ad URLs keep the name a
+-- campaign had when the ad was made, so renamed campaigns still resolve through their history.
+-- Ambiguous names (two campaigns) are dropped.
 with aliases as (
     select platform, campaign_id, campaign_id as alias, 1 as priority from {{ ref('dim_campaign') }}
     union
     select platform, campaign_id, {{ norm_key('campaign_name') }}, 2 from {{ ref('dim_campaign') }}
     union
-    select 'meta', campaign_id, {{ norm_key('campaign_name') }}, 2
-    from {{ ref('stg_meta__ads_insights') }}
+    select platform, campaign_id, {{ norm_key('campaign_name') }}, 2 from {{ ref('dim_campaign_name_history') }}
 ),
 unambiguous as (
     select alias, priority from aliases where alias is not null

@@ -1,24 +1,46 @@
--- grain: platform, account_id, campaign_id, ad_group_id, ad_id, date_day (the account's own day)
-with fx as (select currency, rate_per_eur from {{ ref('fx_rates_fixed') }}),
-rep as (select rate_per_eur from fx where currency = '{{ var("reporting_currency") }}')
+-- grain: platform, account_id, campaign_id, ad_group_id, ad_id, date_day (the day the platform
+-- reports in: see date_day_basis). Spend converts to the reporting currency at the ECB rates of
+-- the last publication on or before date_day (weekends and TARGET holidays take the last earlier
+-- one); both legs of a cross rate come from that same publication. No rate = NULL here and the
+-- `fx_rate_exists` test fails the build naming the currency and days: never a silent zero.
+with ads as (
+    {{ union_ad_platforms('ad_daily', ['platform', 'account_id', 'campaign_id', 'ad_group_id', 'ad_id',
+        'date_day', 'currency', 'spend_native', 'impressions', 'clicks', 'platform_conversions',
+        'platform_conversion_value']) }}
+),
+accounts as (
+    {{ union_ad_platforms('accounts', ['platform', 'account_id', 'date_day_basis', 'date_day_timezone']) }}
+),
+rates as (
+    select rate_date, currency, rate_per_eur from {{ ref('stg_ecb__rates') }}
+    union all
+    select distinct rate_date, 'EUR', cast(1 as decimal(18, 6)) from {{ ref('stg_ecb__rates') }}
+),
+rate_days as (
+    select d.date_day, (select max(r.rate_date) from rates r where r.rate_date <= d.date_day) as rate_date
+    from (select distinct date_day from ads) d
+)
 select
-    'meta' as platform,
-    i.account_id,
-    i.campaign_id,
-    i.ad_group_id,
-    i.ad_id,
-    i.date_day,
-    'account' as date_day_basis,
-    a.timezone as date_day_timezone,
-    cast(i.spend_native as double precision) / fx.rate_per_eur * rep.rate_per_eur as spend,
-    i.spend_native,
-    coalesce(i.currency, a.currency) as currency,
-    cast(rep.rate_per_eur as double precision) / fx.rate_per_eur as fx_rate,
-    i.impressions,
-    i.clicks,
-    i.platform_conversions,
-    i.platform_conversion_value
-from {{ ref('stg_meta__ads_insights') }} i
-left join {{ ref('stg_meta__ad_accounts') }} a on a.account_id = i.account_id
-left join fx on fx.currency = coalesce(i.currency, a.currency)
-cross join rep
+    a.platform,
+    a.account_id,
+    a.campaign_id,
+    a.ad_group_id,
+    a.ad_id,
+    a.date_day,
+    acc.date_day_basis,
+    acc.date_day_timezone,
+    cast(a.spend_native as double precision) / cast(src.rate_per_eur as double precision)
+        * cast(rep.rate_per_eur as double precision) as spend,
+    a.spend_native,
+    a.currency,
+    cast(rep.rate_per_eur as double precision) / cast(src.rate_per_eur as double precision) as fx_rate,
+    rd.rate_date as fx_rate_date,
+    a.impressions,
+    a.clicks,
+    a.platform_conversions,
+    a.platform_conversion_value
+from ads a
+left join accounts acc on acc.platform = a.platform and acc.account_id = a.account_id
+left join rate_days rd on rd.date_day = a.date_day
+left join rates src on src.rate_date = rd.rate_date and src.currency = a.currency
+left join rates rep on rep.rate_date = rd.rate_date and rep.currency = '{{ var("reporting_currency") }}'
