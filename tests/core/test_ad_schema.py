@@ -1,0 +1,113 @@
+"""The unified ad schema: every platform in one shape, one currency, days users can trust, and
+campaign names that survive renames. Checked against the sandbox world on both engines."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from revops.load.warehouse import Warehouse
+from revops.sandbox.world import AD_PLATFORMS
+
+#: the pinned day convention of each platform (docs/architecture.md, "Whose day is date_day")
+DAY_BASIS = {
+    "meta": "account",
+    "google_ads": "account",
+    "linkedin": "utc",
+    "microsoft_ads": "utc",
+    "offline": "calendar",
+}
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def test_every_platform_lands_at_one_grain(built_warehouse):
+    world = built_warehouse["world"]
+    with Warehouse(built_warehouse["url"]) as wh:
+        got = wh.fetch_all(
+            "select platform, count(*) as n, count(distinct currency) as currencies,"
+            " sum(spend_native) as native from core.fct_ad_daily group by platform"
+        )
+    by_platform = {r["platform"]: r for r in got}
+    assert set(by_platform) == set(AD_PLATFORMS)
+    for platform in AD_PLATFORMS:
+        rows = world.ad_days_as_of(world.now, platform)
+        assert by_platform[platform]["n"] == len(rows), platform
+        want = sum((r.spend for r in rows), Decimal(0))
+        assert abs(Decimal(str(by_platform[platform]["native"])) - want) < Decimal("0.005"), platform
+    currencies = {world.currency_of(r.ad) for p in AD_PLATFORMS for r in world.ad_days_as_of(world.now, p)}
+    assert len(currencies) >= 3, "the world must spend in at least three currencies"
+
+
+def test_each_row_records_whose_day_it_is(built_warehouse):
+    world = built_warehouse["world"]
+    with Warehouse(built_warehouse["url"]) as wh:
+        got = wh.fetch_all(
+            "select distinct platform, account_id, date_day_basis, date_day_timezone from core.fct_ad_daily"
+        )
+    zones = {(a.platform, a.account_id): a.day_zone for a in world.accounts}
+    assert {r["platform"]: r["date_day_basis"] for r in got} == DAY_BASIS
+    for r in got:
+        want_zone = None if r["date_day_basis"] == "calendar" else zones[(r["platform"], r["account_id"])]
+        assert r["date_day_timezone"] == want_zone, r
+    assert len({z for z in zones.values()}) >= 3, "at least three time zones"
+
+
+def test_spend_converts_at_the_ecb_rate_of_its_own_day(built_warehouse):
+    """Every row's fx_rate is the world's ECB cross rate of the last publication on or before
+    its day: weekends take Friday's, never an average, never the run day's."""
+    world = built_warehouse["world"]
+    settings = built_warehouse["settings"]
+    with Warehouse(built_warehouse["url"]) as wh:
+        rows = wh.fetch_all(
+            "select date_day, currency, fx_rate, fx_rate_date, spend, spend_native from core.fct_ad_daily"
+        )
+    weekend = 0
+    for r in rows:
+        rate_date, _ = world.fx_rate(r["currency"], r["date_day"], world.now)
+        assert r["fx_rate_date"] == rate_date, r
+        want = world.to_currency(Decimal(1), r["currency"], settings.reporting_currency, r["date_day"], world.now)
+        assert float(r["fx_rate"]) == pytest.approx(float(want), rel=1e-12), r
+        assert float(r["spend"]) == pytest.approx(float(r["spend_native"]) * float(want), rel=1e-9)
+        if r["date_day"].weekday() >= 5:
+            weekend += 1
+            assert r["fx_rate_date"] < r["date_day"]
+    assert weekend > 0, "the world must spend on weekends for this test to mean anything"
+
+
+def test_renamed_campaign_keeps_one_id_and_every_name(built_warehouse):
+    world = built_warehouse["world"]
+    renamed = [c for c in world.campaigns if c.renames]
+    assert {c.platform for c in renamed} >= {"meta", "google_ads"}
+    with Warehouse(built_warehouse["url"]) as wh:
+        for camp in renamed:
+            history = wh.fetch_all(
+                "select campaign_name, valid_from, valid_to, is_current from core.dim_campaign_name_history"
+                f" where platform = '{camp.platform}' and campaign_id = '{camp.campaign_id}' order by valid_from"
+            )
+            assert [h["campaign_name"] for h in history] == [camp.name, camp.current_name]
+            assert history[0]["valid_to"] == history[1]["valid_from"]
+            assert [h["is_current"] for h in history] == [False, True]
+            current = wh.scalar(
+                f"select campaign_name from core.dim_campaign where campaign_id = '{camp.campaign_id}'"
+            )
+            assert current == camp.current_name
+            shown = wh.fetch_all(
+                f"select distinct campaign_name from marts.kpi_channel_daily where campaign_id = '{camp.campaign_id}'"
+            )
+            assert [r["campaign_name"] for r in shown] == [camp.current_name]
+            # leads whose UTM still carries the old name resolve to the campaign through history
+            old_name_leads = [
+                c.contact_id
+                for c in world.contacts_as_of(world.now)
+                if c.source_campaign is camp and c.utm_campaign and _norm(c.utm_campaign) == _norm(camp.name)
+            ]
+            assert old_name_leads, "the world must have leads tagged with the old name"
+            ids = ", ".join(f"'{i}'" for i in old_name_leads)
+            resolved = wh.fetch_all(
+                f"select source_campaign_id from core.dim_contact where cast(contact_id as varchar) in ({ids})"
+            )
+            assert [r["source_campaign_id"] for r in resolved] == [camp.campaign_id] * len(old_name_leads)
