@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     linkedin_access_token: SecretStr | None = None
     linkedin_account_ids: list[str] = Field(default_factory=list, description="sponsoredAccount ids")
     linkedin_lookback_days: int = 30
+    #: entity finders' pageSize (LinkedIn allows up to 1000)
+    linkedin_page_size: int = 500
+    #: adAnalytics answers at most this many rows, unpaged: an answer this long is truncated
+    linkedin_analytics_row_limit: int = 15000
 
     # --- Microsoft Advertising (Reporting API v13) -----------------------------------------
     microsoft_ads_reporting_url: str = "https://reporting.api.bingads.microsoft.com"
