@@ -291,7 +291,7 @@ class GoogleAdsClient(ApiClient):
                 f"not released (or the base URL is wrong); set {VERSION_ENV} to a live version"
             )
         if response.status_code == 401:
-            raise AuthExpiredError(f"google_ads: HTTP 401 without an error body")
+            raise AuthExpiredError("google_ads: HTTP 401 without an error body")
         raise FatalAPIError(f"google_ads: HTTP {response.status_code}: {self._scrub(response.text[:300])}")
 
     def json(self, response: requests.Response) -> Any:
