@@ -57,7 +57,8 @@ class Settings(BaseSettings):
 
     # --- Google Ads API (REST searchStream) ----------------------------------------------
     google_ads_base_url: str = "https://googleads.googleapis.com"
-    google_ads_api_version: str = "v22"
+    #: v22 was sunset on 2026-10-07; v26 (2026-10-14) is the newest, live until ~Oct 2027
+    google_ads_api_version: str = "v26"
     google_ads_token_url: str = "https://oauth2.googleapis.com/token"
     google_ads_client_id: str | None = None
     google_ads_client_secret: SecretStr | None = None

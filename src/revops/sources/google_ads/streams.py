@@ -1,0 +1,244 @@
+"""Google Ads streams as data, and the reader that yields them batch by batch.
+
+Every stream is one GAQL query sent to ``googleAds:searchStream`` per customer. Rows arrive
+nested and camelCase (``{"metrics": {"costMicros": "12500000"}}``); we flatten them to one
+string column per selected field, named after the GAQL field with dots as underscores
+(``metrics.cost_micros`` -> ``metrics_cost_micros``). Values stay as Google sent them: int64 as
+the decimal string it was, doubles as their shortest text, enums as names. **Omitted fields
+stay null**: Google omits zero and default values, so a null ``metrics_clicks`` means 0 and
+staging says so with ``coalesce``.
+
+``ad_group_ad_daily`` is incremental per customer on ``segments.date`` (the customer's own time
+zone) with a lookback re-pull: conversions are dated to the click and keep arriving, and recent
+days are restated. The state is the latest ``segments.date`` *loaded* per customer, never the
+wall clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+
+from revops.settings import Settings
+from revops.sources.base import Batch, Stream, records_to_table
+from revops.sources.errors import FatalAPIError
+from revops.sources.google_ads.client import CUSTOMERS_ENV, SECRET_ENV, GoogleAdsClient
+
+log = logging.getLogger(__name__)
+
+SOURCE = "google_ads"
+#: days per ad_group_ad query: Airbyte slices 14 days; small windows keep resumes fine-grained
+WINDOW_DAYS = 14
+
+CUSTOMER_FIELDS = (
+    "customer.id", "customer.descriptive_name", "customer.currency_code", "customer.time_zone",
+)
+CAMPAIGN_FIELDS = (
+    "customer.id", "campaign.id", "campaign.name", "campaign.status",
+    "campaign.advertising_channel_type",
+)
+AD_DAILY_FIELDS = (
+    "customer.id", "customer.currency_code", "campaign.id", "campaign.name", "ad_group.id",
+    "ad_group.name", "ad_group_ad.ad.id", "ad_group_ad.ad.name", "segments.date",
+    "metrics.impressions", "metrics.clicks", "metrics.cost_micros", "metrics.conversions",
+    "metrics.conversions_value",
+)
+
+
+def column(field: str) -> str:
+    """``ad_group_ad.ad.id`` -> ``ad_group_ad_ad_id``."""
+    return field.replace(".", "_")
+
+
+def _schema(fields: tuple[str, ...]) -> pa.Schema:
+    return pa.schema([pa.field(column(f), pa.string()) for f in fields])
+
+
+CUSTOMERS = Stream(
+    source=SOURCE,
+    name="customers",
+    primary_key=("customer_id",),
+    schema=_schema(CUSTOMER_FIELDS),
+    description="FROM customer: currency and time zone (the day boundary of segments.date).",
+)
+CAMPAIGNS = Stream(
+    source=SOURCE,
+    name="campaigns",
+    primary_key=("campaign_id",),
+    schema=_schema(CAMPAIGN_FIELDS),
+    description="FROM campaign, REMOVED ones included: current names (full refresh).",
+)
+AD_GROUP_AD_DAILY = Stream(
+    source=SOURCE,
+    name="ad_group_ad_daily",
+    # an ad_group_ad is customers/{c}/adGroupAds/{ad_group_id}~{ad_id}: both ids name the row
+    primary_key=("ad_group_id", "ad_group_ad_ad_id", "segments_date"),
+    schema=_schema(AD_DAILY_FIELDS),
+    cursor_field="segments_date",
+    lookback=14,
+    description="FROM ad_group_ad by segments.date: spend and delivery per ad and customer-local day.",
+)
+
+
+def gaql(fields: tuple[str, ...], resource: str, since: date | None = None, until: date | None = None) -> str:
+    query = f"SELECT {', '.join(fields)} FROM {resource}"
+    if since is not None and until is not None:
+        query += f" WHERE segments.date BETWEEN '{since.isoformat()}' AND '{until.isoformat()}'"
+    return query
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class GoogleAdsSource:
+    """The Google Ads connector: ``streams`` to declare, ``read`` to pull one stream."""
+
+    name = SOURCE
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: GoogleAdsClient | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ):
+        self.settings = settings
+        self.client = client or _client_from(settings)
+        #: "now" for the end of the date range; injectable so a test can pin it
+        self.clock = clock
+        self.customer_ids = [c.replace("-", "").strip() for c in settings.google_ads_customer_ids]
+        self._customers: dict[str, dict[str, Any]] = {}
+
+    @property
+    def streams(self) -> list[Stream]:
+        return [
+            CUSTOMERS,
+            CAMPAIGNS,
+            dataclasses.replace(AD_GROUP_AD_DAILY, lookback=self.settings.google_ads_lookback_days),
+        ]
+
+    def read(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
+        token = self.settings.google_ads_refresh_token
+        if token is None or not token.get_secret_value():
+            raise FatalAPIError(f"google_ads: no refresh token; set {SECRET_ENV}")
+        for customer_id in self.customer_ids:
+            if not re.fullmatch(r"\d{10}", customer_id):
+                raise FatalAPIError(
+                    f"google_ads: customer id {customer_id!r} is not 10 digits; fix {CUSTOMERS_ENV}"
+                )
+        readers = {
+            CUSTOMERS.name: self._read_customers,
+            CAMPAIGNS.name: self._read_campaigns,
+            AD_GROUP_AD_DAILY.name: self._read_ad_daily,
+        }
+        yield from readers[stream.name](stream, state)
+
+    # --- customers and campaigns (full refresh) --------------------------------------------
+    def customer(self, customer_id: str) -> dict[str, Any]:
+        """The customer row, fetched once per run: the daily stream needs its time zone."""
+        if customer_id not in self._customers:
+            rows = self.client.search_stream(customer_id, gaql(CUSTOMER_FIELDS, "customer"))
+            if len(rows) != 1:
+                raise FatalAPIError(f"google_ads: FROM customer gave {len(rows)} rows for {customer_id}")
+            self._customers[customer_id] = flatten(rows[0], CUSTOMER_FIELDS)
+        return self._customers[customer_id]
+
+    def _read_customers(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
+        records = [self.customer(c) for c in self.customer_ids]
+        yield Batch(stream, records_to_table(stream, records))
+
+    def _read_campaigns(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
+        for customer_id in self.customer_ids:
+            rows = self.client.search_stream(customer_id, gaql(CAMPAIGN_FIELDS, "campaign"))
+            records = [flatten(r, CAMPAIGN_FIELDS) for r in rows]
+            yield Batch(stream, records_to_table(stream, records), meta={"customer_id": customer_id})
+
+    # --- ad_group_ad by day (incremental on segments.date, with lookback) --------------------
+    def _read_ad_daily(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
+        loaded: dict[str, str] = dict((state or {}).get("customers") or {})
+        for customer_id in self.customer_ids:
+            since, until = self._range(customer_id, loaded.get(customer_id), stream.lookback)
+            if since > until:
+                log.info("google_ads: %s has nothing to read (%s > %s)", customer_id, since, until)
+                continue
+            for w_since, w_until in date_windows(since, until, WINDOW_DAYS):
+                query = gaql(AD_DAILY_FIELDS, "ad_group_ad", w_since, w_until)
+                rows = self.client.search_stream(customer_id, query)
+                records = [flatten(r, AD_DAILY_FIELDS) for r in rows]
+                days = [r["segments_date"] for r in records if r.get("segments_date")]
+                if days:
+                    loaded[customer_id] = max([*days, loaded.get(customer_id, "")])
+                yield Batch(
+                    stream,
+                    records_to_table(stream, records),
+                    state={"customers": dict(loaded)},
+                    meta={"customer_id": customer_id, "since": w_since.isoformat(), "until": w_until.isoformat()},
+                )
+
+    def _range(self, customer_id: str, saved: str | None, lookback: int) -> tuple[date, date]:
+        """since = saved cursor minus the lookback (never before start_date); until = today in
+        the customer's time zone, the zone ``segments.date`` is in (it cannot be overridden)."""
+        since = self.settings.start_date
+        if saved is not None:
+            since = max(since, date.fromisoformat(saved) - timedelta(days=lookback))
+        tz = ZoneInfo(str(self.customer(customer_id)["customer_time_zone"]))
+        return since, self.clock().astimezone(tz).date()
+
+
+def date_windows(since: date, until: date, days: int) -> Iterator[tuple[date, date]]:
+    """Inclusive ``days``-long windows covering since..until, ascending."""
+    start = since
+    while start <= until:
+        end = min(until, start + timedelta(days=days - 1))
+        yield start, end
+        start = end + timedelta(days=1)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def flatten(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """A nested camelCase result row as ``{column: string or None}`` for the GAQL ``fields``.
+
+    A field Google omitted (zero, empty, default) is None; numbers keep their text (JSON
+    doubles as Python's shortest round-trip form, so ``1.5`` stays ``"1.5"``)."""
+    out: dict[str, Any] = {}
+    for field in fields:
+        value: Any = row
+        for part in field.split("."):
+            value = value.get(_camel(part)) if isinstance(value, dict) else None
+        if value is None or isinstance(value, dict | list):
+            out[column(field)] = None
+        elif isinstance(value, bool):
+            out[column(field)] = "true" if value else "false"
+        else:
+            out[column(field)] = str(value)
+    return out
+
+
+def _client_from(settings: Settings) -> GoogleAdsClient:
+    def secret(value: Any) -> str:
+        return value.get_secret_value() if value is not None else ""
+
+    return GoogleAdsClient(
+        settings.google_ads_base_url,
+        api_version=settings.google_ads_api_version,
+        token_url=settings.google_ads_token_url,
+        client_id=settings.google_ads_client_id or "",
+        client_secret=secret(settings.google_ads_client_secret),
+        refresh_token=secret(settings.google_ads_refresh_token),
+        developer_token=secret(settings.google_ads_developer_token) or None,
+        login_customer_id=settings.google_ads_login_customer_id,
+        timeout=settings.http_timeout_seconds,
+        max_retries=settings.http_max_retries,
+        max_backoff=settings.http_max_backoff_seconds,
+    )
