@@ -128,6 +128,8 @@ class MicrosoftAdsSandbox(SandboxApp):
         self._refresh_tokens: set[str] = {self.token}
         #: report request id -> {"account", "rows", "failed", "sig", "name", ...}
         self.reports: dict[str, dict[str, Any]] = {}
+        #: the form of every token request, in order (the request log holds JSON bodies only)
+        self.token_forms: list[dict[str, str]] = []
 
     # --- routing, auth, faults -------------------------------------------------------------
     def routes(self) -> list[Rule]:
@@ -217,6 +219,8 @@ class MicrosoftAdsSandbox(SandboxApp):
     # --- OAuth --------------------------------------------------------------------------------
     def oauth_token(self, request: Request) -> Response:
         form = request.form
+        with self._lock:
+            self.token_forms.append(dict(form))
         if form.get("grant_type") != "refresh_token":
             return _oauth_error("unsupported_grant_type", "AADSTS70003: The app requested an "
                                 "unsupported grant type.", 400)
