@@ -19,8 +19,8 @@ days (``is_target_day``): nothing on weekends, 1 Jan, Good Friday, Easter Monday
 Faults (``app.faults.add(kind)``): ``rate_limit`` (429 HTML page with ``Retry-After``),
 ``server_error`` (503 HTML page), ``truncated`` and ``slow`` (base class), plus
 ``html_page`` (200 with an HTML maintenance page instead of the file),
-``reordered_columns`` (the history CSV in an older column order: ILS after ZAR, as files
-downloaded before 2017 had it) and ``malformed_record`` (the newest USD cell of the history CSV
+``reordered_columns`` (the history CSV with its columns in another order: the order has
+changed over the years, e.g. ILS came after ZAR until 2016; here every column is reversed) and ``malformed_record`` (the newest USD cell of the history CSV
 reads ``1.O85``). ``expired_token`` does not exist: the files are public.
 
 This module must not import the connector: it is the other side of the wire.
@@ -51,8 +51,9 @@ HIST_COLUMNS = (
     "BRL", "CAD", "CNY", "HKD", "IDR", "ILS", "INR", "KRW", "MXN", "MYR", "NZD", "PHP", "SGD",
     "THB", "ZAR",
 )
-#: the order of files downloaded before ILS moved (2016 and earlier): ILS last
-OLD_HIST_COLUMNS = (*(c for c in HIST_COLUMNS if c != "ILS"), "ILS")
+#: another column order: files from 2016 and earlier had ILS after ZAR; this vintage goes
+#: further and reverses every column, so a reader that maps by position reads wrong rates
+OTHER_HIST_COLUMNS = tuple(reversed(HIST_COLUMNS))
 #: the days the 90-day files reach back
 DAYS_90 = 90
 MONTHS = (
@@ -134,7 +135,7 @@ class EcbSandbox(SandboxApp):
     def hist_zip(self, request: Request) -> Response:
         published = self.published()
         fault = request.environ.get("ecb.fault")
-        columns = OLD_HIST_COLUMNS if fault == "reordered_columns" else HIST_COLUMNS
+        columns = OTHER_HIST_COLUMNS if fault == "reordered_columns" else HIST_COLUMNS
         quoted = sorted({c for q in published.values() for c in q})
         columns = (*columns, *(c for c in quoted if c not in columns))
         lines = [",".join(("Date", *columns)) + ","]
