@@ -15,7 +15,9 @@ from revops.sandbox.world import World, WorldConfig
 from revops.sources.errors import FatalAPIError
 from tests.kpi_compare import diff_rows, fetch_like
 
-WORLD = World(WorldConfig(seed=13, days=40))
+# one night after a crash: no campaign renames (the nightly replay of renames is tested elsewhere)
+WORLD = World(WorldConfig(seed=13, days=40, rename_campaigns=False))
+META_ROWS = sum(1 for r in WORLD.ad_days if r.ad.platform == "meta")
 KEYS = ("date_day", "platform", "campaign_id")
 
 
@@ -31,7 +33,7 @@ def test_crash_mid_stream_then_rerun(warehouse_url, tmp_path):
         wh.finish_run(run_id, "failed", "token")
         partial = wh.scalar('select count(*) from raw."meta__ads_insights"')
         saved = wh.get_state("meta", "ads_insights")
-        assert 0 < partial < len(WORLD.ad_days)
+        assert 0 < partial < META_ROWS
         assert saved is not None  # completed windows were checkpointed with their rows
         assert not wh.table_exists("marts", "kpi_channel_daily")  # nothing was published
         wh.dispose()
@@ -43,7 +45,7 @@ def test_crash_mid_stream_then_rerun(warehouse_url, tmp_path):
         "select state_before from ops.run_streams where run_id = :r and stream = 'ads_insights'", r=run_id
     )
     assert json.loads(resumed[0]["state_before"]) == saved
-    assert wh.scalar('select count(*) from raw."meta__ads_insights"') == len(WORLD.ad_days)
+    assert wh.scalar('select count(*) from raw."meta__ads_insights"') == META_ROWS
     dupes = wh.scalar('select count(*) - count(distinct ad_id || date_start) from raw."meta__ads_insights"')
     assert dupes == 0
     want = truth.kpi_channel_daily(WORLD)

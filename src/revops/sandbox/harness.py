@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from revops.sandbox.server import SandboxApp, SandboxServer
-from revops.sandbox.world import World
+from revops.sandbox.world import AD_PLATFORMS, CRMS, World
 from revops.settings import Settings, settings_from_env
 from revops.sources.registry import all_specs
 
@@ -32,6 +32,15 @@ class RunningSandboxes:
             server.app.as_of = as_of
 
 
+def uses(world: World, source: str) -> bool:
+    """Does the world's company use this source? (ad platforms and CRMs it has; always FX)"""
+    if source in AD_PLATFORMS:
+        return source in world.config.platforms
+    if source in CRMS:
+        return source in world.config.crms
+    return True
+
+
 @contextmanager
 def sandboxes(world: World, as_of: datetime | None = None, port: int = 0) -> Iterator[RunningSandboxes]:
     """All sandbox servers on 127.0.0.1 (``port`` 0 = free ports, else consecutive from it).
@@ -40,7 +49,7 @@ def sandboxes(world: World, as_of: datetime | None = None, port: int = 0) -> Ite
     servers: dict[str, SandboxServer] = {}
     env: dict[str, str] = {}
     try:
-        for i, spec in enumerate(all_specs()):
+        for i, spec in enumerate(s for s in all_specs() if uses(world, s.name)):
             token = secrets.token_urlsafe(24)
             app = spec.sandbox_app(world, token=token, as_of=as_of)
             server = SandboxServer(app, port=port + i if port else 0).start()

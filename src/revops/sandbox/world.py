@@ -49,6 +49,8 @@ CENT = Decimal("0.01")
 
 #: the ad platforms the world spends on (source names; ``offline`` is the finance team's CSV)
 AD_PLATFORMS = ("meta", "google_ads", "linkedin", "microsoft_ads", "offline")
+#: the CRMs a world can keep its funnel in (source names)
+CRMS = ("hubspot", "salesforce")
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,10 @@ class WorldConfig:
     ads_per_group: int = 2
     #: ad platforms with spend (a world for a company that uses only some of them)
     platforms: tuple[str, ...] = AD_PLATFORMS
+    #: the CRMs the company keeps its funnel in (their sandboxes serve the same people)
+    crms: tuple[str, ...] = ("hubspot",)
+    #: rename a Meta and a Google Ads campaign three days before the end
+    rename_campaigns: bool = True
 
 
 def _utc(d: date, tz: str, seconds: float) -> datetime:
@@ -445,11 +451,12 @@ class World:
                 self.ad_days.append(AdDay(ad, day, 0, 0, spend, 0))
 
     def _rename_campaigns(self) -> None:
-        """Halfway through, marketing renames the first Meta and the first Google Ads campaign.
-        UTM tags already in ad URLs keep the old name: only a name history resolves them."""
-        if self.config.days < 4:
+        """Three days before the world's end, marketing renames the first Meta and the first
+        Google Ads campaign. UTM tags already in ad URLs keep the old name: only a name history
+        (names seen by earlier nightly syncs) resolves them."""
+        if self.config.days < 5 or not self.config.rename_campaigns:
             return
-        at = datetime.combine(self.start + timedelta(days=self.config.days // 2), time(15), tzinfo=UTC)
+        at = datetime.combine(self.end - timedelta(days=3), time(15), tzinfo=UTC)
         renamed: set[str] = set()
         for i, camp in enumerate(self.campaigns):
             suffix = RENAME_SUFFIX.get(camp.platform)
@@ -653,10 +660,10 @@ class World:
         """(rate date, units of ``currency`` per EUR) to convert an amount of ``day``: the last
         publication on or before ``day``. KeyError when it does not quote ``currency`` (never a
         silent 1, never an older rate than the publication the other leg uses)."""
-        if currency == "EUR":
-            return day, Decimal(1)
         published = self.fx_published_as_of(as_of)
         dates = [d for d in published if d <= day]
+        if dates and currency == "EUR":
+            return max(dates), Decimal(1)
         if not dates or currency not in published[max(dates)]:
             raise KeyError(f"no ECB rate for {currency} on or before {day}")
         d = max(dates)

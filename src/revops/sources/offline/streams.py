@@ -128,10 +128,18 @@ class OfflineSource:
 
     def __init__(self, settings: Settings, client: OfflineSpendClient | LocalFolder | None = None):
         self.settings = settings
-        self.client = client or _client_from(settings)
+        self._client = client
         self._listing: list[ListedFile] | None = None
         #: file -> version its lines were read from (or kept at) in this run
         self._loaded_versions: dict[str, str] = {}
+
+    @property
+    def client(self) -> OfflineSpendClient | LocalFolder:
+        """Made on first use: declaring the streams (every run does, to create the raw tables)
+        must work for a company that has no offline spend folder."""
+        if self._client is None:
+            self._client = _client_from(self.settings)
+        return self._client
 
     @property
     def streams(self) -> list[Stream]:
