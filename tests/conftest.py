@@ -89,7 +89,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 #: the world every read-only mart test compares against (one pipeline run per engine per session)
-MART_WORLD_CONFIG = {"seed": 7, "days": 75}
+MART_WORLD_CONFIG = {"seed": 8, "days": 75, "contacts_per_campaign_day": 0.8}
 
 
 @pytest.fixture(scope="session", params=["duckdb", "postgresql"])
