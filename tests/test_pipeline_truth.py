@@ -128,7 +128,7 @@ def test_published_columns_are_the_documented_ones(synced):
             "select col_description(cast('marts.kpi_channel_daily' as regclass), "
             "(select attnum from pg_attribute where attrelid = cast('marts.kpi_channel_daily' as regclass) and attname = 'cpl'))"
         )
-        assert col == "spend / leads; NULL when leads = 0."
+        assert col == "spend / leads (cost per lead); NULL when leads = 0."
     wh.dispose()
 
 

@@ -29,8 +29,9 @@ select
     a.date_day,
     acc.date_day_basis,
     acc.date_day_timezone,
-    cast(a.spend_native as double precision) / cast(src.rate_per_eur as double precision)
-        * cast(rep.rate_per_eur as double precision) as spend,
+    -- exact decimal (8 places) so sums do not depend on row order: a rerun gives the same cents
+    cast(cast(a.spend_native as double precision) / cast(src.rate_per_eur as double precision)
+        * cast(rep.rate_per_eur as double precision) as decimal(20, 8)) as spend,
     a.spend_native,
     a.currency,
     cast(rep.rate_per_eur as double precision) / cast(src.rate_per_eur as double precision) as fx_rate,
