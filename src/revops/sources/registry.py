@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from revops.settings import Settings
     from revops.sources.base import Source
 
-SOURCE_NAMES = ("meta", "hubspot")
+SOURCE_NAMES = ("meta", "hubspot", "salesforce")
 
 
 @dataclass(frozen=True)
