@@ -107,6 +107,23 @@ class Settings(BaseSettings):
     ecb_base_url: str = "https://www.ecb.europa.eu/stats/eurofxref"
     ecb_lookback_days: int = 7
 
+    # --- Salesforce (REST API, OAuth refresh-token flow) ---------------------------------
+    #: the login server that mints access tokens (test.salesforce.com for a sandbox org, or the
+    #: org's My Domain); every other call goes to the ``instance_url`` it answers with
+    salesforce_login_url: str = "https://login.salesforce.com"
+    #: Spring '26 (the release current in the 2026 snapshot of the API notes)
+    salesforce_api_version: str = "v66.0"
+    salesforce_client_id: str | None = None
+    salesforce_client_secret: SecretStr | None = None
+    salesforce_refresh_token: SecretStr | None = None
+    #: minutes re-read behind the saved SystemModstamp (commits can land late)
+    salesforce_lookback_minutes: int = 10
+    #: Sforce-Query-Options batchSize (200-2000; Salesforce treats it as a hint)
+    salesforce_batch_size: int = 2000
+    #: the org's custom Lead fields (API names)
+    salesforce_utm_campaign_field: str = "UTM_Campaign__c"
+    salesforce_rejection_reason_field: str = "Disqualification_Reason__c"
+
     # --- HTTP behaviour ----------------------------------------------------------------
     http_timeout_seconds: float = 60.0
     http_max_retries: int = 5

@@ -68,6 +68,8 @@ def dbt_vars(settings: Settings) -> dict[str, Any]:
         "hubspot_utm_campaign_property": settings.hubspot_utm_campaign_property,
         "hubspot_rejection_reason_property": settings.hubspot_rejection_reason_property,
         "hubspot_rejected_at_property": settings.hubspot_rejected_at_property,
+        "salesforce_utm_campaign_field": settings.salesforce_utm_campaign_field,
+        "salesforce_rejection_reason_field": settings.salesforce_rejection_reason_field,
     }
 
 

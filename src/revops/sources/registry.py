@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from revops.settings import Settings
     from revops.sources.base import Source
 
-SOURCE_NAMES = ("meta", "hubspot", "google_ads", "linkedin", "microsoft_ads", "offline", "ecb")
+SOURCE_NAMES = (
+    "meta", "hubspot", "salesforce", "google_ads", "linkedin", "microsoft_ads", "offline", "ecb",
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,229 @@
+"""Salesforce streams (declared as data) and the SOQL reads that fill them.
+
+Incremental reads, per object (wire facts in /work/shared/api-notes/crm.md, Salesforce):
+
+* ``SELECT <fields> FROM <Object> WHERE <cursor> >= <saved − lookback> ORDER BY <cursor>, Id``
+  through ``/queryAll`` for objects that are deleted or merged (Lead, Contact, Opportunity, and
+  Task, whose activities older than a year are archived: only queryAll returns them), so a
+  merged-away Lead arrives with ``IsDeleted=true`` and ``MasterRecordId``; ``/query`` for the
+  rest. The first run has no ``WHERE`` (a CRM's history starts before our ``start_date``).
+* The cursor is ``SystemModstamp`` (indexed, moved by every change including system ones,
+  never back-dated the way ``LastModifiedDate`` can be by imports). ``LeadHistory`` has none:
+  history rows are immutable, its cursor is ``CreatedDate``.
+* ``>=`` and a lookback of ``salesforce_lookback_minutes``: rows committed late with an older
+  stamp are re-read; rows are merged on ``Id`` so a re-read is harmless.
+* Pages follow ``nextRecordsUrl`` until ``done``; the batch size is sent as
+  ``Sforce-Query-Options: batchSize=N``.
+* One batch per page, each with its state: ordered by the cursor, every row before the page's
+  last cursor value has been read, so ``{"cursor": <last row's value>}`` is safe to save with the
+  page (rows sharing that value are re-read by ``>=``). A run stopped by the daily request limit
+  keeps every loaded page and the next run resumes from the last one.
+* A dead cursor (``INVALID_QUERY_LOCATOR``) restarts the query at the last cursor value read.
+* The state is the cursor value as Salesforce sent it (``2026-10-03T14:22:05.000+0000``), never
+  the wall clock. SOQL takes datetime literals to the second, so the lower bound is floored.
+
+Records are stored as sent: ``attributes`` dropped, every field a string (JSON ``true``/
+``false`` spelled that way, numbers with the digits sent, ``null`` as null).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+
+from revops.settings import Settings
+from revops.sources.base import Batch, Stream, records_to_table
+from revops.sources.salesforce.client import InvalidQueryLocator, SalesforceClient
+
+log = logging.getLogger(__name__)
+
+SOURCE = "salesforce"
+#: how often one read may restart after a dead query locator before giving up
+MAX_LOCATOR_RESTARTS = 3
+
+
+@dataclass(frozen=True)
+class SObject:
+    """One Salesforce object read into one stream."""
+
+    stream: str
+    sobject: str
+    fields: tuple[str, ...]
+    #: None = full refresh
+    cursor: str | None = "SystemModstamp"
+    #: read through /queryAll: deleted, merged and archived rows too
+    query_all: bool = False
+    description: str = ""
+
+
+def sobjects(settings: Settings) -> list[SObject]:
+    """The objects read, in load order; custom Lead fields come from settings."""
+    return [
+        SObject("users", "User",
+                ("Id", "Username", "Name", "FirstName", "LastName", "Email", "IsActive",
+                 "Department", "UserType", "CreatedDate", "SystemModstamp"),
+                cursor=None, description="CRM users who own leads and opportunities (full refresh)"),
+        SObject("leads", "Lead",
+                ("Id", "IsDeleted", "MasterRecordId", "FirstName", "LastName", "Company", "Email",
+                 "LeadSource", "Status", "OwnerId", "IsConverted", "ConvertedDate",
+                 "ConvertedAccountId", "ConvertedContactId", "ConvertedOpportunityId",
+                 "CreatedDate", "LastModifiedDate", "SystemModstamp",
+                 *dict.fromkeys([settings.salesforce_utm_campaign_field,
+                                 settings.salesforce_rejection_reason_field])),
+                query_all=True, description="every lead, deleted/merged ones included"),
+        SObject("lead_history", "LeadHistory",
+                ("Id", "IsDeleted", "LeadId", "CreatedById", "CreatedDate", "Field", "DataType",
+                 "OldValue", "NewValue"),
+                cursor="CreatedDate", query_all=True,
+                description="field history of leads: Status changes, created, leadConverted"),
+        SObject("contacts", "Contact",
+                ("Id", "IsDeleted", "MasterRecordId", "AccountId", "FirstName", "LastName",
+                 "Email", "LeadSource", "OwnerId", "CreatedDate", "LastModifiedDate",
+                 "SystemModstamp"),
+                query_all=True, description="contacts (converted leads), deleted ones included"),
+        SObject("opportunities", "Opportunity",
+                ("Id", "IsDeleted", "AccountId", "Name", "StageName", "Amount", "Probability",
+                 "CloseDate", "Type", "LeadSource", "IsClosed", "IsWon", "ForecastCategory",
+                 "OwnerId", "CreatedDate", "LastModifiedDate", "SystemModstamp"),
+                query_all=True, description="opportunities, deleted ones included"),
+        SObject("opportunity_history", "OpportunityHistory",
+                ("Id", "IsDeleted", "OpportunityId", "CreatedDate", "StageName", "Amount",
+                 "CloseDate", "Probability", "ForecastCategory", "SystemModstamp"),
+                description="one row per opportunity stage/amount/close-date change"),
+        SObject("opportunity_contact_roles", "OpportunityContactRole",
+                ("Id", "IsDeleted", "OpportunityId", "ContactId", "Role", "IsPrimary",
+                 "CreatedDate", "SystemModstamp"),
+                query_all=True, description="contacts on opportunities (primary flag)"),
+        SObject("tasks", "Task",
+                ("Id", "IsDeleted", "WhoId", "WhatId", "Subject", "ActivityDate", "Status",
+                 "OwnerId", "IsClosed", "TaskSubtype", "Type", "CompletedDateTime",
+                 "CreatedDate", "SystemModstamp"),
+                query_all=True, description="tasks (calls, emails), archived ones included"),
+    ]
+
+
+def schema_for(obj: SObject) -> pa.Schema:
+    return pa.schema([pa.field(f, pa.string(), nullable=(f != "Id")) for f in obj.fields])
+
+
+# --------------------------------------------------------------------------- values
+def wire_string(value: Any) -> str | None:
+    """A typed JSON value as the raw string column keeps it."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def parse_sf_datetime(text: str) -> datetime:
+    """``2026-10-03T14:22:05.000+0000`` (also accepts ``Z`` and ``+00:00``)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def soql_datetime(dt: datetime) -> str:
+    """SOQL's literal (no quotes, no fractional seconds): floored to the second."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_soql(obj: SObject, since: datetime | None) -> str:
+    soql = f"SELECT {', '.join(obj.fields)} FROM {obj.sobject}"
+    if obj.cursor and since is not None:
+        soql += f" WHERE {obj.cursor} >= {soql_datetime(since)}"
+    order = f"{obj.cursor}, Id" if obj.cursor else "Id"
+    return f"{soql} ORDER BY {order}"
+
+
+# --------------------------------------------------------------------------- the source
+class SalesforceSource:
+    """Reads users (full refresh) and the funnel objects (incremental SOQL) from Salesforce."""
+
+    name = SOURCE
+
+    def __init__(self, settings: Settings, *, client: SalesforceClient | None = None):
+        def secret(value: Any) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        self.client = client or SalesforceClient(
+            settings.salesforce_login_url,
+            client_id=settings.salesforce_client_id,
+            client_secret=secret(settings.salesforce_client_secret),
+            refresh_token=secret(settings.salesforce_refresh_token),
+            api_version=settings.salesforce_api_version,
+            timeout=settings.http_timeout_seconds,
+            max_retries=settings.http_max_retries,
+            max_backoff=settings.http_max_backoff_seconds,
+        )
+        self.batch_size = settings.salesforce_batch_size
+        self.lookback_minutes = settings.salesforce_lookback_minutes
+        self.objects = {o.stream: o for o in sobjects(settings)}
+        self._streams = [
+            Stream(SOURCE, o.stream, ("Id",), schema_for(o), cursor_field=o.cursor,
+                   lookback=self.lookback_minutes if o.cursor else 0,
+                   description=f"{o.sobject}: {o.description}")
+            for o in self.objects.values()
+        ]
+
+    @property
+    def streams(self) -> list[Stream]:
+        return list(self._streams)
+
+    def read(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
+        obj = self.objects.get(stream.name)
+        if obj is None:
+            raise KeyError(f"salesforce has no stream {stream.name!r}")
+        saved = (state or {}).get("cursor") if obj.cursor else None
+        since = None
+        if saved:
+            since = parse_sf_datetime(saved) - timedelta(minutes=self.lookback_minutes)
+        best: str | None = saved
+        restarts = 0
+        while True:
+            try:
+                for rows, last in self._pages(obj, since):
+                    if last is not None and (best is None
+                                             or parse_sf_datetime(last) >= parse_sf_datetime(best)):
+                        best = last
+                    out_state = {"cursor": best} if obj.cursor and best and rows else None
+                    yield Batch(stream, records_to_table(stream, rows), state=out_state,
+                                meta={"since": since.isoformat() if since else None})
+                return
+            except InvalidQueryLocator:
+                restarts += 1
+                if restarts > MAX_LOCATOR_RESTARTS or not obj.cursor:
+                    raise
+                # resume the query where the loaded pages end (>= re-reads ties)
+                since = parse_sf_datetime(best) if best else since
+                log.warning("salesforce: %s query locator expired; restarting at %s",
+                            obj.sobject, since)
+
+    def _pages(self, obj: SObject, since: datetime | None
+               ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """``(rows, cursor value of the page's last row)`` per page."""
+        headers = {"Sforce-Query-Options": f"batchSize={self.batch_size}"}
+        endpoint = "queryAll" if obj.query_all else "query"
+        body = self.client.get_json(self.client.query_path(endpoint),
+                                    params={"q": build_soql(obj, since)}, headers=headers)
+        while True:
+            records = body.get("records") or []
+            rows = [_row(obj, r) for r in records]
+            last = rows[-1].get(obj.cursor) if rows and obj.cursor else None
+            yield rows, last
+            if body.get("done", True) or not body.get("nextRecordsUrl"):
+                return
+            body = self.client.get_json(body["nextRecordsUrl"], headers=headers)
+
+
+def _row(obj: SObject, record: dict[str, Any]) -> dict[str, Any]:
+    return {f: wire_string(record.get(f)) for f in obj.fields}
