@@ -7,7 +7,6 @@ test_salesforce.py, which stays fast: Great Expectations and dbt start-up cost s
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -24,7 +23,6 @@ from revops.sources.salesforce import SPEC
 from revops.sources.salesforce.client import RequestLimitExceeded
 from revops.sources.salesforce.sandbox import SalesforceSandbox
 from revops.sources.salesforce.streams import SalesforceSource
-from revops import transform
 from revops.transform import build
 
 TOKEN = "refresh-token-for-staging-9c2e"
@@ -81,21 +79,8 @@ def test_request_limit_stop_keeps_loaded_pages_and_the_next_run_loses_nothing(
     wh.dispose()
 
 
-@pytest.fixture
-def staging_project(tmp_path, monkeypatch):
-    """The dbt project without core/, marts/ and snapshots/: ``staging.salesforce`` needs neither, and on
-    this branch core refers to ``stg_ecb__rates``, which arrives with the ECB source (already
-    on main), so the whole project does not parse here. The real ``transform.build`` runs on
-    the copy; the models are the repository's own files."""
-    copy = tmp_path / "dbt_project"
-    shutil.copytree(transform.PROJECT_DIR, copy,
-                    ignore=shutil.ignore_patterns("core", "marts", "snapshots", "target", "logs"))
-    monkeypatch.setattr(transform, "PROJECT_DIR", copy)
-    return copy
-
-
 def test_staging_models_build_and_equal_the_world(
-    served, warehouse_url: str, tmp_path, staging_project
+    served, warehouse_url: str, tmp_path
 ) -> None:
     app, env = served
     settings = settings_for(env, warehouse_url, tmp_path)
