@@ -101,7 +101,6 @@ class Settings(BaseSettings):
     offline_spend_location: str | None = None
     #: bearer token for an http(s) location, if it needs one
     offline_spend_token: SecretStr | None = None
-    offline_spend_lookback_days: int = 35
 
     # --- FX: ECB euro reference rates --------------------------------------------------------
     ecb_base_url: str = "https://www.ecb.europa.eu/stats/eurofxref"

@@ -12,8 +12,7 @@
   only the lines of each listed file's current version, so lines deleted or moved in an edited
   file, and files removed, never linger.
 
-No lookback window: a restated booking changes its file, and a changed file is re-read whole
-(``offline_spend_lookback_days`` has nothing to re-pull).
+No lookback window: a restated booking changes its file, and a changed file is re-read whole.
 """
 
 from __future__ import annotations
