@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -61,3 +62,22 @@ def records_to_table(stream: Stream, records: list[dict[str, Any]]) -> pa.Table:
         f.name: [r.get(f.name) for r in records] for f in stream.schema
     }
     return pa.Table.from_pydict(columns, schema=stream.schema)
+
+
+def string_schema(*names: str) -> pa.Schema:
+    """A raw stream's schema: every column a string, as the API sent it (staging casts)."""
+    return pa.schema([pa.field(n, pa.string()) for n in names])
+
+
+def utc_now() -> datetime:
+    """The default clock of a connector (injectable, so a test can pin "today")."""
+    return datetime.now(UTC)
+
+
+def date_windows(since: date, until: date, days: int) -> Iterator[tuple[date, date]]:
+    """Inclusive ``days``-long windows covering since..until, ascending."""
+    start = since
+    while start <= until:
+        end = min(until, start + timedelta(days=days - 1))
+        yield start, end
+        start = end + timedelta(days=1)

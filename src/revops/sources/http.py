@@ -144,6 +144,15 @@ class ApiClient:
         raise AssertionError("unreachable")
 
 
+def http_options(settings: Any) -> dict[str, Any]:
+    """The HTTP behaviour every client takes from settings (timeout, retries, backoff cap)."""
+    return {
+        "timeout": settings.http_timeout_seconds,
+        "max_retries": settings.http_max_retries,
+        "max_backoff": settings.http_max_backoff_seconds,
+    }
+
+
 def retry_after_seconds(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if value is None:

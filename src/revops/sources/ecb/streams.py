@@ -26,7 +26,7 @@ import dataclasses
 import io
 import logging
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from xml.etree import ElementTree
@@ -34,7 +34,8 @@ from xml.etree import ElementTree
 import pyarrow as pa
 
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream, records_to_table
+from revops.sources.base import Batch, Stream, records_to_table, utc_now
+from revops.sources.http import http_options
 from revops.sources.ecb.client import EcbClient, MalformedFileError, unzip_member
 
 log = logging.getLogger(__name__)
@@ -131,10 +132,6 @@ def parse_hist_zip(body: bytes) -> list[Record]:
 
 
 # --- the connector --------------------------------------------------------------------------
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class EcbSource:
     """The ECB connector: one stream, ``rates``."""
 
@@ -144,7 +141,7 @@ class EcbSource:
         self,
         settings: Settings,
         client: EcbClient | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ):
         self.settings = settings
         self.client = client or _client_from(settings)
@@ -214,7 +211,5 @@ def _day(record: Record) -> date | None:
 def _client_from(settings: Settings) -> EcbClient:
     return EcbClient(
         settings.ecb_base_url,
-        timeout=settings.http_timeout_seconds,
-        max_retries=settings.http_max_retries,
-        max_backoff=settings.http_max_backoff_seconds,
+        **http_options(settings),
     )

@@ -20,14 +20,15 @@ import dataclasses
 import logging
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream, records_to_table
+from revops.sources.base import Batch, Stream, date_windows, records_to_table, utc_now
+from revops.sources.http import http_options
 from revops.sources.errors import FatalAPIError
 from revops.sources.google_ads.client import CUSTOMERS_ENV, SECRET_ENV, GoogleAdsClient
 
@@ -94,10 +95,6 @@ def gaql(fields: tuple[str, ...], resource: str, since: date | None = None, unti
     return query
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class GoogleAdsSource:
     """The Google Ads connector: ``streams`` to declare, ``read`` to pull one stream."""
 
@@ -107,7 +104,7 @@ class GoogleAdsSource:
         self,
         settings: Settings,
         client: GoogleAdsClient | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ):
         self.settings = settings
         self.client = client or _client_from(settings)
@@ -192,15 +189,6 @@ class GoogleAdsSource:
         return since, self.clock().astimezone(tz).date()
 
 
-def date_windows(since: date, until: date, days: int) -> Iterator[tuple[date, date]]:
-    """Inclusive ``days``-long windows covering since..until, ascending."""
-    start = since
-    while start <= until:
-        end = min(until, start + timedelta(days=days - 1))
-        yield start, end
-        start = end + timedelta(days=1)
-
-
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
@@ -238,7 +226,5 @@ def _client_from(settings: Settings) -> GoogleAdsClient:
         refresh_token=secret(settings.google_ads_refresh_token),
         developer_token=secret(settings.google_ads_developer_token) or None,
         login_customer_id=settings.google_ads_login_customer_id,
-        timeout=settings.http_timeout_seconds,
-        max_retries=settings.http_max_retries,
-        max_backoff=settings.http_max_backoff_seconds,
+        **http_options(settings),
     )

@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from revops.settings import Settings
 from revops.sources.base import Batch, Stream, records_to_table
+from revops.sources.http import http_options
 from revops.sources.hubspot.client import HubSpotClient
 
 log = logging.getLogger(__name__)
@@ -172,9 +173,7 @@ class HubSpotSource:
         self.client = client or HubSpotClient(
             settings.hubspot_base_url,
             token.get_secret_value() if token else None,
-            timeout=settings.http_timeout_seconds,
-            max_retries=settings.http_max_retries,
-            max_backoff=settings.http_max_backoff_seconds,
+            **http_options(settings),
         )
         if search_cap is not None:
             self.client.search_cap = search_cap

@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import pyarrow as pa
 
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream, records_to_table
+from revops.sources.base import Batch, Stream, date_windows, records_to_table, string_schema, utc_now
+from revops.sources.http import http_options
 from revops.sources.errors import FatalAPIError
 from revops.sources.linkedin.client import (
     CAMPAIGN_GROUP_STATUSES,
@@ -51,23 +51,19 @@ ANALYTICS_FIELDS = (
 )
 
 
-def _schema(*names: str) -> pa.Schema:
-    return pa.schema([pa.field(n, pa.string()) for n in names])
-
-
 AUDIT = ("changeAuditStamps.created.time", "changeAuditStamps.lastModified.time")
 AD_ACCOUNTS = Stream(
     source=SOURCE,
     name="ad_accounts",
     primary_key=("id",),
-    schema=_schema("id", "name", "currency", "status", "type", "test", "reference"),
+    schema=string_schema("id", "name", "currency", "status", "type", "test", "reference"),
     description="GET /adAccounts/{id}: currency (LinkedIn accounts have no time zone).",
 )
 CAMPAIGN_GROUPS = Stream(
     source=SOURCE,
     name="campaign_groups",
     primary_key=("id",),
-    schema=_schema(
+    schema=string_schema(
         "id", "account", "name", "status", "objectiveType", "test", "runSchedule.start",
         "runSchedule.end", *AUDIT,
     ),
@@ -77,7 +73,7 @@ CAMPAIGNS = Stream(
     source=SOURCE,
     name="campaigns",
     primary_key=("id",),
-    schema=_schema(
+    schema=string_schema(
         "id", "account", "campaignGroup", "name", "status", "type", "objectiveType", "costType",
         "test", "runSchedule.start", "runSchedule.end", *AUDIT,
     ),
@@ -87,7 +83,7 @@ CREATIVES = Stream(
     source=SOURCE,
     name="creatives",
     primary_key=("id",),
-    schema=_schema(
+    schema=string_schema(
         "id", "account", "campaign", "name", "intendedStatus", "isServing", "createdAt",
         "lastModifiedAt",
     ),
@@ -97,7 +93,7 @@ AD_ANALYTICS = Stream(
     source=SOURCE,
     name="ad_analytics",
     primary_key=("pivot_value", "date_start"),
-    schema=_schema(
+    schema=string_schema(
         "account_urn", "pivot_value", "date_start", "pivotValues",
         "dateRange.start.year", "dateRange.start.month", "dateRange.start.day",
         "dateRange.end.year", "dateRange.end.month", "dateRange.end.day",
@@ -110,10 +106,6 @@ AD_ANALYTICS = Stream(
 )
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class LinkedInSource:
     """The LinkedIn connector: ``streams`` to declare, ``read`` to pull one stream."""
 
@@ -123,7 +115,7 @@ class LinkedInSource:
         self,
         settings: Settings,
         client: LinkedInClient | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ):
         self.settings = settings
         self.client = client or _client_from(settings)
@@ -292,15 +284,6 @@ def _analytics_record(element: dict[str, Any], account_urn: str, stream: Stream)
     return record
 
 
-def date_windows(since: date, until: date, days: int) -> Iterator[tuple[date, date]]:
-    """Inclusive ``days``-long windows covering since..until, ascending."""
-    start = since
-    while start <= until:
-        end = min(until, start + timedelta(days=days - 1))
-        yield start, end
-        start = end + timedelta(days=1)
-
-
 def flatten(record: dict[str, Any], stream: Stream) -> dict[str, Any]:
     """The stream's columns as strings: nested objects as dotted paths, lists as JSON, booleans
     as ``true``/``false``, numbers as written."""
@@ -334,7 +317,5 @@ def _client_from(settings: Settings) -> LinkedInClient:
         settings.linkedin_base_url,
         token,
         version=settings.linkedin_version,
-        timeout=settings.http_timeout_seconds,
-        max_retries=settings.http_max_retries,
-        max_backoff=settings.http_max_backoff_seconds,
+        **http_options(settings),
     )

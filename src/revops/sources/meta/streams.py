@@ -15,14 +15,14 @@ import dataclasses
 import json
 import logging
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pyarrow as pa
 
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream, records_to_table
+from revops.sources.base import Batch, Stream, date_windows, records_to_table, string_schema, utc_now
+from revops.sources.http import http_options
 from revops.sources.errors import FatalAPIError
 from revops.sources.meta.client import SECRET_ENV, MetaClient
 
@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 SOURCE = "meta"
 #: days per insights request: small windows keep each report cheap and make resumes fine-grained
 WINDOW_DAYS = 7
-
-
-def _schema(*names: str) -> pa.Schema:
-    return pa.schema([pa.field(n, pa.string()) for n in names])
 
 
 ACCOUNT_FIELDS = ("id", "account_id", "name", "currency", "timezone_name", "account_status")
@@ -55,29 +51,25 @@ AD_ACCOUNTS = Stream(
     source=SOURCE,
     name="ad_accounts",
     primary_key=("account_id",),
-    schema=_schema(*ACCOUNT_FIELDS),
+    schema=string_schema(*ACCOUNT_FIELDS),
     description="GET /act_{id}: currency and time zone (the account's day boundary).",
 )
 CAMPAIGNS = Stream(
     source=SOURCE,
     name="campaigns",
     primary_key=("id",),
-    schema=_schema(*CAMPAIGN_FIELDS),
+    schema=string_schema(*CAMPAIGN_FIELDS),
     description="GET /act_{id}/campaigns: names resolve CRM lead sources (full refresh).",
 )
 ADS_INSIGHTS = Stream(
     source=SOURCE,
     name="ads_insights",
     primary_key=("ad_id", "date_start"),
-    schema=_schema(*INSIGHT_COLUMNS),
+    schema=string_schema(*INSIGHT_COLUMNS),
     cursor_field="date_start",
     lookback=28,
     description="GET /act_{id}/insights level=ad, daily, in the account's time zone.",
 )
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class MetaSource:
@@ -89,7 +81,7 @@ class MetaSource:
         self,
         settings: Settings,
         client: MetaClient | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ):
         self.settings = settings
         self.client = client or _client_from(settings)
@@ -187,15 +179,6 @@ def _window_meta(account_id: str, since: date, until: date) -> dict[str, str]:
     return {"account_id": account_id, "since": since.isoformat(), "until": until.isoformat()}
 
 
-def date_windows(since: date, until: date, days: int) -> Iterator[tuple[date, date]]:
-    """Inclusive ``days``-long windows covering since..until, ascending."""
-    start = since
-    while start <= until:
-        end = min(until, start + timedelta(days=days - 1))
-        yield start, end
-        start = end + timedelta(days=1)
-
-
 def _flatten(record: dict[str, Any], stream: Stream) -> dict[str, Any]:
     """Keep the stream's columns as strings: scalars as Meta wrote them, arrays as JSON."""
     out: dict[str, Any] = {}
@@ -218,7 +201,5 @@ def _client_from(settings: Settings) -> MetaClient:
         settings.meta_base_url,
         token,
         api_version=settings.meta_api_version,
-        timeout=settings.http_timeout_seconds,
-        max_retries=settings.http_max_retries,
-        max_backoff=settings.http_max_backoff_seconds,
+        **http_options(settings),
     )

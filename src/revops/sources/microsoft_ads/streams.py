@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import pyarrow as pa
 
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream, records_to_table
+from revops.sources.base import Batch, Stream, date_windows, records_to_table, string_schema, utc_now
+from revops.sources.http import http_options
 from revops.sources.errors import FatalAPIError, RetriableAPIError
 from revops.sources.microsoft_ads.client import (
     DEVELOPER_TOKEN_ENV,
@@ -65,29 +65,25 @@ REPORT_COLUMNS = (
 )
 
 
-def _schema(*names: str) -> pa.Schema:
-    return pa.schema([pa.field(n, pa.string()) for n in names])
-
-
 ACCOUNTS = Stream(
     source=SOURCE,
     name="accounts",
     primary_key=("Id",),
-    schema=_schema(*ACCOUNT_FIELDS),
+    schema=string_schema(*ACCOUNT_FIELDS),
     description="POST CustomerManagement/v13/Account/Query: currency and TimeZone enum.",
 )
 CAMPAIGNS = Stream(
     source=SOURCE,
     name="campaigns",
     primary_key=("Id",),
-    schema=_schema(*CAMPAIGN_FIELDS),
+    schema=string_schema(*CAMPAIGN_FIELDS),
     description="POST CampaignManagement/v13/Campaigns/QueryByAccountId (full refresh).",
 )
 AD_PERFORMANCE = Stream(
     source=SOURCE,
     name="ad_performance",
     primary_key=("AdId", "TimePeriod"),
-    schema=_schema(*REPORT_COLUMNS),
+    schema=string_schema(*REPORT_COLUMNS),
     cursor_field="TimePeriod",
     lookback=7,
     description="AdPerformanceReportRequest, Aggregation Daily, CSV: one row per ad and UTC day.",
@@ -102,10 +98,6 @@ class ReportFailedError(FatalAPIError):
     """The report came back Status Error again after a resubmission."""
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class MicrosoftAdsSource:
     """The Microsoft Advertising connector: ``streams`` to declare, ``read`` to pull one stream."""
 
@@ -115,7 +107,7 @@ class MicrosoftAdsSource:
         self,
         settings: Settings,
         client: MicrosoftAdsClient | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.settings = settings
@@ -341,15 +333,6 @@ def parse_report(data: bytes) -> list[dict[str, str]]:
     return rows
 
 
-def date_windows(since: date, until: date, days: int) -> Iterator[tuple[date, date]]:
-    """Inclusive ``days``-long windows covering since..until, ascending."""
-    start = since
-    while start <= until:
-        end = min(until, start + timedelta(days=days - 1))
-        yield start, end
-        start = end + timedelta(days=1)
-
-
 def _report_date(day: date) -> dict[str, int]:
     return {"Day": day.day, "Month": day.month, "Year": day.year}
 
@@ -398,7 +381,5 @@ def _client_from(settings: Settings) -> MicrosoftAdsClient:
         refresh_token=secret(settings.microsoft_ads_refresh_token),
         developer_token=secret(settings.microsoft_ads_developer_token),
         customer_id=settings.microsoft_ads_customer_id,
-        timeout=settings.http_timeout_seconds,
-        max_retries=settings.http_max_retries,
-        max_backoff=settings.http_max_backoff_seconds,
+        **http_options(settings),
     )

@@ -24,10 +24,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import pyarrow as pa
 
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream, records_to_table
+from revops.sources.base import Batch, Stream, records_to_table, string_schema
+from revops.sources.http import http_options
 from revops.sources.errors import FatalAPIError
 from revops.sources.offline.client import (
     LOCATION_ENV,
@@ -45,15 +45,11 @@ LINE_COLUMNS = ("file_name", "line_number", "file_version", *CSV_COLUMNS, "campa
 FILE_COLUMNS = ("file_name", "file_version", "last_modified", "size", "is_deleted")
 
 
-def _schema(*names: str) -> pa.Schema:
-    return pa.schema([pa.field(n, pa.string()) for n in names])
-
-
 SPEND_LINES = Stream(
     source=SOURCE,
     name="spend_lines",
     primary_key=("file_name", "line_number"),
-    schema=_schema(*LINE_COLUMNS),
+    schema=string_schema(*LINE_COLUMNS),
     cursor_field="file_version",
     description="One data line of a spend CSV (date,channel,campaign,amount,currency), as written.",
 )
@@ -61,7 +57,7 @@ FILES = Stream(
     source=SOURCE,
     name="files",
     primary_key=("file_name",),
-    schema=_schema(*FILE_COLUMNS),
+    schema=string_schema(*FILE_COLUMNS),
     description="The folder listing: each CSV's current version; tombstones for removed files.",
 )
 
@@ -210,8 +206,6 @@ def _client_from(settings: Settings) -> OfflineSpendClient | LocalFolder:
         return OfflineSpendClient(
             location,
             token,
-            timeout=settings.http_timeout_seconds,
-            max_retries=settings.http_max_retries,
-            max_backoff=settings.http_max_backoff_seconds,
+            **http_options(settings),
         )
     return LocalFolder(location.removeprefix("file://"))

@@ -40,6 +40,7 @@ import pyarrow as pa
 
 from revops.settings import Settings
 from revops.sources.base import Batch, Stream, records_to_table
+from revops.sources.http import http_options
 from revops.sources.salesforce.client import InvalidQueryLocator, SalesforceClient
 
 log = logging.getLogger(__name__)
@@ -161,9 +162,7 @@ class SalesforceSource:
             client_secret=secret(settings.salesforce_client_secret),
             refresh_token=secret(settings.salesforce_refresh_token),
             api_version=settings.salesforce_api_version,
-            timeout=settings.http_timeout_seconds,
-            max_retries=settings.http_max_retries,
-            max_backoff=settings.http_max_backoff_seconds,
+            **http_options(settings),
         )
         self.batch_size = settings.salesforce_batch_size
         self.lookback_minutes = settings.salesforce_lookback_minutes
