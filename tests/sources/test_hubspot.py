@@ -135,11 +135,17 @@ def test_full_contact_read_equals_the_world_at_the_clock(
     url: str, app: HubSpotSandbox, clock: datetime
 ) -> None:
     app.as_of = clock
-    rows, batches = read(HubSpotSource(make_settings(url)), "contacts")
+    every, batches = read(HubSpotSource(make_settings(url)), "contacts")
+    rows = [r for r in every if not r["archived"]]
     by_id = {r["id"]: r for r in rows}
     world = {str(c.contact_id): c for c in WORLD.contacts_as_of(clock)}
     assert len(rows) == len(by_id) == len(world)
-    assert set(by_id) == {k[0] for k in app.expected_keys("contacts")} == set(world)
+    assert set(by_id) == set(world)
+    # deleted contacts come from the recycle bin (archived=true), never from search
+    deleted = {str(c.contact_id) for c in WORLD.contacts
+               if c.deleted_at and c.deleted_at <= clock and c.created_at <= clock}
+    assert {r["id"] for r in every if r["archived"]} == deleted
+    assert {k[0] for k in app.expected_keys("contacts")} == set(world) | deleted
     for cid, c in world.items():
         want = expected_contact(c, clock)
         got = {k: by_id[cid][k] for k in want}
@@ -153,11 +159,13 @@ def test_full_contact_read_equals_the_world_at_the_clock(
     gone = {str(c.contact_id) for c in WORLD.contacts if c.merged_at and c.merged_at <= clock}
     assert gone and not gone & set(by_id)
     assert all(r["lastmodifieddate"] <= iso(clock) for r in rows)
-    assert last_state(batches) == {"cursor": max(r["lastmodifieddate"] for r in rows)}
+    assert last_state(batches)["cursor"] == max(r["lastmodifieddate"] for r in rows)
 
 
 def test_contact_values_are_strings_and_nulls(url: str) -> None:
-    rows, _ = read(HubSpotSource(make_settings(url)), "contacts")
+    every, _ = read(HubSpotSource(make_settings(url)), "contacts")
+    rows = [r for r in every if r["archivedAt"] is None]
+    assert len(every) > len(rows), "the world must delete a contact"
     for row in rows:
         for key, value in row.items():
             assert value is None or isinstance(value, str) or key == "archived", (key, value)
@@ -229,7 +237,8 @@ def test_search_pages_past_200_without_duplicates(url: str, app: HubSpotSandbox)
     gt = [f for f in pages[1]["filterGroups"][0]["filters"] if f["propertyName"] == "hs_object_id"]
     assert gt == [{"propertyName": "hs_object_id", "operator": "GT", "value": ids[199]}]
     assert all(p["limit"] <= 200 for p in searches(app))
-    assert len(batches) == expected_pages
+    # one batch per page, then one for the recycle bin
+    assert len(batches) == expected_pages + 1 and batches[-1].meta == {"archived": True}
 
 
 @pytest.mark.timeout(15)  # a read that restarts from the same place would loop forever
@@ -251,7 +260,8 @@ def test_cap_restarts_above_the_last_id_when_a_bulk_edit_shares_one_timestamp(
     ]
     assert restarts, "the read must restart with hs_object_id GT <last id>"
     assert all(int(b["after"]) + b["limit"] <= 300 for b in searches(app))
-    assert last_state(batches) == {"cursor": max(r["lastmodifieddate"] for r in rows)}
+    live = [r for r in rows if not r["archived"]]
+    assert last_state(batches)["cursor"] == max(r["lastmodifieddate"] for r in live)
 
 
 def test_sandbox_enforces_its_cap(url: str, app: HubSpotSandbox) -> None:
@@ -278,7 +288,9 @@ def test_windows_checkpoint_the_cursor(url: str, app: HubSpotSandbox) -> None:
     """A state is only safe once every record at or below its cursor has been yielded: pages
     are in id order, so that holds at the end of a time window, not in the middle of one."""
     source = HubSpotSource(make_settings(url), window=timedelta(days=5), page_size=40)
-    rows, batches = read(source, "contacts")
+    every, batches = read(source, "contacts")
+    rows = [r for r in every if not r["archived"]]
+    batches = [b for b in batches if not b.meta.get("archived")]
     states = [b.state["cursor"] for b in batches if b.state]
     assert len(states) >= 4 and states == sorted(states)
     assert states[-1] == max(r["lastmodifieddate"] for r in rows)
@@ -292,7 +304,7 @@ def test_windows_checkpoint_the_cursor(url: str, app: HubSpotSandbox) -> None:
             assert below <= set(seen), "a resume from this state would skip records"
     bounded = [b for b in searches(app) if any(f["operator"] == "LT" for f in filters_of(b))]
     assert bounded
-    assert len({r["id"] for r in rows}) == len(app.expected_keys("contacts"))
+    assert len({r["id"] for r in every}) == len(app.expected_keys("contacts"))
 
 
 # --------------------------------------------------------------------------- incremental
@@ -346,7 +358,8 @@ def test_nothing_new_yields_nothing_and_keeps_state(url: str) -> None:
     source = HubSpotSource(make_settings(url, hubspot_lookback_minutes=0))
     _, b1 = read(source, "contacts")
     state = last_state(b1)
-    far = {"cursor": "2030-01-01T00:00:00.000Z"}
+    assert state and state["archived_cursor"] <= state["cursor"]
+    far = {"cursor": "2030-01-01T00:00:00.000Z", "archived_cursor": "2030-01-01T00:00:00.000Z"}
     rows, batches = read(source, "contacts", far)
     assert rows == [] and last_state(batches) is None
     rows, _ = read(source, "contacts", state)  # the newest records are re-read (>=), no more
@@ -478,5 +491,6 @@ def test_spec() -> None:
     assert SPEC.configured(make_settings("http://x"))
     assert not SPEC.configured(make_settings("http://x", token=None))
     source = SPEC.build(make_settings("http://x", token=None))  # building never needs the token
-    assert [s.name for s in source.streams] == ["owners", "contacts", "deals"]
+    assert [s.name for s in source.streams] == [
+        "owners", "contacts", "deals", "calls", "emails", "meetings", "deal_pipelines"]
     assert isinstance(SPEC.sandbox_app(WORLD, token="t"), HubSpotSandbox)
