@@ -1,4 +1,5 @@
-"""HubSpot streams (owners, contacts, deals) and the search paging that survives the 10k cap.
+"""HubSpot streams (owners, contacts, deals, calls, emails, meetings, deal pipelines), the
+search paging that survives the 10k cap and the recycle-bin pass for deleted records.
 
 Why the search read is shaped this way (api-notes crm.md, "Search"):
 
@@ -188,7 +189,8 @@ def windows(lo: int | None, first: int, last: int, width_ms: int) -> list[Window
 
 # --------------------------------------------------------------------------- the source
 class HubSpotSource:
-    """Reads owners (full refresh), contacts and deals (incremental search) from HubSpot."""
+    """Reads owners and deal pipelines (full refresh); contacts, deals, calls, emails and
+    meetings (incremental search; contacts and deals also list their recycle bin)."""
 
     name = SOURCE
 
