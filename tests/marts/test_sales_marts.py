@@ -142,7 +142,8 @@ def edge_world(clock: datetime) -> World:
     * an MQL thirty days before the clock, untouched, of an owner the CRM no longer lists:
       missed, with no touched MQL in its row (hours NULL, share 0).
     """
-    world = World(WorldConfig(seed=5, days=8, rename_campaigns=False))  # one night: see tests/core
+    # one night: see tests/core; no deletes: the counts below are of every deal it makes
+    world = World(WorldConfig(seed=5, days=8, rename_campaigns=False, delete_share=0))
     world.deals = [d for d in world.deals if d.created_at < EDGE_DEALS_BEFORE]
     for d in world.deals:
         d.close_at, d.is_won = None, False

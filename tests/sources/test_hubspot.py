@@ -135,11 +135,17 @@ def test_full_contact_read_equals_the_world_at_the_clock(
     url: str, app: HubSpotSandbox, clock: datetime
 ) -> None:
     app.as_of = clock
-    rows, batches = read(HubSpotSource(make_settings(url)), "contacts")
+    every, batches = read(HubSpotSource(make_settings(url)), "contacts")
+    rows = [r for r in every if not r["archived"]]
     by_id = {r["id"]: r for r in rows}
     world = {str(c.contact_id): c for c in WORLD.contacts_as_of(clock)}
     assert len(rows) == len(by_id) == len(world)
-    assert set(by_id) == {k[0] for k in app.expected_keys("contacts")} == set(world)
+    assert set(by_id) == set(world)
+    # deleted contacts come from the recycle bin (archived=true), never from search
+    deleted = {str(c.contact_id) for c in WORLD.contacts
+               if c.deleted_at and c.deleted_at <= clock and c.created_at <= clock}
+    assert {r["id"] for r in every if r["archived"]} == deleted
+    assert {k[0] for k in app.expected_keys("contacts")} == set(world) | deleted
     for cid, c in world.items():
         want = expected_contact(c, clock)
         got = {k: by_id[cid][k] for k in want}
@@ -153,11 +159,13 @@ def test_full_contact_read_equals_the_world_at_the_clock(
     gone = {str(c.contact_id) for c in WORLD.contacts if c.merged_at and c.merged_at <= clock}
     assert gone and not gone & set(by_id)
     assert all(r["lastmodifieddate"] <= iso(clock) for r in rows)
-    assert last_state(batches) == {"cursor": max(r["lastmodifieddate"] for r in rows)}
+    assert last_state(batches)["cursor"] == max(r["lastmodifieddate"] for r in rows)
 
 
 def test_contact_values_are_strings_and_nulls(url: str) -> None:
-    rows, _ = read(HubSpotSource(make_settings(url)), "contacts")
+    every, _ = read(HubSpotSource(make_settings(url)), "contacts")
+    rows = [r for r in every if r["archivedAt"] is None]
+    assert len(every) > len(rows), "the world must delete a contact"
     for row in rows:
         for key, value in row.items():
             assert value is None or isinstance(value, str) or key == "archived", (key, value)
@@ -229,7 +237,8 @@ def test_search_pages_past_200_without_duplicates(url: str, app: HubSpotSandbox)
     gt = [f for f in pages[1]["filterGroups"][0]["filters"] if f["propertyName"] == "hs_object_id"]
     assert gt == [{"propertyName": "hs_object_id", "operator": "GT", "value": ids[199]}]
     assert all(p["limit"] <= 200 for p in searches(app))
-    assert len(batches) == expected_pages
+    # one batch per page, then one for the recycle bin
+    assert len(batches) == expected_pages + 1 and batches[-1].meta == {"archived": True}
 
 
 @pytest.mark.timeout(15)  # a read that restarts from the same place would loop forever
@@ -251,7 +260,8 @@ def test_cap_restarts_above_the_last_id_when_a_bulk_edit_shares_one_timestamp(
     ]
     assert restarts, "the read must restart with hs_object_id GT <last id>"
     assert all(int(b["after"]) + b["limit"] <= 300 for b in searches(app))
-    assert last_state(batches) == {"cursor": max(r["lastmodifieddate"] for r in rows)}
+    live = [r for r in rows if not r["archived"]]
+    assert last_state(batches)["cursor"] == max(r["lastmodifieddate"] for r in live)
 
 
 def test_sandbox_enforces_its_cap(url: str, app: HubSpotSandbox) -> None:
@@ -278,7 +288,9 @@ def test_windows_checkpoint_the_cursor(url: str, app: HubSpotSandbox) -> None:
     """A state is only safe once every record at or below its cursor has been yielded: pages
     are in id order, so that holds at the end of a time window, not in the middle of one."""
     source = HubSpotSource(make_settings(url), window=timedelta(days=5), page_size=40)
-    rows, batches = read(source, "contacts")
+    every, batches = read(source, "contacts")
+    rows = [r for r in every if not r["archived"]]
+    batches = [b for b in batches if not b.meta.get("archived")]
     states = [b.state["cursor"] for b in batches if b.state]
     assert len(states) >= 4 and states == sorted(states)
     assert states[-1] == max(r["lastmodifieddate"] for r in rows)
@@ -292,7 +304,7 @@ def test_windows_checkpoint_the_cursor(url: str, app: HubSpotSandbox) -> None:
             assert below <= set(seen), "a resume from this state would skip records"
     bounded = [b for b in searches(app) if any(f["operator"] == "LT" for f in filters_of(b))]
     assert bounded
-    assert len({r["id"] for r in rows}) == len(app.expected_keys("contacts"))
+    assert len({r["id"] for r in every}) == len(app.expected_keys("contacts"))
 
 
 # --------------------------------------------------------------------------- incremental
@@ -346,7 +358,8 @@ def test_nothing_new_yields_nothing_and_keeps_state(url: str) -> None:
     source = HubSpotSource(make_settings(url, hubspot_lookback_minutes=0))
     _, b1 = read(source, "contacts")
     state = last_state(b1)
-    far = {"cursor": "2030-01-01T00:00:00.000Z"}
+    assert state and state["archived_cursor"] <= state["cursor"]
+    far = {"cursor": "2030-01-01T00:00:00.000Z", "archived_cursor": "2030-01-01T00:00:00.000Z"}
     rows, batches = read(source, "contacts", far)
     assert rows == [] and last_state(batches) is None
     rows, _ = read(source, "contacts", state)  # the newest records are re-read (>=), no more
@@ -478,5 +491,121 @@ def test_spec() -> None:
     assert SPEC.configured(make_settings("http://x"))
     assert not SPEC.configured(make_settings("http://x", token=None))
     source = SPEC.build(make_settings("http://x", token=None))  # building never needs the token
-    assert [s.name for s in source.streams] == ["owners", "contacts", "deals"]
+    assert [s.name for s in source.streams] == [
+        "owners", "contacts", "deals", "calls", "emails", "meetings", "deal_pipelines"]
     assert isinstance(SPEC.sandbox_app(WORLD, token="t"), HubSpotSandbox)
+
+
+# --------------------------------------------------------------------------- engagements
+KIND_DIRECTION = {"calls": "hs_call_direction", "emails": "hs_email_direction"}
+TYPE_ID = {"calls": 194, "emails": 198, "meetings": 200}
+
+
+@pytest.mark.parametrize("kind", ["calls", "emails", "meetings"])
+def test_engagements_equal_the_world_with_their_contacts(
+    url: str, app: HubSpotSandbox, kind: str
+) -> None:
+    rows, batches = read(HubSpotSource(make_settings(url)), kind)
+    by_id = {r["id"]: r for r in rows}
+    want = {str(a.activity_id): a for a in WORLD.activities
+            if a.kind == kind and a.at <= WORLD.now}
+    assert want and set(by_id) == set(want) == {k[0] for k in app.expected_keys(kind)}
+    for aid, a in want.items():
+        row = by_id[aid]
+        assert row["hs_timestamp"] == iso(a.at)
+        assert row["hubspot_owner_id"] == a.owner_id
+        assert row["associated_contact_ids"] == ";".join(map(str, a.contact_ids))
+        if kind in KIND_DIRECTION:
+            assert row[KIND_DIRECTION[kind]] == a.direction
+        else:
+            assert row["hs_meeting_start_time"] == iso(a.at)
+    assert last_state(batches) == {"cursor": max(r["hs_lastmodifieddate"] for r in rows)}
+    calls = app.requests_to(f"/crm/v4/associations/{kind}/contacts/batch/read")
+    assert calls and all(len(c.body["inputs"]) <= 100 for c in calls)
+    # the association type is the activity -> contact one (194/198/200)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    resp = requests.post(f"{url}/crm/v4/associations/{kind}/contacts/batch/read",
+                         json={"inputs": [{"id": next(iter(want))}]}, headers=auth, timeout=10)
+    types = resp.json()["results"][0]["to"][0]["associationTypes"]
+    assert types == [{"category": "HUBSPOT_DEFINED", "typeId": TYPE_ID[kind], "label": None}]
+
+
+def test_engagements_include_non_touches_that_come_first(url: str) -> None:
+    """An incoming email, a marketing meeting and an unowned meeting, before the touch."""
+    source = HubSpotSource(make_settings(url))
+    emails, _ = read(source, "emails")
+    meetings, _ = read(source, "meetings")
+    calls, _ = read(source, "calls")
+    assert {r["hs_email_direction"] for r in emails} == {"EMAIL", "INCOMING_EMAIL"}
+    assert {r["hs_call_direction"] for r in calls} == {"OUTBOUND"}
+    marketing = next(o.owner_id for o in WORLD.owners if o.team == "Marketing")
+    assert {r["hubspot_owner_id"] for r in meetings} == {marketing, None}
+    touch = {str(c.contact_id): iso(c.first_sales_touch_at) for c in WORLD.contacts_as_of(WORLD.now)
+             if c.first_sales_touch_at and c.first_sales_touch_at <= WORLD.now}
+    sent = [r for r in calls + emails
+            if r.get("hs_call_direction") == "OUTBOUND" or r.get("hs_email_direction") == "EMAIL"]
+    first: dict[str, str] = {}
+    for r in sent:
+        for cid in r["associated_contact_ids"].split(";"):
+            first[cid] = min(r["hs_timestamp"], first.get(cid, r["hs_timestamp"]))
+    assert first == touch
+    earlier = [r for r in emails + meetings
+               for cid in (r["associated_contact_ids"] or "").split(";")
+               if cid in touch and r["hs_timestamp"] < touch[cid]]
+    assert earlier, "some non-touch must precede the first touch"
+
+
+def test_engagements_resume_incrementally(url: str, app: HubSpotSandbox) -> None:
+    settings = make_settings(url)
+    app.as_of = EARLIER
+    first, b1 = read(HubSpotSource(settings), "calls")
+    app.as_of = WORLD.now
+    second, _ = read(HubSpotSource(settings), "calls", last_state(b1))
+    full, _ = read(HubSpotSource(settings), "calls")
+    assert {r["id"]: r for r in first} | {r["id"]: r for r in second} == {r["id"]: r for r in full}
+    assert 0 < len(second) < len(full)
+
+
+# --------------------------------------------------------------------------- pipelines
+def test_deal_pipelines_one_row_per_stage_with_metadata_strings(url: str) -> None:
+    rows, batches = read(HubSpotSource(make_settings(url)), "deal_pipelines")
+    stages = {(r["pipeline_id"], r["stage_id"]): r for r in rows}
+    assert len(stages) == len(rows) == 10
+    won = stages[("default", "closedwon")]
+    assert (won["is_closed"], won["probability"]) == ("true", "1.0")
+    assert won["stage_label"] != "Closed Won"  # relabelled: labels say nothing
+    assert json.loads(won["metadata"]) == {"isClosed": "true", "probability": "1.0"}
+    assert stages[("87654321", "87654323")]["probability"] == "1.0"
+    assert all(b.state is None for b in batches)
+
+
+# --------------------------------------------------------------------------- deletes
+def test_a_deal_deleted_between_runs_comes_back_archived(url: str, app: HubSpotSandbox) -> None:
+    world = World(WorldConfig(days=23))
+    gone = next(d for d in world.deals if d.created_at < EARLIER and d.deleted_at is None)
+    gone.deleted_at = EARLIER + timedelta(hours=5)
+    # deleted 11 minutes earlier: outside the 10-minute lookback of the next run
+    before = next(d for d in world.deals if d.created_at < EARLIER and d.deleted_at is None)
+    before.deleted_at = gone.deleted_at - timedelta(minutes=11)
+    app.world = world
+    settings = make_settings(url)
+    app.as_of = EARLIER
+    first, b1 = read(HubSpotSource(settings), "deals")
+    assert next(r for r in first if r["id"] == str(gone.deal_id))["archived"] is False
+    app.as_of = WORLD.now
+    app.log.clear()
+    second, b2 = read(HubSpotSource(settings), "deals", last_state(b1))
+    row = next(r for r in second if r["id"] == str(gone.deal_id))
+    assert row["archived"] is True and row["archivedAt"] == iso(gone.deleted_at)
+    assert row["associated_contact_ids"] is None
+    assert last_state(b2)["archived_cursor"] == iso(gone.deleted_at)
+    listed = [r for r in app.requests_to("/crm/v3/objects/deals") if r.method == "GET"]
+    assert listed and all(r.args["archived"] == "true" for r in listed)
+    # search no longer knows it
+    resp = _post(url, "/crm/v3/objects/deals/search", {"limit": 200, "filterGroups": [{"filters": [
+        {"propertyName": "hs_object_id", "operator": "EQ", "value": str(gone.deal_id)}]}]})
+    assert resp.json()["results"] == []
+    assert str(before.deal_id) in {r["id"] for r in second if r["archived"]}
+    # a third run re-reads only what lies within the lookback behind archived_cursor (>=)
+    third, _ = read(HubSpotSource(settings), "deals", last_state(b2))
+    assert [r["id"] for r in third if r["archived"]] == [str(gone.deal_id)]

@@ -223,6 +223,9 @@ class Contact:
     merged_at: datetime | None = None
     #: set on the survivor: the ids it absorbed
     absorbed: list[int] = field(default_factory=list)
+    #: deleted (archived) in the CRM at this moment: gone from search, listed by
+    #: ``archived=true``, and counted nowhere from then on (never set on merge survivors/losers)
+    deleted_at: datetime | None = None
 
     def events(self) -> list[datetime]:
         out = [self.created_at, *self.stage_at.values()]
@@ -230,9 +233,12 @@ class Contact:
         return out
 
     def visible(self, as_of: datetime) -> bool:
-        if self.created_at > as_of:
+        if self.created_at > as_of or self.deleted_by(as_of):
             return False
         return not (self.merged_at is not None and self.merged_at <= as_of)
+
+    def deleted_by(self, as_of: datetime) -> bool:
+        return self.deleted_at is not None and self.deleted_at <= as_of
 
     def stage_as_of(self, stage: str, as_of: datetime) -> datetime | None:
         t = self.stage_at.get(stage)
@@ -255,6 +261,31 @@ class Contact:
         ]
 
 
+#: CRM activity kinds (HubSpot object types)
+ACTIVITY_KINDS = ("calls", "emails", "meetings")
+#: engagement ids: base + contact id * 10 + slot (ids are unique across the kinds, as HubSpot's)
+ACTIVITY_ID_BASE = 40_000_000_000
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A call, email or meeting logged in the CRM, derived from a contact's story.
+
+    Only ``is_sales_touch`` ones are the contact's first sales touch (an outbound call or a sent
+    email by its owner at ``first_sales_touch_at``); the others are there so that "the earliest
+    engagement of any kind" is wrong: an INCOMING_EMAIL from the contact, a meeting logged by
+    marketing (a webinar, with a second attendee) and a meeting nobody owns."""
+
+    kind: str  # calls | emails | meetings
+    activity_id: int
+    at: datetime  # hs_timestamp; logged at that moment
+    owner_id: str | None
+    #: hs_call_direction (INBOUND/OUTBOUND) or hs_email_direction (EMAIL/INCOMING_EMAIL)
+    direction: str | None
+    contact_ids: tuple[int, ...]
+    is_sales_touch: bool = False
+
+
 @dataclass
 class Deal:
     deal_id: int
@@ -266,9 +297,14 @@ class Deal:
     is_won: bool
     owner_id: str | None
     pipeline: str = "default"
+    #: deleted (archived) in the CRM at this moment; counted nowhere from then on
+    deleted_at: datetime | None = None
 
     def visible(self, as_of: datetime) -> bool:
-        return self.created_at <= as_of
+        return self.created_at <= as_of and not self.deleted_by(as_of)
+
+    def deleted_by(self, as_of: datetime) -> bool:
+        return self.deleted_at is not None and self.deleted_at <= as_of
 
     def is_closed_as_of(self, as_of: datetime) -> bool:
         return self.close_at is not None and self.close_at <= as_of
@@ -307,6 +343,9 @@ class WorldConfig:
     crms: tuple[str, ...] = ("hubspot",)
     #: rename a Meta and a Google Ads campaign three days before the end
     rename_campaigns: bool = True
+    #: share of contacts and of deals deleted in the CRM some days after their creation
+    #: (drawn from their own random sequence: the rest of the world is the same with or without)
+    delete_share: float = 0.01
 
 
 def _utc(d: date, tz: str, seconds: float) -> datetime:
@@ -363,6 +402,7 @@ class World:
         self._build_contacts()
         self._build_merges()
         self._build_deals()
+        self._build_deletions()
 
     def _build_ads(self) -> None:
         cfg = self.config
@@ -472,6 +512,8 @@ class World:
             ("Lea", "Novak", "SDR West"),
             ("Ken", "Ito", "SDR West"),
             ("Mia", "Larsen", "Account Executives"),
+            # logs webinars and events as meetings: never a sales touch
+            ("Noa", "Berg", "Marketing"),
         ]
         for i, (first, last, team) in enumerate(names):
             self.owners.append(
@@ -601,6 +643,71 @@ class World:
                     owner_id=rng.choice(aes).owner_id,
                 )
             )
+
+    def _build_deletions(self) -> None:
+        """About ``delete_share`` of contacts and of deals are deleted in the CRM half a day to
+        14 days after their creation (possibly after the world's clock: not deleted yet). Never a merge
+        survivor or duplicate, never a contact with a deal (its deal would lose its person).
+
+        The Salesforce sandbox does not serve deletions (``IsDeleted``) for world records yet, so
+        a company keeping its funnel in Salesforce gets none (the truth would count fewer
+        people than its org shows)."""
+        share = self.config.delete_share
+        if share <= 0 or "salesforce" in self.config.crms:
+            return
+        rng = random.Random(self.config.seed + 2)  # independent of the rest of the world
+        with_deal = {d.contact_id for d in self.deals}
+        for c in self.contacts:
+            draw, days = rng.random(), rng.uniform(0.5, 14)
+            if c.absorbed or c.merged_into is not None or c.contact_id in with_deal:
+                continue
+            if draw < share:
+                c.deleted_at = c.created_at + timedelta(days=days)
+        for d in self.deals:
+            draw, days = rng.random(), rng.uniform(0.5, 14)
+            if draw < share:
+                d.deleted_at = d.created_at + timedelta(days=days)
+
+    @cached_property
+    def activities(self) -> list[Activity]:
+        """CRM activities derived from the contacts (no random draws: the world is unchanged).
+
+        Merged-away duplicates have none (truth counts the survivor's own touch), and nothing
+        is logged on a contact at or after its deletion."""
+        marketing = next((o.owner_id for o in self.owners if o.team == "Marketing"), None)
+        fallback = self.owners[0].owner_id
+        out: list[Activity] = []
+        people = [c for c in self.contacts if c.merged_into is None]
+        for i, c in enumerate(people):
+            def alive(t: datetime, c: Contact = c) -> bool:
+                return c.deleted_at is None or t < c.deleted_at
+
+            base = ACTIVITY_ID_BASE + c.contact_id * 10
+            touch = c.first_sales_touch_at
+            until = touch if touch is not None else c.created_at + timedelta(days=2)
+            span = until - c.created_at
+            if touch is not None and alive(touch):
+                call = c.contact_id % 2 == 1
+                out.append(Activity("calls" if call else "emails", base + 1, touch,
+                                    c.owner_id or fallback, "OUTBOUND" if call else "EMAIL",
+                                    (c.contact_id,), is_sales_touch=True))
+            if c.contact_id % 3 == 0 and "mql" in c.stage_at:
+                at = c.created_at + span / 2  # the contact writes in before anyone calls
+                if alive(at):
+                    out.append(Activity("emails", base + 2, at, c.owner_id, "INCOMING_EMAIL",
+                                        (c.contact_id,)))
+            if c.contact_id % 5 == 0:
+                at = c.created_at + min(timedelta(minutes=30), span / 3)
+                others = [o.contact_id for o in people[max(0, i - 5):i]
+                          if o.created_at <= at and o.deleted_at is None]
+                if alive(at):
+                    out.append(Activity("meetings", base + 3, at, marketing, None,
+                                        (c.contact_id, *others[-1:])))
+            if c.contact_id % 7 == 0:
+                at = c.created_at + span * 0.75
+                if alive(at):
+                    out.append(Activity("meetings", base + 4, at, None, None, (c.contact_id,)))
+        return out
 
     # ------------------------------------------------------------------ views
     @cached_property

@@ -1,4 +1,5 @@
-"""HubSpot CRM v3: owners, contacts and deals (with their contact associations).
+"""HubSpot CRM v3: owners, contacts and deals (with their contact associations and deleted
+records), calls/emails/meetings (with their contacts) and deal pipelines.
 
 See README.md in this folder for what is read, the settings and the wire pitfalls handled.
 """

@@ -32,7 +32,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from revops.sandbox.server import SandboxApp, json_response
-from revops.sandbox.world import HUBSPOT_STAGE, Contact, Deal, World
+from revops.sandbox.world import ACTIVITY_KINDS, HUBSPOT_STAGE, Activity, Contact, Deal, World
 
 #: HubSpot's hard cap on results reachable through one search query
 DEFAULT_SEARCH_CAP = 10_000
@@ -51,6 +51,10 @@ _DATETIME_PROPS = {
     "closedate",
     "hs_first_outreach_date",
     "lead_rejected_date",
+    "hs_timestamp",
+    "hs_createdate",
+    "hs_meeting_start_time",
+    "hs_meeting_end_time",
     *(f"hs_v2_date_entered_{s}" for s in HUBSPOT_STAGE.values()),
 }
 _NUMERIC_PROPS = {"hs_object_id", "amount"}
@@ -58,16 +62,48 @@ _NUMERIC_PROPS = {"hs_object_id", "amount"}
 _DEFAULT_PROPS = {
     "contacts": ("createdate", "hs_object_id", "lastmodifieddate"),
     "deals": ("createdate", "hs_lastmodifieddate", "hs_object_id"),
+    **{k: ("hs_createdate", "hs_lastmodifieddate", "hs_object_id") for k in ACTIVITY_KINDS},
 }
+#: the property holding each object's last change (the search cursor)
+_MODIFIED_PROP = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate",
+                  **{k: "hs_lastmodifieddate" for k in ACTIVITY_KINDS}}
+_CREATED_PROP = {"contacts": "createdate", "deals": "createdate",
+                 **{k: "hs_createdate" for k in ACTIVITY_KINDS}}
+#: v4 association type ids (HUBSPOT_DEFINED), from -> to
+_ASSOCIATION_TYPE = {
+    ("deals", "contacts"): 3, ("contacts", "deals"): 4,
+    ("calls", "contacts"): 194, ("emails", "contacts"): 198, ("meetings", "contacts"): 200,
+    ("contacts", "calls"): 193, ("contacts", "emails"): 197, ("contacts", "meetings"): 199,
+}
+#: archived records stay listable this long (HubSpot's recycle bin)
+ARCHIVE_DAYS = 90
+MAX_LIST_LIMIT = 100
+#: the hs_call_disposition GUID HubSpot uses for "Connected"
+CONNECTED = "f240bbac-87c9-4f6e-bf70-924b57d47db7"
+#: the portal is Brazilian: its admins relabelled the default stages (the ids stay), so
+#: neither a label nor an id says "won"; only ``metadata`` does
 _DEAL_STAGES = (
     # id, label, probability, closed
-    ("appointmentscheduled", "Appointment Scheduled", "0.2", False),
-    ("qualifiedtobuy", "Qualified To Buy", "0.4", False),
-    ("presentationscheduled", "Presentation Scheduled", "0.6", False),
-    ("decisionmakerboughtin", "Decision Maker Bought-In", "0.8", False),
-    ("contractsent", "Contract Sent", "0.9", False),
-    ("closedwon", "Closed Won", "1.0", True),
-    ("closedlost", "Closed Lost", "0.0", True),
+    ("appointmentscheduled", "Reunião agendada", "0.2", False),
+    ("qualifiedtobuy", "Qualificado para compra", "0.4", False),
+    ("presentationscheduled", "Apresentação agendada", "0.6", False),
+    ("decisionmakerboughtin", "Decisor convencido", "0.8", False),
+    ("contractsent", "Contrato enviado", "0.9", False),
+    ("closedwon", "Negócio fechado", "1.0", True),
+    ("closedlost", "Perdido", "0.0", True),
+)
+#: a second pipeline with custom (numeric) stage ids, as portals add them
+RENEWALS_PIPELINE = ("87654321", "Renovações")
+_RENEWAL_STAGES = (
+    ("87654322", "Renovação em aberto", "0.5", False),
+    ("87654323", "Renovado", "1.0", True),
+    ("87654324", "Cancelado", "0.0", True),
+)
+
+#: (pipeline id, label, stages) as ``GET /crm/v3/pipelines/deals`` lists them
+_PIPELINES = (
+    ("default", "Pipeline de vendas", _DEAL_STAGES),
+    (*RENEWALS_PIPELINE, _RENEWAL_STAGES),
 )
 
 
@@ -239,6 +275,8 @@ class HubSpotSandbox(SandboxApp):
             Rule(
                 "/crm/objects/<version>/<object_type>/search", endpoint="search", methods=["POST"]
             ),
+            Rule("/crm/v3/objects/<object_type>", endpoint="list_objects", methods=["GET"]),
+            Rule("/crm/objects/<version>/<object_type>", endpoint="list_objects", methods=["GET"]),
             Rule("/crm/v3/owners", endpoint="owners", methods=["GET"]),
             Rule("/crm/v3/owners/", endpoint="owners", methods=["GET"]),
             Rule(
@@ -338,9 +376,10 @@ class HubSpotSandbox(SandboxApp):
         raise NotImplementedError(kind)
 
     # --- the world as HubSpot records ---------------------------------------------------
-    def contact_properties(self, c: Contact) -> dict[str, str | None]:
-        """Every property the sandbox knows for one contact at the clock."""
-        as_of = self.as_of
+    def contact_properties(self, c: Contact, at: datetime | None = None) -> dict[str, str | None]:
+        """Every property the sandbox knows for one contact at ``at`` (default: the clock; an
+        archived contact shows as it was when deleted)."""
+        as_of = at or self.as_of
         entered = {s: _visible(c.stage_at.get(s), as_of) for s in _STAGE_ORDER[1:]}
         entered["subscriber"] = _visible(c.subscriber_at, as_of)
         reached = [s for s in _STAGE_ORDER if entered.get(s) is not None]
@@ -362,7 +401,7 @@ class HubSpotSandbox(SandboxApp):
             "firstname": c.first_name,
             "lastname": c.last_name,
             "createdate": hs_datetime(c.created_at),
-            "lastmodifieddate": hs_datetime(self._contact_modified(c)),
+            "lastmodifieddate": hs_datetime(self._contact_modified(c, as_of)),
             "lifecyclestage": HUBSPOT_STAGE[reached[-1]] if reached else None,
             "hs_lead_status": lead_status,
             "hubspot_owner_id": c.owner_id,
@@ -379,15 +418,15 @@ class HubSpotSandbox(SandboxApp):
             props[f"hs_v2_date_entered_{name}"] = hs_datetime(entered.get(stage))
         return props
 
-    def _contact_modified(self, c: Contact) -> datetime:
-        modified = c.last_modified(self.as_of, self.world)
+    def _contact_modified(self, c: Contact, as_of: datetime) -> datetime:
+        modified = c.last_modified(as_of, self.world)
         edit = self.bulk_edit_at
-        if edit is not None and edit <= self.as_of and c.created_at <= edit:
+        if edit is not None and edit <= as_of and c.created_at <= edit:
             modified = max(modified, edit)
         return modified
 
-    def deal_properties(self, d: Deal) -> dict[str, str | None]:
-        as_of = self.as_of
+    def deal_properties(self, d: Deal, at: datetime | None = None) -> dict[str, str | None]:
+        as_of = at or self.as_of
         closed = d.is_closed_as_of(as_of)
         return {
             "hs_object_id": str(d.deal_id),
@@ -406,12 +445,59 @@ class HubSpotSandbox(SandboxApp):
             "hubspot_owner_id": d.owner_id,
         }
 
-    def _records(self, object_type: str) -> list[dict[str, Any]]:
-        """``[{"id", "props", "createdAt", "updatedAt"}]`` at the clock, ascending id.
+    def activity_properties(self, a: Activity) -> dict[str, str | None]:
+        """A call, email or meeting: logged when it happened, never edited afterwards."""
+        when = hs_datetime(a.at)
+        props: dict[str, str | None] = {
+            "hs_object_id": str(a.activity_id),
+            "hs_timestamp": when,
+            "hs_createdate": when,
+            "hs_lastmodifieddate": when,
+            "hubspot_owner_id": a.owner_id,
+        }
+        if a.kind == "calls":
+            props |= {"hs_call_direction": a.direction, "hs_call_status": "COMPLETED",
+                      "hs_call_disposition": CONNECTED, "hs_call_title": "Intro call"}
+        elif a.kind == "emails":
+            incoming = a.direction == "INCOMING_EMAIL"
+            props |= {"hs_email_direction": a.direction,
+                      "hs_email_status": None if incoming else "SENT",
+                      "hs_email_subject": "Question about pricing" if incoming
+                      else "Following up on your request"}
+        else:
+            props |= {"hs_meeting_start_time": when,
+                      "hs_meeting_end_time": hs_datetime(a.at + timedelta(minutes=45)),
+                      "hs_meeting_outcome": "COMPLETED",
+                      "hs_meeting_title": "Webinar: RevOps 101" if a.owner_id else "Meeting"}
+        return props
+
+    def _activities(self, kind: str) -> list[Activity]:
+        return [a for a in self.world.activities if a.kind == kind and a.at <= self.as_of]
+
+    def _archived(self, object_type: str) -> list[tuple[Contact | Deal, datetime]]:
+        """``(record, deleted_at)`` of the records in the recycle bin at the clock."""
+        if object_type == "contacts":
+            pool: list[Contact | Deal] = [*self.world.contacts]
+        elif object_type == "deals":
+            pool = [*self.world.deals]
+        else:
+            return []
+        oldest = self.as_of - timedelta(days=ARCHIVE_DAYS)
+        return [
+            (r, r.deleted_at)
+            for r in pool
+            if r.deleted_at is not None and r.created_at <= self.as_of
+            and oldest < r.deleted_at <= self.as_of
+        ]
+
+    def _records(self, object_type: str, archived: bool = False) -> list[dict[str, Any]]:
+        """``[{"id", "props", "createdAt", "updatedAt"}]`` at the clock, ascending id
+        (``archived``: the recycle bin's records, with ``archivedAt``).
 
         Cached per clock and switches: paging a large world must not rebuild it per page."""
         key = (
             object_type,
+            archived,
             self.as_of,
             self.bulk_edit_at,
             self.utm_campaign_property,
@@ -421,22 +507,28 @@ class HubSpotSandbox(SandboxApp):
         with self._cache_lock:
             cached = self._cache.get(key)
         if cached is None:
-            cached = self._build_records(object_type)
+            if archived:
+                cached = self._build_archived(object_type)
+            else:
+                cached = self._build_records(object_type)
             with self._cache_lock:
-                others = {k: v for k, v in self._cache.items() if k[0] != object_type}
+                others = {k: v for k, v in self._cache.items() if k[:2] != key[:2]}
                 self._cache = {key: cached, **others}
         return cached
 
     def _build_records(self, object_type: str) -> list[dict[str, Any]]:
-        builders: dict[str, tuple[Callable[[], list], Callable[[Any], dict], str]] = {
-            "contacts": (lambda: self.world.contacts_as_of(self.as_of), self.contact_properties,
-                         "lastmodifieddate"),
-            "deals": (lambda: self.world.deals_as_of(self.as_of), self.deal_properties,
-                      "hs_lastmodifieddate"),
+        builders: dict[str, tuple[Callable[[], list], Callable[[Any], dict]]] = {
+            "contacts": (lambda: self.world.contacts_as_of(self.as_of), self.contact_properties),
+            "deals": (lambda: self.world.deals_as_of(self.as_of), self.deal_properties),
+            **{
+                kind: (lambda kind=kind: self._activities(kind), self.activity_properties)
+                for kind in ACTIVITY_KINDS
+            },
         }
         if object_type not in builders:
             raise KeyError(object_type)
-        objects, props_of, modified = builders[object_type]
+        objects, props_of = builders[object_type]
+        modified, created = _MODIFIED_PROP[object_type], _CREATED_PROP[object_type]
         out = []
         for obj in objects():
             props = props_of(obj)
@@ -444,8 +536,28 @@ class HubSpotSandbox(SandboxApp):
                 {
                     "id": props["hs_object_id"],
                     "props": props,
-                    "createdAt": props["createdate"],
+                    "createdAt": props[created],
                     "updatedAt": props[modified],
+                }
+            )
+        out.sort(key=lambda r: int(r["id"]))
+        return out
+
+    def _build_archived(self, object_type: str) -> list[dict[str, Any]]:
+        """Deleted records as they were at their deletion; ``updatedAt`` = ``archivedAt``."""
+        out = []
+        for obj, deleted_at in self._archived(object_type):
+            if isinstance(obj, Contact):
+                props = self.contact_properties(obj, at=deleted_at)
+            else:
+                props = self.deal_properties(obj, at=deleted_at)
+            out.append(
+                {
+                    "id": props["hs_object_id"],
+                    "props": props,
+                    "createdAt": props["createdate"],
+                    "updatedAt": hs_datetime(deleted_at),
+                    "archivedAt": hs_datetime(deleted_at),
                 }
             )
         out.sort(key=lambda r: int(r["id"]))
@@ -455,10 +567,14 @@ class HubSpotSandbox(SandboxApp):
         """Primary keys a full read of ``stream_name`` must yield at the current clock."""
         if stream_name == "owners":
             return {(o.owner_id,) for o in self.world.owners}
-        if stream_name == "contacts":
-            return {(str(c.contact_id),) for c in self.world.contacts_as_of(self.as_of)}
-        if stream_name == "deals":
-            return {(str(d.deal_id),) for d in self.world.deals_as_of(self.as_of)}
+        if stream_name in ("contacts", "deals"):
+            # the search's live records plus the recycle bin's (read with archived=true)
+            live = {(r["id"],) for r in self._records(stream_name)}
+            return live | {(r["id"],) for r in self._records(stream_name, archived=True)}
+        if stream_name in ACTIVITY_KINDS:
+            return {(str(a.activity_id),) for a in self._activities(stream_name)}
+        if stream_name == "deal_pipelines":
+            return {(pid, sid) for pid, _, stages in _PIPELINES for sid, *_ in stages}
         raise KeyError(stream_name)
 
     # --- endpoints ------------------------------------------------------------------------
@@ -503,6 +619,42 @@ class HubSpotSandbox(SandboxApp):
             nxt = str(after + limit)
             out["paging"] = {"next": {"after": nxt, "link": f"{request.base_url}?after={nxt}"}}
         return out
+
+    def list_objects(
+        self, request: Request, object_type: str, version: str | None = None
+    ) -> Response:
+        """``GET /crm/v3/objects/{type}?limit=&after=&properties=&archived=``.
+
+        ``archived=true`` lists only the recycle bin (deleted records, ``archivedAt``), which
+        search never shows; ``after`` is an opaque cursor (an offset here)."""
+        if object_type not in _DEFAULT_PROPS:
+            return json_response(
+                error_body(f"Unable to infer object type from: {object_type}", "OBJECT_NOT_FOUND"),
+                404,
+            )
+        try:
+            limit = _int(request.args.get("limit", 10), "limit")
+            after = _int(request.args.get("after", 0) or 0, "after")
+        except SearchError as exc:
+            return self._bad_request(str(exc))
+        if not 0 < limit <= MAX_LIST_LIMIT or after < 0:
+            return self._bad_request(f"limit must be between 1 and {MAX_LIST_LIMIT}")
+        archived = request.args.get("archived", "false").lower() == "true"
+        records = self._records(object_type, archived=archived)
+        requested = [p for p in request.args.get("properties", "").split(",") if p]
+        wanted = list(dict.fromkeys([*_DEFAULT_PROPS[object_type], *requested]))
+        results = []
+        for r in records[after : after + limit]:
+            item = _render(r, wanted)
+            if archived:
+                item["archived"] = True
+                item["archivedAt"] = r["archivedAt"]
+            results.append(item)
+        body: dict[str, Any] = {"results": results}
+        if after + limit < len(records):
+            nxt = str(after + limit)
+            body["paging"] = {"next": {"after": nxt, "link": f"{request.base_url}?after={nxt}"}}
+        return json_response(body)
 
     def _bad_request(self, message: str) -> Response:
         return json_response(error_body(message, "VALIDATION_ERROR"), 400)
@@ -554,7 +706,7 @@ class HubSpotSandbox(SandboxApp):
             return self._bad_request("inputs must hold between 1 and 1000 items")
         started = hs_datetime(datetime.now(UTC))
         results, errors = [], []
-        type_id = 3 if from_type == "deals" else 4
+        type_id = _ASSOCIATION_TYPE[(from_type, to_type)]
         for item in inputs:
             from_id = str(item.get("id"))
             to_ids = links.get(from_id, [])
@@ -599,13 +751,27 @@ class HubSpotSandbox(SandboxApp):
         return json_response(out)
 
     def _association_map(self, from_type: str, to_type: str) -> dict[str, list[str]] | None:
+        """from id -> [to ids] at the clock; None for a pair the sandbox does not serve."""
+        if (from_type, to_type) not in _ASSOCIATION_TYPE:
+            return None
+        activity = next((k for k in (from_type, to_type) if k in ACTIVITY_KINDS), None)
+        if activity is not None:
+            links = [(str(a.activity_id), str(c)) for a in self._activities(activity)
+                     for c in a.contact_ids]
+            out: dict[str, list[str]] = {}
+            for act, contact in links:
+                if from_type == activity:
+                    out.setdefault(act, []).append(contact)
+                else:
+                    out.setdefault(contact, []).append(act)
+            return out
         deals = self.world.deals_as_of(self.as_of)
         pairs = [
             (str(d.deal_id), str(c))
             for d in deals
             for c in [d.contact_id, *self.extra_deal_contacts.get(d.deal_id, [])]
         ]
-        out: dict[str, list[str]] = {}
+        out = {}
         if (from_type, to_type) == ("deals", "contacts"):
             for deal, contact in pairs:
                 out.setdefault(deal, []).append(contact)
@@ -617,34 +783,42 @@ class HubSpotSandbox(SandboxApp):
         return None
 
     def pipelines(self, request: Request, object_type: str) -> Response:
-        """``GET /crm/v3/pipelines/deals``: the default pipeline and its stage metadata."""
+        """``GET /crm/v3/pipelines/deals``: the pipelines and their stage metadata (strings)."""
         if object_type != "deals":
             return json_response({"results": []})
         stamp = hs_datetime(datetime.combine(self.world.start, datetime.min.time(), UTC)
                             - timedelta(days=400))
-        stages = [
-            {
-                "id": sid,
-                "label": label,
-                "displayOrder": i,
-                "metadata": {"isClosed": "true" if closed else "false", "probability": prob},
-                "createdAt": stamp,
-                "updatedAt": stamp,
-                "archived": False,
-                "writePermissions": "CRUD_ALL",
-            }
-            for i, (sid, label, prob, closed) in enumerate(_DEAL_STAGES)
-        ]
-        pipeline = {
-            "id": "default",
-            "label": "Sales Pipeline",
-            "displayOrder": 0,
+        return json_response({"results": [
+            _pipeline(pid, label, order, stages, stamp)
+            for order, (pid, label, stages) in enumerate(_PIPELINES)
+        ]})
+
+
+def _pipeline(
+    pipeline_id: str, label: str, order: int, stage_rows: tuple, stamp: str | None
+) -> dict[str, Any]:
+    stages = [
+        {
+            "id": sid,
+            "label": stage_label,
+            "displayOrder": i,
+            "metadata": {"isClosed": "true" if closed else "false", "probability": prob},
             "createdAt": stamp,
             "updatedAt": stamp,
             "archived": False,
-            "stages": stages,
+            "writePermissions": "CRUD_ALL",
         }
-        return json_response({"results": [pipeline]})
+        for i, (sid, stage_label, prob, closed) in enumerate(stage_rows)
+    ]
+    return {
+        "id": pipeline_id,
+        "label": label,
+        "displayOrder": order,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        "archived": False,
+        "stages": stages,
+    }
 
 
 def _int(value: Any, name: str) -> int:

@@ -1,4 +1,5 @@
-"""HubSpot streams (owners, contacts, deals) and the search paging that survives the 10k cap.
+"""HubSpot streams (owners, contacts, deals, calls, emails, meetings, deal pipelines), the
+search paging that survives the 10k cap and the recycle-bin pass for deleted records.
 
 Why the search read is shaped this way (api-notes crm.md, "Search"):
 
@@ -42,6 +43,8 @@ WINDOW = timedelta(days=30)
 #: v4 association batch reads: ids per request
 ASSOCIATION_BATCH = 100
 OWNERS_PAGE_SIZE = 100
+#: the object list endpoint's maximum page (``archived=true`` reads)
+LIST_PAGE_SIZE = 100
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 CONTACT_PROPERTIES = (
@@ -78,6 +81,14 @@ DEAL_PROPERTIES = (
     "hs_is_closed_won",
     "hubspot_owner_id",
 )
+#: calls, emails and meetings: the activity time, who logged it, and which way it went
+_ACTIVITY_COMMON = ("hs_timestamp", "hs_createdate", "hs_lastmodifieddate", "hubspot_owner_id")
+ACTIVITY_PROPERTIES = {
+    "calls": (*_ACTIVITY_COMMON, "hs_call_direction", "hs_call_status", "hs_call_disposition"),
+    "emails": (*_ACTIVITY_COMMON, "hs_email_direction", "hs_email_status"),
+    "meetings": (*_ACTIVITY_COMMON, "hs_meeting_start_time", "hs_meeting_end_time",
+                 "hs_meeting_outcome"),
+}
 _RECORD_FIELDS = [
     pa.field("id", pa.string(), nullable=False),
     pa.field("createdAt", pa.string()),
@@ -97,6 +108,24 @@ OWNERS_SCHEMA = pa.schema(
         pa.field("updatedAt", pa.string()),
     ]
 )
+#: one row per stage of each deal pipeline; metadata values stay strings as sent
+PIPELINE_STAGES_SCHEMA = pa.schema(
+    [
+        pa.field("pipeline_id", pa.string(), nullable=False),
+        pa.field("stage_id", pa.string(), nullable=False),
+        pa.field("pipeline_label", pa.string()),
+        pa.field("pipeline_display_order", pa.int64()),
+        pa.field("pipeline_archived", pa.bool_()),
+        pa.field("stage_label", pa.string()),
+        pa.field("stage_display_order", pa.int64()),
+        pa.field("stage_archived", pa.bool_()),
+        pa.field("is_closed", pa.string()),
+        pa.field("probability", pa.string()),
+        pa.field("metadata", pa.string()),
+        pa.field("createdAt", pa.string()),
+        pa.field("updatedAt", pa.string()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -106,14 +135,18 @@ class SearchObject:
     object_type: str
     cursor: str
     properties: tuple[str, ...]
-    #: read the deal -> contact associations into ``associated_contact_ids``
+    #: read the object -> contact associations (v4) into ``associated_contact_ids``
     with_contacts: bool = False
+    #: also list the recycle bin (``archived=true``): deleted records, which search never shows
+    archived_pass: bool = False
 
 
 def search_schema(obj: SearchObject) -> pa.Schema:
     fields = [*_RECORD_FIELDS, *(pa.field(p, pa.string()) for p in obj.properties)]
     if obj.with_contacts:
         fields.append(pa.field("associated_contact_ids", pa.string()))
+    if obj.archived_pass:
+        fields.append(pa.field("archivedAt", pa.string()))
     return pa.schema(fields)
 
 
@@ -156,7 +189,8 @@ def windows(lo: int | None, first: int, last: int, width_ms: int) -> list[Window
 
 # --------------------------------------------------------------------------- the source
 class HubSpotSource:
-    """Reads owners (full refresh), contacts and deals (incremental search) from HubSpot."""
+    """Reads owners and deal pipelines (full refresh); contacts, deals, calls, emails and
+    meetings (incremental search; contacts and deals also list their recycle bin)."""
 
     name = SOURCE
 
@@ -191,10 +225,17 @@ class HubSpotSource:
             )
         )
         self.objects = {
-            "contacts": SearchObject("contacts", "lastmodifieddate", contact_props),
-            "deals": SearchObject(
-                "deals", "hs_lastmodifieddate", DEAL_PROPERTIES, with_contacts=True
+            "contacts": SearchObject(
+                "contacts", "lastmodifieddate", contact_props, archived_pass=True
             ),
+            "deals": SearchObject(
+                "deals", "hs_lastmodifieddate", DEAL_PROPERTIES, with_contacts=True,
+                archived_pass=True,
+            ),
+            **{
+                kind: SearchObject(kind, "hs_lastmodifieddate", props, with_contacts=True)
+                for kind, props in ACTIVITY_PROPERTIES.items()
+            },
         }
         self._streams = [
             Stream(SOURCE, "owners", ("id",), OWNERS_SCHEMA,
@@ -202,9 +243,13 @@ class HubSpotSource:
             *(
                 Stream(SOURCE, name, ("id",), search_schema(obj), cursor_field=obj.cursor,
                        lookback=self.lookback_minutes,
-                       description=f"CRM {name} via search, incremental on {obj.cursor}")
+                       description=f"CRM {name} via search, incremental on {obj.cursor}"
+                       + (" (+ deleted ones via archived=true)" if obj.archived_pass else ""))
                 for name, obj in self.objects.items()
             ),
+            Stream(SOURCE, "deal_pipelines", ("pipeline_id", "stage_id"),
+                   PIPELINE_STAGES_SCHEMA,
+                   description="deal pipelines, one row per stage (full refresh)"),
         ]
 
     @property
@@ -214,8 +259,21 @@ class HubSpotSource:
     def read(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
         if stream.name == "owners":
             yield from self._read_owners(stream)
+        elif stream.name == "deal_pipelines":
+            yield from self._read_pipelines(stream)
         elif stream.name in self.objects:
-            yield from self._read_search(stream, self.objects[stream.name], state or {})
+            obj = self.objects[stream.name]
+            state = state or {}
+            # the recycle-bin position rides along unchanged on the search's states
+            kept = {k: v for k, v in state.items() if k == "archived_cursor"}
+            cursor = state.get("cursor")
+            for batch in self._read_search(stream, obj, state):
+                if batch.state is not None:
+                    cursor = batch.state["cursor"]
+                    batch.state = {**kept, **batch.state}
+                yield batch
+            if obj.archived_pass:
+                yield from self._read_archived(stream, obj, {**kept, "cursor": cursor})
         else:
             raise KeyError(f"hubspot has no stream {stream.name!r}")
 
@@ -232,6 +290,63 @@ class HubSpotSource:
             yield Batch(stream, records_to_table(stream, rows), meta={"after": params.get("after")})
             if not after:
                 return
+
+    # --- pipelines ------------------------------------------------------------------------
+    def _read_pipelines(self, stream: Stream) -> Iterator[Batch]:
+        """``GET /crm/v3/pipelines/deals``: one call, every pipeline with its stages."""
+        body = self.client.get_json("/crm/v3/pipelines/deals")
+        rows = [
+            _stage_row(pipeline, stage)
+            for pipeline in body.get("results", [])
+            for stage in pipeline.get("stages") or []
+        ]
+        yield Batch(stream, records_to_table(stream, rows))
+
+    # --- the recycle bin ------------------------------------------------------------------
+    def _read_archived(
+        self, stream: Stream, obj: SearchObject, state: dict[str, Any]
+    ) -> Iterator[Batch]:
+        """Deleted records: ``GET /crm/v3/objects/{type}?archived=true`` (search never returns
+        them). The list has no filter, so every page is read; rows archived before the saved
+        ``archived_cursor`` (minus the lookback) were loaded by an earlier run and are skipped.
+        Each row keeps ``archived = true`` and ``archivedAt``; it replaces the live row of the
+        same id in raw. One batch at the end carries the new ``archived_cursor``."""
+        saved = to_ms(state.get("archived_cursor"))
+        lo = None if saved is None else saved - self.lookback_minutes * 60_000
+        best = saved
+        rows: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "limit": LIST_PAGE_SIZE,
+                "archived": "true",
+                "properties": ",".join(obj.properties),
+            }
+            if after:
+                params["after"] = after
+            body = self.client.get_json(f"/crm/v3/objects/{obj.object_type}", params=params)
+            for result in body.get("results", []):
+                at = to_ms(result.get("archivedAt"))
+                if at is not None and lo is not None and at < lo:
+                    continue
+                row = _record_row(result)
+                row["archivedAt"] = result.get("archivedAt")
+                rows.append(row)
+                if at is not None and (best is None or at > best):
+                    best = at
+            after = _next_after(body)
+            if not after:
+                break
+        if obj.with_contacts and rows:
+            for row in rows:  # a deleted record has no associations left to read
+                row["associated_contact_ids"] = None
+        if best is None or (not rows and best == saved):
+            return  # nothing deleted since the last run: no batch, the state stays
+        new_state = {key: value for key, value in state.items() if value is not None}
+        new_state["archived_cursor"] = ms_to_iso(best)
+        log.info("hubspot: %d archived %s", len(rows), obj.object_type)
+        yield Batch(stream, records_to_table(stream, rows), state=new_state,
+                    meta={"archived": True})
 
     # --- search ---------------------------------------------------------------------------
     def _read_search(
@@ -308,21 +423,22 @@ class HubSpotSource:
             results = page.get("results", [])
             rows = [_record_row(r) for r in results]
             if obj.with_contacts and rows:
-                self._attach_contacts(rows)
+                self._attach_contacts(obj.object_type, rows)
             done = _next_after(page) is None or not results
             yield rows, done
             if done:
                 return
             last_id = int(results[-1]["id"])
 
-    def _attach_contacts(self, rows: list[dict[str, Any]]) -> None:
-        """Deal -> contact ids via the v4 batch read (search returns no associations)."""
+    def _attach_contacts(self, object_type: str, rows: list[dict[str, Any]]) -> None:
+        """Object -> contact ids via the v4 batch read (search returns no associations)."""
         found: dict[str, list[str]] = {r["id"]: [] for r in rows}
         pending = [{"id": r["id"]} for r in rows]
         while pending:
             chunk, pending = pending[:ASSOCIATION_BATCH], pending[ASSOCIATION_BATCH:]
             body = self.client.post_json(
-                "/crm/v4/associations/deals/contacts/batch/read", json={"inputs": chunk}
+                f"/crm/v4/associations/{object_type}/contacts/batch/read",
+                json={"inputs": chunk},
             )
             for result in body.get("results", []):
                 deal_id = str(result["from"]["id"])
@@ -363,6 +479,26 @@ def _record_row(result: dict[str, Any]) -> dict[str, Any]:
         "createdAt": result.get("createdAt"),
         "updatedAt": result.get("updatedAt"),
         "archived": bool(result.get("archived", False)),
+    }
+
+
+def _stage_row(pipeline: dict[str, Any], stage: dict[str, Any]) -> dict[str, Any]:
+    """One pipeline stage; ``metadata.isClosed``/``probability`` are strings, kept as sent."""
+    meta = stage.get("metadata") or {}
+    return {
+        "pipeline_id": str(pipeline["id"]),
+        "stage_id": str(stage["id"]),
+        "pipeline_label": pipeline.get("label"),
+        "pipeline_display_order": pipeline.get("displayOrder"),
+        "pipeline_archived": bool(pipeline.get("archived", False)),
+        "stage_label": stage.get("label"),
+        "stage_display_order": stage.get("displayOrder"),
+        "stage_archived": bool(stage.get("archived", False)),
+        "is_closed": None if meta.get("isClosed") is None else str(meta["isClosed"]),
+        "probability": None if meta.get("probability") is None else str(meta["probability"]),
+        "metadata": json.dumps(meta, sort_keys=True),
+        "createdAt": stage.get("createdAt"),
+        "updatedAt": stage.get("updatedAt"),
     }
 
 

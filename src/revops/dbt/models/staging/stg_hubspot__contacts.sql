@@ -1,4 +1,5 @@
--- one row per HubSpot contact record (merged-away records may linger from earlier loads)
+-- one row per HubSpot contact record (merged-away records may linger from earlier loads;
+-- deleted ones come back from the recycle bin with is_archived and archived_at)
 select
     cast(id as varchar) as contact_id,
     {{ hs('email') }} as email,
@@ -20,5 +21,6 @@ select
     {{ hs('hs_analytics_source_data_1') }} as analytics_source_data_1,
     {{ hs('hs_analytics_source_data_2') }} as analytics_source_data_2,
     {{ hs('hs_merged_object_ids') }} as merged_object_ids,
-    archived as is_archived
+    archived as is_archived,
+    {{ hs_ts('archivedAt') }} as archived_at
 from {{ source('raw', 'hubspot__contacts') }}

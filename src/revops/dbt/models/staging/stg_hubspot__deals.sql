@@ -1,3 +1,4 @@
+-- one row per HubSpot deal record (deleted ones with is_archived and archived_at)
 select
     cast(id as varchar) as deal_id,
     {{ hs('dealname') }} as deal_name,
@@ -12,5 +13,6 @@ select
     coalesce({{ hs('hs_is_closed_won') }} = 'true', false) as is_won,
     {{ hs('hubspot_owner_id') }} as owner_id,
     {{ hs('associated_contact_ids') }} as associated_contact_ids,
-    archived as is_archived
+    archived as is_archived,
+    {{ hs_ts('archivedAt') }} as archived_at
 from {{ source('raw', 'hubspot__deals') }}

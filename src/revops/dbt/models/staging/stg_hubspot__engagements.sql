@@ -1,0 +1,61 @@
+-- one row per (engagement, associated contact): HubSpot calls, emails and meetings.
+-- Not every engagement is a sales touch: direction tells an outbound call / a sent email
+-- (is_outbound) from an incoming email or an inbound call; meetings have no direction.
+with activities as (
+    select
+        cast(id as varchar) as engagement_id,
+        'call' as type,
+        {{ hs_ts('hs_timestamp') }} as occurred_at,
+        {{ hs('hubspot_owner_id') }} as owner_id,
+        upper({{ hs('hs_call_direction') }}) as direction,
+        {{ hs('associated_contact_ids') }} as associated_contact_ids,
+        {{ hs_ts('hs_lastmodifieddate') }} as updated_at,
+        coalesce(archived, false) as is_archived
+    from {{ source('raw', 'hubspot__calls') }}
+    union all
+    select
+        cast(id as varchar),
+        'email',
+        {{ hs_ts('hs_timestamp') }},
+        {{ hs('hubspot_owner_id') }},
+        upper({{ hs('hs_email_direction') }}),
+        {{ hs('associated_contact_ids') }},
+        {{ hs_ts('hs_lastmodifieddate') }},
+        coalesce(archived, false)
+    from {{ source('raw', 'hubspot__emails') }}
+    union all
+    select
+        cast(id as varchar),
+        'meeting',
+        coalesce({{ hs_ts('hs_meeting_start_time') }}, {{ hs_ts('hs_timestamp') }}),
+        {{ hs('hubspot_owner_id') }},
+        cast(null as varchar),
+        {{ hs('associated_contact_ids') }},
+        {{ hs_ts('hs_lastmodifieddate') }},
+        coalesce(archived, false)
+    from {{ source('raw', 'hubspot__meetings') }}
+),
+per_contact as (
+    select a.*, trim({{ unnest_split('a.associated_contact_ids') }}) as contact_id
+    from activities a
+    where a.associated_contact_ids is not null
+    union all
+    select a.*, cast(null as varchar) as contact_id
+    from activities a
+    where a.associated_contact_ids is null
+)
+select
+    engagement_id,
+    type,
+    occurred_at,
+    owner_id,
+    direction,
+    case
+        when type = 'call' then direction = 'OUTBOUND'
+        when type = 'email' then direction = 'EMAIL'
+    end as is_outbound,
+    contact_id,
+    updated_at,
+    is_archived
+from per_contact
+where contact_id is null or contact_id <> ''
