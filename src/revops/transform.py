@@ -99,7 +99,10 @@ def build(settings: Settings, *, select: str | None = None) -> BuildResult:
             "--vars", json.dumps(dbt_vars(settings)),
         ]
         if select:
-            args += ["--select", select]
+            # a partial build runs the tests whose every input it built: a test that also reads
+            # models outside the selection (the CRM stage-mapping test reads both CRMs) would
+            # otherwise query tables this build never made
+            args += ["--select", select, "--indirect-selection", "cautious"]
         (target / "run_results.json").unlink(missing_ok=True)
         env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
         proc = subprocess.run(

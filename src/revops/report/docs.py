@@ -36,6 +36,7 @@ REGENERATE = "python -m revops.report.docs --write"
 SHARED_SECTIONS = (
     ("Lead source resolution", "lead_source_resolution"),
     ("Funnel stage times", "funnel_stage_times"),
+    ("Funnel stage mapping", "funnel_stage_mapping"),
 )
 
 _DOCS_BLOCK = re.compile(r"{%-?\s*docs\s+(\w+)\s*-?%}(.*?){%-?\s*enddocs\s*-?%}", re.S)

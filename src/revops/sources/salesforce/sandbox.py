@@ -173,6 +173,7 @@ class SalesforceSandbox(SandboxApp):
         utm_campaign_field: str = "UTM_Campaign__c",
         rejection_reason_field: str = "Disqualification_Reason__c",
         min_batch_size: int = MIN_BATCH,
+        status_labels: dict[str, str] | None = None,
     ):
         #: ``token`` is the refresh token; access tokens are minted by the token endpoint
         self.client_id = client_id
@@ -181,6 +182,10 @@ class SalesforceSandbox(SandboxApp):
         self.rejection_reason_field = rejection_reason_field
         #: Salesforce ignores batch sizes under 200; tests of tiny worlds may lower this
         self.min_batch_size = min_batch_size
+        #: the org's own Lead Status picklist labels for the statuses above (an org that renamed
+        #: or added a value): ``{"Marketing Qualified": "MQL - Nurture"}`` serves that label on
+        #: ``Lead.Status`` and in ``LeadHistory`` (a mapping the warehouse lacks must fail its build)
+        self.status_labels: dict[str, str] = dict(status_labels or {})
         self.api_usage = 0
         self._access_tokens: set[str] = set()
         self._cursors: dict[str, tuple[str, list[dict[str, Any]], int]] = {}
@@ -431,7 +436,8 @@ class SalesforceSandbox(SandboxApp):
 
     # --- the world as Salesforce records ---------------------------------------------------
     def _records(self, obj: str) -> list[dict[str, Any]]:
-        key = (obj, self.as_of, self.utm_campaign_field, self.rejection_reason_field)
+        key = (obj, self.as_of, self.utm_campaign_field, self.rejection_reason_field,
+               tuple(sorted(self.status_labels.items())))
         with self._lock:
             cached = self._cache.get(key)
         if cached is None:
@@ -441,6 +447,10 @@ class SalesforceSandbox(SandboxApp):
                 self._cache = {k: v for k, v in self._cache.items() if k[1] == self.as_of}
                 self._cache[key] = cached
         return cached
+
+    def label(self, status: str | None) -> str | None:
+        """The org's picklist label of a status (``status_labels``; the standard one else)."""
+        return self.status_labels.get(status, status) if status is not None else None
 
     def user_id(self, owner_id: str | None) -> str:
         return sf_id("005", owner_id) if owner_id else UNASSIGNED_QUEUE_ID
@@ -526,7 +536,7 @@ class SalesforceSandbox(SandboxApp):
                 "Company": "[not provided]",
                 "Email": c.email,
                 "LeadSource": "Advertisement" if c.source_campaign else "Web",
-                "Status": status,
+                "Status": self.label(status),
                 "OwnerId": self.user_id(c.owner_id),
                 "IsConverted": sql_at is not None,
                 "ConvertedDate": org_date(sql_at),
@@ -564,8 +574,8 @@ class SalesforceSandbox(SandboxApp):
                     "CreatedDate": sf_datetime(when),
                     "Field": field,
                     "DataType": "Text" if field == "Status" else None,
-                    "OldValue": old,
-                    "NewValue": new,
+                    "OldValue": self.label(old),
+                    "NewValue": self.label(new),
                 })
         return out
 

@@ -1,9 +1,132 @@
--- one row per person: merged-away CRM records are dropped (their survivor stands for them),
--- archived records are dropped, emails are hashed.
-with contacts as (
-    select * from {{ ref('stg_hubspot__contacts') }}
-    where not coalesce(is_archived, false)
-      and contact_id not in (select merged_id from {{ ref('stg_hubspot__contact_merges') }})
+-- one row per person across CRMs: merged-away records are dropped (their survivor stands for
+-- them), archived/deleted records are dropped, emails are hashed. Which CRM value means which
+-- funnel stage (MQL, SQL, rejected...) comes from seeds/crm_stage_mapping.csv.
+-- HubSpot: a contact, stage times from hs_v2_date_entered_<stage>.
+-- Salesforce: a Lead (its converted Contact and opportunities map back to it); stage times
+-- from LeadHistory status changes, opportunity/customer from its opportunities (core.fct_deal).
+with stage_map as (
+    select crm, field, value, stage from {{ ref('crm_stage_mapping') }}
+    where (crm = 'hubspot' and object = 'contact' and field = 'hs_lead_status')
+       or (crm = 'salesforce' and object = 'lead' and field = 'Status')
+),
+hubspot as (
+    select
+        'hubspot' as crm,
+        c.contact_id,
+        c.email,
+        c.created_at,
+        c.updated_at,
+        c.owner_id,
+        c.lifecycle_stage,
+        c.lead_status,
+        c.utm_campaign,
+        c.analytics_source,
+        c.lead_at,
+        c.mql_at,
+        c.sql_at,
+        c.opportunity_at,
+        c.customer_at,
+        case when m.stage = 'rejected' then coalesce(c.rejected_at, c.updated_at) end as rejected_at,
+        case when m.stage = 'rejected' then c.rejection_reason end as rejection_reason,
+        c.first_sales_touch_at
+    from {{ ref('stg_hubspot__contacts') }} c
+    left join stage_map m on m.crm = 'hubspot' and m.value = c.lead_status
+    where not coalesce(c.is_archived, false)
+      and c.contact_id not in (select merged_id from {{ ref('stg_hubspot__contact_merges') }})
+),
+sf_leads as (
+    select * from {{ ref('stg_salesforce__leads') }} where not coalesce(is_deleted, false)
+),
+sf_status_changes as (
+    select
+        h.lead_id, h.created_at, h.old_value, h.new_value,
+        row_number() over (partition by h.lead_id order by h.created_at, h.lead_history_id) as rn
+    from {{ ref('stg_salesforce__lead_history') }} h
+    join sf_leads l on l.lead_id = h.lead_id
+    where h.field = 'Status' and not coalesce(h.is_deleted, false)
+),
+sf_status_events as (
+    -- the status the lead was created with: the old value of its first change, else its status
+    select l.lead_id, l.created_at as changed_at, coalesce(f.old_value, l.status) as status
+    from sf_leads l
+    left join sf_status_changes f on f.lead_id = l.lead_id and f.rn = 1
+    union all
+    select lead_id, created_at as changed_at, new_value as status from sf_status_changes
+),
+sf_stages as (
+    select
+        e.lead_id,
+        min(case when m.stage = 'lead' then e.changed_at end) as lead_at,
+        min(case when m.stage = 'mql' then e.changed_at end) as mql_at,
+        min(case when m.stage = 'sql' then e.changed_at end) as sql_at,
+        max(case when m.stage = 'rejected' then e.changed_at end) as last_rejected_at
+    from sf_status_events e
+    join stage_map m on m.crm = 'salesforce' and m.value = e.status
+    group by e.lead_id
+),
+sf_deals as (
+    select
+        contact_id as lead_id,
+        min(created_at) as opportunity_at,
+        min(case when is_won then closed_at end) as customer_at
+    from {{ ref('fct_deal') }}
+    where crm = 'salesforce' and contact_id is not null
+    group by contact_id
+),
+sf_task_people as (
+    -- a task on a lead, or on the (live) contact a lead converted to (conversion moves tasks);
+    -- tasks left on merged-away (deleted) records do not count
+    select
+        coalesce(l.lead_id, cl.lead_id) as lead_id,
+        t.owner_id,
+        coalesce(t.completed_at, t.created_at) as touched_at
+    from {{ ref('stg_salesforce__tasks') }} t
+    left join sf_leads l on t.who_type = 'lead' and l.lead_id = t.who_id
+    left join {{ ref('stg_salesforce__contact_leads') }} cl
+      on t.who_type = 'contact' and cl.contact_id = t.who_id and not cl.is_contact_deleted
+    where not coalesce(t.is_deleted, false)
+      and (t.task_subtype in ('Call', 'Email') or t.task_type in ('Call', 'Email'))
+),
+sf_first_touch as (
+    -- the first call/email by the lead's owner (anyone's while a queue owns it) after the MQL
+    select l.lead_id, min(tp.touched_at) as first_sales_touch_at
+    from sf_task_people tp
+    join sf_leads l on l.lead_id = tp.lead_id
+    join sf_stages s on s.lead_id = l.lead_id
+    where tp.touched_at >= s.mql_at
+      and (l.owner_id is null or tp.owner_id = l.owner_id)
+    group by l.lead_id
+),
+salesforce as (
+    select
+        'salesforce' as crm,
+        l.lead_id as contact_id,
+        l.email,
+        l.created_at,
+        l.updated_at,
+        l.owner_id,
+        cur.stage as lifecycle_stage,
+        l.status as lead_status,
+        l.utm_campaign,
+        l.lead_source as analytics_source,
+        s.lead_at,
+        s.mql_at,
+        s.sql_at,
+        d.opportunity_at,
+        d.customer_at,
+        case when cur.stage = 'rejected' then coalesce(s.last_rejected_at, l.updated_at) end as rejected_at,
+        case when cur.stage = 'rejected' then l.rejection_reason end as rejection_reason,
+        ft.first_sales_touch_at
+    from sf_leads l
+    left join stage_map cur on cur.crm = 'salesforce' and cur.value = l.status
+    left join sf_stages s on s.lead_id = l.lead_id
+    left join sf_deals d on d.lead_id = l.lead_id
+    left join sf_first_touch ft on ft.lead_id = l.lead_id
+),
+people as (
+    select * from hubspot
+    union all
+    select * from salesforce
 ),
 resolved as (
     select
@@ -11,12 +134,12 @@ resolved as (
         a.platform as source_platform,
         a.campaign_id as source_campaign_id,
         row_number() over (partition by c.contact_id order by a.priority) as rn
-    from contacts c
+    from people c
     join {{ ref('dim_campaign_alias') }} a
       on a.alias = trim(c.utm_campaign) or a.alias = {{ norm_key('c.utm_campaign') }}
 )
 select
-    'hubspot' as crm,
+    c.crm,
     c.contact_id,
     {{ sha256_hex('c.email') }} as email_hash,
     c.created_at,
@@ -34,10 +157,10 @@ select
     c.sql_at,
     c.opportunity_at,
     c.customer_at,
-    case when c.lead_status = 'UNQUALIFIED' then coalesce(c.rejected_at, c.updated_at) end as rejected_at,
-    case when c.lead_status = 'UNQUALIFIED' then c.rejection_reason end as rejection_reason,
+    c.rejected_at,
+    c.rejection_reason,
     c.first_sales_touch_at
-from contacts c
+from people c
 left join resolved r on r.contact_id = c.contact_id and r.rn = 1
 left join {{ ref('channel_mapping') }} pm
   on pm.source_type = 'platform' and pm.source_value = r.source_platform

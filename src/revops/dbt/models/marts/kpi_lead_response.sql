@@ -3,11 +3,7 @@
 -- lead_response_sla_hours; "as of the run" is dbt's run_started_at.
 {% set sla_hours = var('lead_response_sla_hours', 24) %}
 with owners as (
-    select
-        owner_id,
-        nullif(trim(coalesce(first_name, '') || ' ' || coalesce(last_name, '')), '') as owner_name,
-        {{ hubspot_primary_team('teams_json') }} as team
-    from {{ ref('stg_hubspot__owners') }}
+    select owner_id, owner_name, team from {{ ref('dim_owner') }}
 ),
 mqls as (
     select

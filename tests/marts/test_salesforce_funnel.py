@@ -1,0 +1,154 @@
+"""The same company kept in Salesforce instead of HubSpot: every mart equals the same ground truth
+(the truth does not depend on the CRM), on DuckDB and PostgreSQL; and a Lead Status the stage
+mapping lacks fails the build, naming the value, with the published marts left as they were.
+
+The HubSpot mart tests are reused as they are: this module's ``built_warehouse`` overrides the
+session fixture with a Salesforce world, so every imported test runs against it. Only ids differ
+between the CRMs (a Salesforce owner is User ``005`` + the owner id), and the comparisons here
+translate the truth's owner ids accordingly.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from revops import pipeline
+from revops.load.warehouse import Warehouse
+from revops.sandbox import truth, truth_sales
+from revops.sandbox.harness import sandboxes
+from revops.sandbox.world import World, WorldConfig
+from revops.sources.salesforce.sandbox import sf_id
+from revops.transform import ModelBuildError
+from tests.conftest import MART_WORLD_CONFIG, create_pg_database, drop_pg_database
+from tests.kpi_compare import diff_rows
+from tests.marts.test_funnel_marts import (  # noqa: F401 - reused against this module's warehouse
+    funnel,
+    test_funnel_months_without_leads_are_zero_rows,
+    test_funnel_zero_denominators_are_null,
+    test_lead_quality_decisions_and_no_rejection,
+    test_mart_equals_truth,
+    test_rejection_reasons_rank_and_share,
+    test_totals_reconcile_to_core,
+    test_unattributed_contacts_are_campaign_none,
+)
+from tests.marts.test_sales_marts import (  # noqa: F401
+    LEAD_KEYS,
+    PIPELINE_KEYS,
+    _mart,
+    _run_started,
+    test_lead_response_rows_add_up,
+    test_pipeline_equals_truth,
+    test_pipeline_zero_denominators_are_null,
+    test_reconciliations,
+)
+from tests.marts.test_shared_marts import (  # noqa: F401
+    test_attribution_coverage_equals_truth,
+    test_scorecard_equals_truth_month_by_month,
+    test_targets_vs_actual_equals_truth,
+)
+
+SALESFORCE_WORLD = {**MART_WORLD_CONFIG, "crms": ("salesforce",)}
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgresql"])
+def built_warehouse(request, tmp_path_factory):
+    """Like the session's ``built_warehouse``, for the company on Salesforce (two nights)."""
+    world = World(WorldConfig(**SALESFORCE_WORLD))
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path_factory.mktemp('sf-built') / 'warehouse.duckdb'}"
+    else:
+        url = create_pg_database()
+    try:
+        with sandboxes(world) as sb:
+            assert set(sb.servers) >= {"salesforce"} and "hubspot" not in sb.servers
+            settings = sb.settings(warehouse_url=url, data_dir=tmp_path_factory.mktemp("sf-data"),
+                                   http_max_backoff_seconds=0.05)
+            for clock in world.nightly_clocks():
+                sb.set_clock(clock)
+                pipeline.run_once(settings, "test")
+        yield {"url": url, "world": world, "settings": settings, "engine": request.param}
+    finally:
+        if request.param == "postgresql":
+            drop_pg_database(url)
+
+
+def _sf_owner(owner_id: str) -> str:
+    return owner_id if owner_id == "(none)" else sf_id("005", owner_id)
+
+
+def test_core_is_salesforce_only(built_warehouse):
+    with Warehouse(built_warehouse["url"]) as wh:
+        assert wh.scalar("select count(*) from raw.hubspot__contacts") == 0
+        crms = wh.fetch_all("select crm, count(*) as n from core.dim_contact group by crm")
+        deal_crms = wh.fetch_all("select distinct crm from core.fct_deal")
+        unlinked = wh.scalar("select count(*) from core.fct_deal where contact_id is null")
+        owners = wh.fetch_all("select distinct crm from core.dim_owner")
+    world = built_warehouse["world"]
+    assert crms == [{"crm": "salesforce", "n": len(world.contacts_as_of(world.now))}]
+    assert deal_crms == [{"crm": "salesforce"}] and unlinked == 0
+    assert owners == [{"crm": "salesforce"}]
+
+
+def test_channel_daily_equals_truth(built_warehouse):
+    want = truth.kpi_channel_daily(built_warehouse["world"])
+    with Warehouse(built_warehouse["url"]) as wh:
+        got = wh.fetch_all("select * from marts.kpi_channel_daily")
+    assert len(got) == len(want)
+    assert diff_rows(got, want, ("date_day", "platform", "campaign_id")) == []
+
+
+def test_lead_response_equals_truth_with_salesforce_user_ids(built_warehouse):
+    url, world = built_warehouse["url"], built_warehouse["world"]
+    got = _mart(url, "kpi_lead_response", LEAD_KEYS)
+    want = truth_sales.kpi_lead_response(world, run_at=datetime.now(UTC))
+    assert truth_sales.kpi_lead_response(world, run_at=_run_started(url)) == want
+    want = [{**r, "owner_id": _sf_owner(r["owner_id"])} for r in want]
+    assert len(got) == len(want) > 20
+    assert diff_rows(got, want, LEAD_KEYS) == []
+    assert {r["team"] for r in got} == {"SDR East", "SDR West", "(none)"}
+
+
+# --------------------------------------------------------------------------- unmapped status
+UNMAPPED = "MQL - Nurture Track"
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def small_salesforce_world(request, tmp_path):
+    world = World(WorldConfig(seed=5, days=12, crms=("salesforce",), rename_campaigns=False))
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    else:
+        url = create_pg_database()
+    try:
+        yield world, url
+    finally:
+        if request.param == "postgresql":
+            drop_pg_database(url)
+
+
+def test_unmapped_lead_status_fails_the_build_naming_it(small_salesforce_world, tmp_path):
+    world, url = small_salesforce_world
+    first = world.now - timedelta(days=4)
+    with sandboxes(world, as_of=first) as sb:
+        settings = sb.settings(warehouse_url=url, data_dir=tmp_path / "data",
+                               http_max_backoff_seconds=0.05)
+        pipeline.run_once(settings, "test")
+        with Warehouse(url) as wh:
+            before = {m: wh.fetch_all(f"select * from marts.{m}") for m in
+                      ("kpi_funnel_monthly", "kpi_lead_quality", "kpi_lead_response")}
+        assert before["kpi_funnel_monthly"]
+        # the org relabels its MQL status; leads qualified since the first night carry the label
+        sb.app("salesforce").status_labels = {"Marketing Qualified": UNMAPPED}
+        sb.set_clock(world.now)
+        with pytest.raises(ModelBuildError) as err:
+            pipeline.run_once(settings, "test")
+    message = str(err.value)
+    assert "assert_crm_stage_values_mapped" in message
+    assert UNMAPPED in message and "salesforce" in message
+    with Warehouse(url) as wh:
+        after = {m: wh.fetch_all(f"select * from marts.{m}") for m in before}
+        status = wh.scalar("select status from ops.runs order by started_at desc limit 1")
+    assert after == before
+    assert status == "failed"
