@@ -6,6 +6,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -92,27 +93,36 @@ def pytest_sessionfinish(session, exitstatus):
 MART_WORLD_CONFIG = {"seed": 8, "days": 75, "contacts_per_campaign_day": 0.8}
 
 
-@pytest.fixture(scope="session", params=["duckdb", "postgresql"])
-def built_warehouse(request, tmp_path_factory):
-    """A warehouse after the nightly pipeline ran on ``world.nightly_clocks()`` (a night before
-    a campaign rename, then the world's clock): ``{"url", "world", "settings", "engine"}``. Read-only: do not modify it in a test."""
+@contextmanager
+def nightly_warehouse(world, engine: str, tmp_path_factory, prefix: str = "built") -> Iterator[dict]:
+    """A warehouse on ``engine`` after the nightly pipeline ran on ``world.nightly_clocks()``
+    (a night before a campaign rename, then the world's clock), against the sandboxes of the
+    sources the world uses: ``{"url", "world", "settings", "engine"}``."""
     from revops import pipeline
     from revops.sandbox.harness import sandboxes
-    from revops.sandbox.world import World, WorldConfig
 
-    world = World(WorldConfig(**MART_WORLD_CONFIG))
-    if request.param == "duckdb":
-        url = f"duckdb:///{tmp_path_factory.mktemp('built') / 'warehouse.duckdb'}"
+    if engine == "duckdb":
+        url = f"duckdb:///{tmp_path_factory.mktemp(prefix) / 'warehouse.duckdb'}"
     else:
         url = create_pg_database()
     try:
         with sandboxes(world) as sb:
-            settings = sb.settings(warehouse_url=url, data_dir=tmp_path_factory.mktemp("data"),
+            settings = sb.settings(warehouse_url=url, data_dir=tmp_path_factory.mktemp(f"{prefix}-data"),
                                    http_max_backoff_seconds=0.05)
             for clock in world.nightly_clocks():  # two nights: the second sees a rename
                 sb.set_clock(clock)
                 pipeline.run_once(settings, "test")
-        yield {"url": url, "world": world, "settings": settings, "engine": request.param}
+        yield {"url": url, "world": world, "settings": settings, "engine": engine}
     finally:
-        if request.param == "postgresql":
+        if engine == "postgresql":
             drop_pg_database(url)
+
+
+@pytest.fixture(scope="session", params=["duckdb", "postgresql"])
+def built_warehouse(request, tmp_path_factory):
+    """The company on HubSpot after two nights (``nightly_warehouse``). Read-only: do not
+    modify it in a test."""
+    from revops.sandbox.world import World, WorldConfig
+
+    with nightly_warehouse(World(WorldConfig(**MART_WORLD_CONFIG)), request.param, tmp_path_factory) as built:
+        yield built

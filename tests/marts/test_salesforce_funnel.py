@@ -17,11 +17,11 @@ import pytest
 from revops import pipeline
 from revops.load.warehouse import Warehouse
 from revops.sandbox import truth, truth_sales
-from revops.sandbox.harness import sandboxes
+from revops.sandbox.harness import sandboxes, uses
 from revops.sandbox.world import World, WorldConfig
 from revops.sources.salesforce.sandbox import sf_id
 from revops.transform import ModelBuildError
-from tests.conftest import MART_WORLD_CONFIG, create_pg_database, drop_pg_database
+from tests.conftest import MART_WORLD_CONFIG, nightly_warehouse
 from tests.kpi_compare import diff_rows
 from tests.marts.test_funnel_marts import (  # noqa: F401 - reused against this module's warehouse
     funnel,
@@ -56,22 +56,9 @@ SALESFORCE_WORLD = {**MART_WORLD_CONFIG, "crms": ("salesforce",)}
 def built_warehouse(request, tmp_path_factory):
     """Like the session's ``built_warehouse``, for the company on Salesforce (two nights)."""
     world = World(WorldConfig(**SALESFORCE_WORLD))
-    if request.param == "duckdb":
-        url = f"duckdb:///{tmp_path_factory.mktemp('sf-built') / 'warehouse.duckdb'}"
-    else:
-        url = create_pg_database()
-    try:
-        with sandboxes(world) as sb:
-            assert set(sb.servers) >= {"salesforce"} and "hubspot" not in sb.servers
-            settings = sb.settings(warehouse_url=url, data_dir=tmp_path_factory.mktemp("sf-data"),
-                                   http_max_backoff_seconds=0.05)
-            for clock in world.nightly_clocks():
-                sb.set_clock(clock)
-                pipeline.run_once(settings, "test")
-        yield {"url": url, "world": world, "settings": settings, "engine": request.param}
-    finally:
-        if request.param == "postgresql":
-            drop_pg_database(url)
+    assert uses(world, "salesforce") and not uses(world, "hubspot")
+    with nightly_warehouse(world, request.param, tmp_path_factory, "sf-built") as built:
+        yield built
 
 
 def _sf_owner(owner_id: str) -> str:
@@ -114,22 +101,11 @@ def test_lead_response_equals_truth_with_salesforce_user_ids(built_warehouse):
 UNMAPPED = "MQL - Nurture Track"
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
-def small_salesforce_world(request, tmp_path):
-    world = World(WorldConfig(seed=5, days=12, crms=("salesforce",), rename_campaigns=False))
-    if request.param == "duckdb":
-        url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    else:
-        url = create_pg_database()
-    try:
-        yield world, url
-    finally:
-        if request.param == "postgresql":
-            drop_pg_database(url)
+SMALL_WORLD = World(WorldConfig(seed=5, days=12, crms=("salesforce",), rename_campaigns=False))
 
 
-def test_unmapped_lead_status_fails_the_build_naming_it(small_salesforce_world, tmp_path):
-    world, url = small_salesforce_world
+def test_unmapped_lead_status_fails_the_build_naming_it(warehouse_url, tmp_path):
+    world, url = SMALL_WORLD, warehouse_url
     first = world.now - timedelta(days=4)
     with sandboxes(world, as_of=first) as sb:
         settings = sb.settings(warehouse_url=url, data_dir=tmp_path / "data",
