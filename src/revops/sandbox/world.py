@@ -14,6 +14,7 @@ objects directly; the tests compare the warehouse's marts to that.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import random
 import re
@@ -830,6 +831,7 @@ def is_target_day(day: date) -> bool:
     return day.weekday() < 5 and day not in target_holidays(day.year)
 
 
+@functools.cache  # pure, and asked for every spend row the truth converts
 def fx_published_at(day: date) -> datetime:
     """The ECB publishes around 16:00 CET/CEST."""
     return datetime.combine(day, time(16), tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
