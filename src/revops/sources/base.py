@@ -10,6 +10,7 @@ Sources know nothing of Prefect or of the warehouse.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -62,6 +63,18 @@ def records_to_table(stream: Stream, records: list[dict[str, Any]]) -> pa.Table:
         f.name: [r.get(f.name) for r in records] for f in stream.schema
     }
     return pa.Table.from_pydict(columns, schema=stream.schema)
+
+
+def raw_string(value: Any) -> str | None:
+    """An API value as a raw string column keeps it: null stays null, booleans as JSON spells
+    them, arrays and objects as JSON, anything else as its text (staging casts)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
 
 
 def string_schema(*names: str) -> pa.Schema:

@@ -18,7 +18,6 @@ the long decimal strings LinkedIn writes. ``ad_analytics`` adds three columns of
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -26,7 +25,7 @@ from typing import Any
 
 
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream, date_windows, records_to_table, string_schema, utc_now
+from revops.sources.base import Batch, Stream, date_windows, raw_string, records_to_table, string_schema, utc_now
 from revops.sources.http import http_options
 from revops.sources.errors import FatalAPIError
 from revops.sources.linkedin.client import (
@@ -297,18 +296,7 @@ def flatten(record: dict[str, Any], stream: Stream) -> dict[str, Any]:
             flat[prefix] = value
 
     walk("", record)
-    out: dict[str, Any] = {}
-    for name in stream.schema.names:
-        value = flat.get(name)
-        if value is None:
-            out[name] = None
-        elif isinstance(value, list):
-            out[name] = json.dumps(value)
-        elif isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        else:
-            out[name] = str(value)
-    return out
+    return {name: raw_string(flat.get(name)) for name in stream.schema.names}
 
 
 def _client_from(settings: Settings) -> LinkedInClient:

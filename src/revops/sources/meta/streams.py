@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream, date_windows, records_to_table, string_schema, utc_now
+from revops.sources.base import Batch, Stream, date_windows, raw_string, records_to_table, string_schema, utc_now
 from revops.sources.http import http_options
 from revops.sources.errors import FatalAPIError
 from revops.sources.meta.client import SECRET_ENV, MetaClient
@@ -184,14 +184,7 @@ def _flatten(record: dict[str, Any], stream: Stream) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in stream.schema.names:
         value = record.get(name)
-        if value is None:
-            out[name] = None
-        elif name in JSON_FIELDS or isinstance(value, list | dict):
-            out[name] = json.dumps(value)
-        elif isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        else:
-            out[name] = str(value)
+        out[name] = json.dumps(value) if value is not None and name in JSON_FIELDS else raw_string(value)
     return out
 
 

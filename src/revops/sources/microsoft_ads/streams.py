@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import logging
 import time
 import zipfile
@@ -27,7 +26,7 @@ from typing import Any
 
 
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream, date_windows, records_to_table, string_schema, utc_now
+from revops.sources.base import Batch, Stream, date_windows, raw_string, records_to_table, string_schema, utc_now
 from revops.sources.http import http_options
 from revops.sources.errors import FatalAPIError, RetriableAPIError
 from revops.sources.microsoft_ads.client import (
@@ -344,18 +343,7 @@ def _clean(row: dict[str, str], stream: Stream) -> dict[str, Any]:
 
 def _flatten(record: dict[str, Any], stream: Stream) -> dict[str, Any]:
     """Keep the stream's columns as strings: JSON numbers as their text, nested as JSON."""
-    out: dict[str, Any] = {}
-    for name in stream.schema.names:
-        value = record.get(name)
-        if value is None:
-            out[name] = None
-        elif isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        elif isinstance(value, list | dict):
-            out[name] = json.dumps(value)
-        else:
-            out[name] = str(value)
-    return out
+    return {name: raw_string(record.get(name)) for name in stream.schema.names}
 
 
 def _require(settings: Settings) -> None:
