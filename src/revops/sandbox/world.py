@@ -287,6 +287,29 @@ class Activity:
     is_sales_touch: bool = False
 
 
+#: marketing-touch ids (form submissions / campaign responses): base + contact id * 100 + slot
+TOUCH_ID_BASE = 70_000_000_000
+
+
+@dataclass(frozen=True)
+class Touch:
+    """A marketing touch: a person responding to a campaign (a form submitted on a campaign's
+    landing page; in Salesforce, a responded CampaignMember).
+
+    A contact responds to a campaign at most once (its first response is the touch: Salesforce
+    keeps one CampaignMember per lead and campaign, so both CRMs agree). The first touch of a
+    contact with a source campaign is the form that created it, at ``created_at``."""
+
+    touch_id: int
+    #: the CRM record that made it (a merged-away duplicate's touches belong to its survivor)
+    contact_id: int
+    at: datetime
+    campaign: Campaign
+    #: what the form's hidden utm_campaign field carried (an id or a name spelled any which way,
+    #: the name as of the touch: a campaign renamed later keeps its old name in old URLs)
+    utm_campaign: str
+
+
 @dataclass
 class Deal:
     deal_id: int
@@ -708,6 +731,60 @@ class World:
                 at = c.created_at + span * 0.75
                 if alive(at):
                     out.append(Activity("meetings", base + 4, at, None, None, (c.contact_id,)))
+        return out
+
+    @cached_property
+    def touches(self) -> list[Touch]:
+        """Marketing touches, drawn from their own random sequence (the rest of the world is the
+        same with or without them): the source campaign's form at creation, then each contact
+        responds to 0-4 other campaigns over the next two weeks. Nothing after a contact's deletion
+        or merge, or after the world's last day."""
+        rng = random.Random(self.config.seed + 3)
+        last = datetime.combine(self.end + timedelta(days=1), time(0), tzinfo=UTC)
+        out: list[Touch] = []
+        for c in self.contacts:
+            stop = min(t for t in (c.deleted_at, c.merged_at, last) if t is not None)
+            base = TOUCH_ID_BASE + c.contact_id * 100
+            n_extra = min(4, _poisson(rng, 1.5))
+            others = [k for k in self.campaigns if k is not c.source_campaign]
+            picks = rng.sample(others, min(n_extra, len(others)))
+            offsets = sorted(rng.uniform(0.05, 16) for _ in picks)
+            styles = [rng.random() for _ in picks]
+            touches = []
+            if c.source_campaign is not None:
+                touches.append((c.created_at, c.source_campaign, c.utm_campaign or ""))
+            for camp, days, style in zip(picks, offsets, styles, strict=True):
+                at = c.created_at + timedelta(days=days)
+                name = camp.name_as_of(at)
+                if camp.platform == "offline" or style >= 0.6:
+                    utm = name.lower() if style < 0.85 else f" {name.upper()}"
+                else:
+                    utm = camp.campaign_id
+                touches.append((at, camp, utm))
+            for slot, (at, camp, utm) in enumerate(touches, start=1):
+                if at < stop:
+                    out.append(Touch(base + slot, c.contact_id, at, camp, utm))
+        return out
+
+    def person_touches(self, contact: Contact, as_of: datetime) -> list[Touch]:
+        """A person's touches seen at ``as_of``: its own and those of the duplicates merged into
+        it by then, one per campaign (the earliest), in time order."""
+        ids = {contact.contact_id, *contact.merged_ids_as_of(as_of, self)}
+        first: dict[str, Touch] = {}
+        for t in self.touches_by_contact_ids(ids):
+            if t.at <= as_of and (t.campaign.campaign_id not in first
+                                  or t.at < first[t.campaign.campaign_id].at):
+                first[t.campaign.campaign_id] = t
+        return sorted(first.values(), key=lambda t: (t.at, t.touch_id))
+
+    def touches_by_contact_ids(self, ids: set[int]) -> list[Touch]:
+        return [t for i in ids for t in self._touches_by_contact.get(i, ())]
+
+    @cached_property
+    def _touches_by_contact(self) -> dict[int, list[Touch]]:
+        out: dict[int, list[Touch]] = {}
+        for t in self.touches:
+            out.setdefault(t.contact_id, []).append(t)
         return out
 
     # ------------------------------------------------------------------ views
