@@ -53,10 +53,10 @@ def sync_source(source: str, run_id: str) -> dict:
 
 
 @task(cache_policy=NO_CACHE)
-def build_models() -> None:
+def build_models(run_id: str) -> None:
     settings = get_settings()
     with pipeline.Warehouse(settings.warehouse_url) as wh:
-        pipeline.build_models(settings, wh)
+        pipeline.build_models(settings, wh, run_id)
 
 
 @task(cache_policy=NO_CACHE)
@@ -82,7 +82,7 @@ def nightly_sync(sources: list[str] | None = None) -> dict:
     try:
         futures = [sync_source.submit(name, run_id) for name in chosen]
         extracted = [f.result() for f in futures]
-        build_models()
+        build_models(run_id)
         quality_gate(run_id)
         published = publish()
     except BaseException as exc:

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 MONEY = {"spend", "pipeline_created", "revenue_won", "target", "actual", "open_pipeline_end",
-         "won_amount", "lost_amount"}
+         "won_amount", "lost_amount", "attributed_revenue"}
 
 
 def fetch_like(wh, table: str, want: list[dict]) -> list[dict]:

@@ -53,7 +53,7 @@ def test_every_mart_in_the_glossary():
 def _truths() -> dict[str, list[dict]]:
     """The sandbox's ground truth of every mart: an independent statement of the marts' columns
     and their types (the mart tests assert the marts equal it)."""
-    from revops.sandbox import truth, truth_funnel, truth_sales
+    from revops.sandbox import truth, truth_attribution, truth_funnel, truth_sales
     from revops.sandbox.world import World, WorldConfig
 
     from tests.conftest import MART_WORLD_CONFIG
@@ -61,7 +61,7 @@ def _truths() -> dict[str, list[dict]]:
     world = World(WorldConfig(**MART_WORLD_CONFIG))
     out = {}
     for name in mart_models():
-        module = next(m for m in (truth, truth_funnel, truth_sales) if hasattr(m, name))
+        module = next(m for m in (truth, truth_funnel, truth_sales, truth_attribution) if hasattr(m, name))
         out[name] = getattr(module, name)(world)
         assert out[name], f"the test world must give {name} rows"
     return out

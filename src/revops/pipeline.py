@@ -142,9 +142,12 @@ def _validate(split_rows, stream: Stream, records: pa.Table) -> tuple[pa.Table, 
     return good, bad, checked
 
 
-def build_models(settings: Settings, wh: Warehouse) -> None:
+def build_models(settings: Settings, wh: Warehouse, run_id: str = "manual") -> None:
+    """Pseudonymise new emails (the salt stays in this process), then one ``dbt build``."""
+    from revops.load.pseudonymize import refresh_email_hashes
     from revops.transform import build
 
+    refresh_email_hashes(wh, settings, run_id)
     wh.dispose()  # DuckDB: dbt opens the file next; one writer at a time
     build(settings)
 
@@ -198,7 +201,7 @@ def run_once(settings: Settings, flow: str = "manual") -> str:
     try:
         for source in configured_sources(settings):
             sync_source(settings, wh, run_id, source)
-        build_models(settings, wh)
+        build_models(settings, wh, run_id)
         quality_gate(wh, run_id)
         publish_marts(wh)
     except BaseException as exc:

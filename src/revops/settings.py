@@ -29,11 +29,16 @@ class Settings(BaseSettings):
     bi_role: str = "revops_bi"
     bi_password: SecretStr | None = None
 
+    #: key of the email pseudonyms in core (HMAC-SHA256); a secret: env or .env only
+    email_hash_salt: SecretStr | None = None
+
     # --- reporting -------------------------------------------------------------------
     reporting_currency: str = "USD"
     reporting_timezone: str = "America/New_York"
     #: hours sales has to make the first touch on an MQL (kpi_lead_response)
     lead_response_sla_hours: float = 24.0
+    #: CRM owner teams whose logged calls, emails and meetings are not sales touches
+    marketing_teams: list[str] = Field(default_factory=lambda: ["Marketing"])
     start_date: date = Field(
         default=date(2026, 6, 1), description="first day pulled on an empty warehouse"
     )

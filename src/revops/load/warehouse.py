@@ -44,6 +44,11 @@ OPS_DDL = (
         run_id varchar not null, source varchar not null, stream varchar not null,
         record_key varchar, record varchar not null, reasons varchar not null,
         quarantined_at timestamptz not null)""",
+    # email pseudonyms: revops.load.pseudonymize fills it before dbt runs (the salt never
+    # reaches SQL text, dbt's target files or a log)
+    """create table if not exists ops.email_hashes (
+        email_norm varchar primary key, email_hash varchar not null, salt_id varchar not null,
+        _loaded_at timestamptz not null, _load_id varchar not null)""",
     """create table if not exists ops.quality_results (
         run_id varchar not null, suite varchar not null, layer varchar not null,
         expectation_type varchar not null, kwargs varchar, success boolean not null,
@@ -190,7 +195,7 @@ class Warehouse:
             if batch.num_rows:
                 self._ensure_raw_table(conn, name, batch.schema, primary_key)
                 stage = f"_stage_{uuid.uuid4().hex[:12]}"
-                self._stage(conn, stage, name, batch, run_id)
+                self._stage(conn, stage, f"raw.{q(name)}", batch, run_id)
                 key = ", ".join(q(k) for k in primary_key)
                 conn.execute(
                     text(
@@ -222,7 +227,16 @@ class Warehouse:
                     text(f"alter table raw.{q(name)} add column {q(f.name)} {types[_type_key(f.type)]}")
                 )
 
-    def _stage(self, conn: Connection, stage: str, name: str, batch: pa.Table, run_id: str) -> None:
+    def insert_arrow(self, conn: Connection, target: str, batch: pa.Table, run_id: str) -> None:
+        """Bulk-insert ``batch`` (plus ``_loaded_at``/``_load_id``) into ``target``
+        (``schema.table``, quoted as needed), the same Arrow/COPY path raw loads take."""
+        stage = f"_stage_{uuid.uuid4().hex[:12]}"
+        self._stage(conn, stage, target, batch, run_id)
+        cols = ", ".join(q(c) for c in [*batch.schema.names, "_loaded_at", "_load_id"])
+        conn.execute(text(f"insert into {target} ({cols}) select {cols} from {q(stage)}"))
+        conn.execute(text(f"drop table {q(stage)}"))
+
+    def _stage(self, conn: Connection, stage: str, like: str, batch: pa.Table, run_id: str) -> None:
         now = datetime.now(UTC)
         if self.dialect == "duckdb":
             duck = conn.connection.driver_connection
@@ -243,7 +257,7 @@ class Warehouse:
         # PostgreSQL: COPY into a temp table shaped like the target. Arrow's C++ CSV writer
         # encodes the batch (NULL = empty unquoted field, '' = ""), so no Python loop per row.
         conn.execute(
-            text(f"create temp table {q(stage)} (like raw.{q(name)} including defaults) on commit drop")
+            text(f"create temp table {q(stage)} (like {like} including defaults) on commit drop")
         )
         n = batch.num_rows
         full = batch.append_column(

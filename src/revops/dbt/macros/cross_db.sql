@@ -34,13 +34,6 @@
 {% macro duckdb__unnest_split(col, sep) -%}unnest(string_split({{ col }}, '{{ sep }}')){%- endmacro %}
 {% macro postgres__unnest_split(col, sep) -%}unnest(string_to_array({{ col }}, '{{ sep }}')){%- endmacro %}
 
-{# Hex SHA-256 of lower(trim(text)): emails never reach core in clear. #}
-{% macro sha256_hex(expr) -%}
-    {{ return(adapter.dispatch('sha256_hex', 'revops')(expr)) }}
-{%- endmacro %}
-{% macro duckdb__sha256_hex(expr) -%}sha256(lower(trim({{ expr }}))){%- endmacro %}
-{% macro postgres__sha256_hex(expr) -%}encode(sha256(convert_to(lower(trim({{ expr }})), 'UTF8')), 'hex'){%- endmacro %}
-
 {# A HubSpot property as sent: '' means cleared, treat as null. #}
 {% macro hs(prop) -%}nullif({{ adapter.quote(prop) }}, ''){%- endmacro %}
 {% macro hs_ts(prop) -%}cast(nullif({{ adapter.quote(prop) }}, '') as timestamptz){%- endmacro %}

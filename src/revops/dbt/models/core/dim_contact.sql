@@ -1,5 +1,6 @@
 -- one row per person across CRMs: merged-away records are dropped (their survivor stands for
--- them), archived/deleted records are dropped, emails are hashed. Which CRM value means which
+-- them), archived/deleted records are dropped, emails are pseudonymised (ops.email_hashes, HMAC-SHA256
+-- keyed by the salt from settings, made in Python by revops.load.pseudonymize). Which CRM value means which
 -- funnel stage (MQL, SQL, rejected...) comes from seeds/crm_stage_mapping.csv.
 -- HubSpot: a contact, stage times from hs_v2_date_entered_<stage>.
 -- Salesforce: a Lead (its converted Contact and opportunities map back to it); stage times
@@ -8,6 +9,19 @@ with stage_map as (
     select crm, field, value, stage from {{ ref('crm_stage_mapping') }}
     where (crm = 'hubspot' and object = 'contact' and field = 'hs_lead_status')
        or (crm = 'salesforce' and object = 'lead' and field = 'Status')
+),
+hs_sales_touches as (
+    -- outbound calls, sent emails and meetings logged by a sales user (an owner outside the
+    -- marketing teams, var marketing_teams); an engagement on a merged-away contact is its survivor's
+    select coalesce(m.survivor_id, e.contact_id) as contact_id, e.owner_id, e.occurred_at
+    from {{ ref('stg_hubspot__engagements') }} e
+    left join {{ ref('stg_hubspot__contact_merges') }} m on m.merged_id = e.contact_id
+    left join {{ ref('dim_owner') }} o on o.crm = 'hubspot' and o.owner_id = e.owner_id
+    where not e.is_archived
+      and e.owner_id is not null
+      and e.contact_id is not null
+      and (e.is_outbound or e.type = 'meeting')
+      and coalesce(o.team, '') not in ({% for t in var('marketing_teams') %}'{{ t | replace("'", "''") }}'{{ ',' if not loop.last }}{% endfor %})
 ),
 hubspot as (
     select
@@ -28,7 +42,14 @@ hubspot as (
         c.customer_at,
         case when m.stage = 'rejected' then coalesce(c.rejected_at, c.updated_at) end as rejected_at,
         case when m.stage = 'rejected' then c.rejection_reason end as rejection_reason,
-        c.first_sales_touch_at
+        -- the first sales touch after the MQL moment by the contact's owner (anyone's in sales
+        -- while nobody owns it); not the hs_first_outreach_date rollup, which any engagement
+        -- sets and an owner change resets
+        (
+            select min(t.occurred_at) from hs_sales_touches t
+            where t.contact_id = c.contact_id and t.occurred_at >= c.mql_at
+              and (c.owner_id is null or t.owner_id = c.owner_id)
+        ) as first_sales_touch_at
     from {{ ref('stg_hubspot__contacts') }} c
     left join stage_map m on m.crm = 'hubspot' and m.value = c.lead_status
     where not coalesce(c.is_archived, false)
@@ -141,7 +162,7 @@ resolved as (
 select
     c.crm,
     c.contact_id,
-    {{ sha256_hex('c.email') }} as email_hash,
+    eh.email_hash,
     c.created_at,
     c.updated_at,
     c.owner_id,
@@ -161,6 +182,7 @@ select
     c.rejection_reason,
     c.first_sales_touch_at
 from people c
+left join {{ source('ops', 'email_hashes') }} eh on eh.email_norm = lower(trim(c.email))
 left join resolved r on r.contact_id = c.contact_id and r.rn = 1
 left join {{ ref('channel_mapping') }} pm
   on pm.source_type = 'platform' and pm.source_value = r.source_platform
