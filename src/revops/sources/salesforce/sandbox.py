@@ -459,11 +459,15 @@ class SalesforceSandbox(SandboxApp):
         """Every world contact that exists at the clock, merged-away duplicates included."""
         return [c for c in self.world.contacts if c.created_at <= self.as_of]
 
+    def _gone_at(self, c: Contact) -> datetime | None:
+        """When the person's records went to the recycle bin (merged away or deleted), if by
+        the clock."""
+        gone = [t for t in (c.merged_at, c.deleted_at) if t is not None and t <= self.as_of]
+        return min(gone) if gone else None
+
     def _cutoff(self, c: Contact) -> datetime:
-        """A merged duplicate stops changing when it is deleted."""
-        if c.merged_at is not None and c.merged_at <= self.as_of:
-            return c.merged_at
-        return self.as_of
+        """A merged or deleted record stops changing when it is deleted."""
+        return self._gone_at(c) or self.as_of
 
     def status_changes(self, c: Contact) -> list[tuple[datetime, str]]:
         """``(when, new Status)`` from creation, ascending, as visible at the clock."""
@@ -488,10 +492,21 @@ class SalesforceSandbox(SandboxApp):
         return out
 
     def _deleted(self, c: Contact) -> bool:
+        """In the recycle bin: merged away (``MasterRecordId`` set) or deleted."""
+        return self._gone_at(c) is not None
+
+    def _merged(self, c: Contact) -> bool:
         return c.merged_at is not None and c.merged_at <= self.as_of
 
     def _master_lead(self, c: Contact) -> str | None:
-        return sf_id("00Q", c.merged_into) if self._deleted(c) else None
+        return sf_id("00Q", c.merged_into) if self._merged(c) else None
+
+    def _deal_gone_at(self, d: Deal) -> datetime | None:
+        return d.deleted_at if d.deleted_by(self.as_of) else None
+
+    def _opportunities(self) -> list[Deal]:
+        """Every deal created by the clock, deleted ones included (``/queryAll`` shows them)."""
+        return [d for d in self.world.deals if d.created_at <= self.as_of]
 
     def _build_user(self) -> list[dict[str, Any]]:
         stamp = sf_datetime(datetime.combine(self.world.start, datetime.min.time(), UTC)
@@ -524,7 +539,7 @@ class SalesforceSandbox(SandboxApp):
             rejected = _vis(c.rejected_at, cut)
             stamps = [t for t, _ in changes] + [t for t, _ in self._absorbed_at(c)]
             if self._deleted(c):
-                stamps.append(c.merged_at)  # type: ignore[arg-type]
+                stamps.append(self._gone_at(c))  # type: ignore[arg-type]
             modified = sf_datetime(max(stamps))
             out.append({
                 "Id": sf_id("00Q", c.contact_id),
@@ -565,10 +580,13 @@ class SalesforceSandbox(SandboxApp):
                 if new == STATUS_CONVERTED:
                     rows.append((when, "leadConverted", None, None))
             rows += [(when, "leadMerged", None, None) for when, _ in self._absorbed_at(c)]
+            # deleting a lead deletes its history with it (LeadHistory has no SystemModstamp:
+            # an incremental read on CreatedDate never sees the flag flip; core keys off the Lead)
+            deleted = c.deleted_by(self.as_of)
             for i, (when, field, old, new) in enumerate(rows):
                 out.append({
                     "Id": sf_id("017", c.contact_id * 100 + i),
-                    "IsDeleted": False,
+                    "IsDeleted": deleted,
                     "LeadId": lead_id,
                     "CreatedById": by,
                     "CreatedDate": sf_datetime(when),
@@ -587,12 +605,12 @@ class SalesforceSandbox(SandboxApp):
                 continue
             deleted = self._deleted(c)
             master = None
-            if deleted:
+            if self._merged(c):
                 survivor = self.world.contact_by_id[c.merged_into]  # type: ignore[index]
                 s_sql = survivor.stage_at.get("sql")
                 if s_sql is not None and s_sql <= c.merged_at:  # type: ignore[operator]
                     master = sf_id("003", survivor.contact_id)
-            modified = sf_datetime(c.merged_at if deleted else sql_at)
+            modified = sf_datetime(self._gone_at(c) if deleted else sql_at)
             out.append({
                 "Id": sf_id("003", c.contact_id),
                 "IsDeleted": deleted,
@@ -611,11 +629,13 @@ class SalesforceSandbox(SandboxApp):
         return out
 
     def opportunity_stages(self, d: Deal) -> list[tuple[datetime, str]]:
-        """``(when, StageName)`` visible at the clock, ascending."""
+        """``(when, StageName)`` visible at the clock (a deleted one: at its deletion),
+        ascending."""
+        cut = self._deal_gone_at(d) or self.as_of
         out = [(d.created_at, "Qualification")]
         move = d.created_at + STAGE_MOVE
-        closed = d.is_closed_as_of(self.as_of)
-        if move <= self.as_of and not (d.close_at is not None and d.close_at <= move):
+        closed = d.is_closed_as_of(cut)
+        if move <= cut and not (d.close_at is not None and d.close_at <= move):
             out.append((move, "Proposal/Price Quote"))
         if closed:
             out.append((d.close_at, "Closed Won" if d.is_won else "Closed Lost"))  # type: ignore[arg-type]
@@ -628,21 +648,22 @@ class SalesforceSandbox(SandboxApp):
 
     def _build_opportunity(self) -> list[dict[str, Any]]:
         out = []
-        for d in self.world.deals_as_of(self.as_of):
+        for d in self._opportunities():
             stages = self.opportunity_stages(d)
             stage = stages[-1][1]
             prob, forecast, closed, won = OPP_STAGES[stage]
-            modified = sf_datetime(stages[-1][0])
+            gone = self._deal_gone_at(d)
+            modified = sf_datetime(gone or stages[-1][0])
             contact = self.world.contact_by_id[d.contact_id]
             out.append({
                 "Id": sf_id("006", d.deal_id),
-                "IsDeleted": False,
+                "IsDeleted": gone is not None,
                 "AccountId": sf_id("001", d.contact_id),
                 "Name": d.name,
                 "StageName": stage,
                 "Amount": float(d.amount),
                 "Probability": float(prob),
-                "CloseDate": self._close_date(d, self.as_of),
+                "CloseDate": self._close_date(d, gone or self.as_of),
                 "Type": "New Business",
                 "LeadSource": "Advertisement" if contact.source_campaign else "Web",
                 "IsClosed": closed,
@@ -658,12 +679,14 @@ class SalesforceSandbox(SandboxApp):
 
     def _build_opportunityhistory(self) -> list[dict[str, Any]]:
         out = []
-        for d in self.world.deals_as_of(self.as_of):
+        for d in self._opportunities():
+            # deleting an opportunity deletes its history and contact roles with it
+            gone = self._deal_gone_at(d)
             for i, (when, stage) in enumerate(self.opportunity_stages(d)):
                 prob, forecast, _, _ = OPP_STAGES[stage]
                 out.append({
                     "Id": sf_id("008", d.deal_id * 10 + i),
-                    "IsDeleted": False,
+                    "IsDeleted": gone is not None,
                     "OpportunityId": sf_id("006", d.deal_id),
                     "CreatedById": self.user_id(d.owner_id),
                     "CreatedDate": sf_datetime(when),
@@ -673,25 +696,27 @@ class SalesforceSandbox(SandboxApp):
                     "CloseDate": self._close_date(d, when),
                     "Probability": float(prob),
                     "ForecastCategory": forecast,
-                    "SystemModstamp": sf_datetime(when),
+                    "SystemModstamp": sf_datetime(gone or when),
                 })
         return out
 
     def _build_opportunitycontactrole(self) -> list[dict[str, Any]]:
-        return [
-            {
+        out = []
+        for d in self._opportunities():
+            gone = self._deal_gone_at(d)
+            modified = sf_datetime(gone or d.created_at)
+            out.append({
                 "Id": sf_id("00K", d.deal_id),
-                "IsDeleted": False,
+                "IsDeleted": gone is not None,
                 "OpportunityId": sf_id("006", d.deal_id),
                 "ContactId": sf_id("003", d.contact_id),
                 "Role": "Decision Maker",
                 "IsPrimary": True,
                 "CreatedDate": sf_datetime(d.created_at),
-                "LastModifiedDate": sf_datetime(d.created_at),
-                "SystemModstamp": sf_datetime(d.created_at),
-            }
-            for d in self.world.deals_as_of(self.as_of)
-        ]
+                "LastModifiedDate": modified,
+                "SystemModstamp": modified,
+            })
+        return out
 
     def _build_task(self) -> list[dict[str, Any]]:
         out = []
@@ -705,10 +730,14 @@ class SalesforceSandbox(SandboxApp):
             # conversion moves the lead's activities to the new contact
             who = sf_id("003", c.contact_id) if sql_at else sf_id("00Q", c.contact_id)
             modified = sf_datetime(max(touch, sql_at) if sql_at else touch)
+            # deleting a lead or contact deletes its activities with it
+            deleted = c.deleted_by(self.as_of)
+            if deleted:
+                modified = sf_datetime(c.deleted_at)
             subtype = "Call" if c.contact_id % 2 else "Email"
             out.append({
                 "Id": sf_id("00T", c.contact_id),
-                "IsDeleted": False,
+                "IsDeleted": deleted,
                 "WhoId": who,
                 "WhatId": None,
                 "Subject": "Call" if subtype == "Call" else "Email: Following up",

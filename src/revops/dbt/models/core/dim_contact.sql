@@ -3,7 +3,8 @@
 -- funnel stage (MQL, SQL, rejected...) comes from seeds/crm_stage_mapping.csv.
 -- HubSpot: a contact, stage times from hs_v2_date_entered_<stage>.
 -- Salesforce: a Lead (its converted Contact and opportunities map back to it); stage times
--- from LeadHistory status changes, opportunity/customer from its opportunities (core.fct_deal).
+-- from LeadHistory status changes, opportunity/customer from its opportunities
+-- (stg_salesforce__deals, deleted ones included).
 with stage_map as (
     select crm, field, value, stage from {{ ref('crm_stage_mapping') }}
     where (crm = 'hubspot' and object = 'contact' and field = 'hs_lead_status')
@@ -65,13 +66,15 @@ sf_stages as (
     group by e.lead_id
 ),
 sf_deals as (
+    -- every opportunity the person had, deleted ones too: deleting a deal later does not undo
+    -- that the person reached the stage (HubSpot keeps hs_v2_date_entered_<stage> likewise)
     select
-        contact_id as lead_id,
+        lead_id,
         min(created_at) as opportunity_at,
-        min(case when is_won then closed_at end) as customer_at
-    from {{ ref('fct_deal') }}
-    where crm = 'salesforce' and contact_id is not null
-    group by contact_id
+        min(case when mapped_stage = 'won' then closed_at end) as customer_at
+    from {{ ref('stg_salesforce__deals') }}
+    where lead_id is not null
+    group by lead_id
 ),
 sf_task_people as (
     -- a task on a lead, or on the (live) contact a lead converted to (conversion moves tasks);
