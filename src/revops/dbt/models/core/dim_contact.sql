@@ -4,7 +4,7 @@
 -- HubSpot: a contact, stage times from hs_v2_date_entered_<stage>.
 -- Salesforce: a Lead (its converted Contact and opportunities map back to it); stage times
 -- from LeadHistory status changes, opportunity/customer from its opportunities
--- (stg_salesforce__deals, deleted ones included).
+-- (int_salesforce_opportunities, deleted ones included).
 with stage_map as (
     select crm, field, value, stage from {{ ref('crm_stage_mapping') }}
     where (crm = 'hubspot' and object = 'contact' and field = 'hs_lead_status')
@@ -72,7 +72,7 @@ sf_deals as (
         lead_id,
         min(created_at) as opportunity_at,
         min(case when mapped_stage = 'won' then closed_at end) as customer_at
-    from {{ ref('stg_salesforce__deals') }}
+    from {{ ref('int_salesforce_opportunities') }}
     where lead_id is not null
     group by lead_id
 ),

@@ -1,7 +1,7 @@
 -- one row per deal across CRMs. Won/lost/open comes from seeds/crm_stage_mapping.csv (HubSpot
 -- dealstage, Salesforce StageName), not from hard-coded stage names.
 -- HubSpot: the deal's contact is the first associated contact, followed through merges.
--- Salesforce: stg_salesforce__deals (the opportunity resolved to its person, the lead, and its
+-- Salesforce: int_salesforce_opportunities (the opportunity resolved to its person, the lead, and its
 -- close time from OpportunityHistory), deleted opportunities dropped.
 with stage_map as (
     select crm, object, value, stage from {{ ref('crm_stage_mapping') }}
@@ -59,7 +59,7 @@ salesforce as (
         'default' as pipeline,
         o.stage_name as stage,
         o.owner_id
-    from {{ ref('stg_salesforce__deals') }} o
+    from {{ ref('int_salesforce_opportunities') }} o
     where not o.is_deleted
 )
 select * from hubspot
