@@ -70,6 +70,7 @@ def dbt_vars(settings: Settings) -> dict[str, Any]:
         "hubspot_rejected_at_property": settings.hubspot_rejected_at_property,
         "salesforce_utm_campaign_field": settings.salesforce_utm_campaign_field,
         "salesforce_rejection_reason_field": settings.salesforce_rejection_reason_field,
+        "salesforce_campaign_utm_field": settings.salesforce_campaign_utm_field,
     }
 
 

@@ -48,7 +48,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from revops.sandbox.server import LoggedRequest, SandboxApp, json_response
-from revops.sandbox.world import Contact, Deal, World
+from revops.sandbox.world import Campaign, Contact, Deal, Touch, World
 
 TOKEN_PATH = "/services/oauth2/token"
 #: the org's default time zone: Salesforce's date-only fields (ConvertedDate, CloseDate,
@@ -75,6 +75,13 @@ OPP_STAGES = {
     "Closed Won": (100, "Closed", True, True),
     "Closed Lost": (0, "Omitted", True, False),
 }
+#: Campaign Type (the standard picklist) per world campaign objective / offline kind
+CAMPAIGN_TYPES = {"events": "Conference", "sponsorship": "Partners", "print": "Advertisement"}
+#: CampaignMemberStatus per campaign kind: (not responded, responded)
+MEMBER_STATUSES = {"events": ("Registered", "Attended")}
+#: member numbers of the not-responded ("Sent") members: base + contact id (touch ids are
+#: 70_000_000_000 + contact id * 100 + slot, so the ranges never meet)
+TOUCH_SENT_BASE = 90_000_000_000
 #: days after creation an open opportunity is expected to close (its CloseDate until it closes)
 EXPECTED_CLOSE_DAYS = 30
 STAGE_MOVE = timedelta(days=7)
@@ -153,6 +160,11 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "OpportunityContactRole": ("Id", "IsDeleted", "OpportunityId", "ContactId", "Role",
                                "IsPrimary", "CreatedDate", "LastModifiedDate",
                                "SystemModstamp"),
+    "Campaign": ("Id", "IsDeleted", "Name", "ParentId", "Type", "Status", "StartDate", "EndDate",
+                 "IsActive", "OwnerId", "CreatedDate", "LastModifiedDate", "SystemModstamp"),
+    "CampaignMember": ("Id", "IsDeleted", "CampaignId", "LeadId", "ContactId", "Status",
+                       "HasResponded", "FirstRespondedDate", "CreatedDate", "LastModifiedDate",
+                       "SystemModstamp"),
     "Task": ("Id", "IsDeleted", "WhoId", "WhatId", "Subject", "ActivityDate", "Status",
              "Priority", "OwnerId", "IsClosed", "IsArchived", "TaskSubtype", "Type",
              "CompletedDateTime", "CreatedDate", "LastModifiedDate", "SystemModstamp"),
@@ -171,6 +183,7 @@ class SalesforceSandbox(SandboxApp):
         client_id: str = SANDBOX_CLIENT_ID,
         client_secret: str = SANDBOX_CLIENT_SECRET,
         utm_campaign_field: str = "UTM_Campaign__c",
+        campaign_utm_field: str = "UTM_Campaign__c",
         rejection_reason_field: str = "Disqualification_Reason__c",
         min_batch_size: int = MIN_BATCH,
         status_labels: dict[str, str] | None = None,
@@ -179,6 +192,7 @@ class SalesforceSandbox(SandboxApp):
         self.client_id = client_id
         self.client_secret = client_secret
         self.utm_campaign_field = utm_campaign_field
+        self.campaign_utm_field = campaign_utm_field
         self.rejection_reason_field = rejection_reason_field
         #: Salesforce ignores batch sizes under 200; tests of tiny worlds may lower this
         self.min_batch_size = min_batch_size
@@ -396,6 +410,8 @@ class SalesforceSandbox(SandboxApp):
     def _custom_fields(self, obj: str) -> tuple[str, ...]:
         if obj == "Lead":
             return (self.utm_campaign_field, self.rejection_reason_field)
+        if obj == "Campaign":
+            return (self.campaign_utm_field,)
         return ()
 
     def _field(self, obj: str, known: dict[str, str], name: str) -> str:
@@ -436,7 +452,8 @@ class SalesforceSandbox(SandboxApp):
 
     # --- the world as Salesforce records ---------------------------------------------------
     def _records(self, obj: str) -> list[dict[str, Any]]:
-        key = (obj, self.as_of, self.utm_campaign_field, self.rejection_reason_field,
+        key = (obj, self.as_of, self.utm_campaign_field, self.campaign_utm_field,
+               self.rejection_reason_field,
                tuple(sorted(self.status_labels.items())))
         with self._lock:
             cached = self._cache.get(key)
@@ -756,6 +773,111 @@ class SalesforceSandbox(SandboxApp):
             })
         return out
 
+    # --- campaigns and their members (marketing touches) ---------------------------------
+    def campaign_id(self, camp: Campaign) -> str:
+        return sf_id("701", self.world.campaigns.index(camp) + 1)
+
+    def campaign_utm(self, camp: Campaign) -> str | None:
+        """What the org keeps in the Campaign's UTM field: the ``utm_campaign`` its ad links
+        carry, which marketing ops sets to the ad platform's campaign id (stable across
+        renames). Offline campaigns have no ad links: the field is empty and the Name stands
+        in."""
+        return None if camp.platform == "offline" else camp.campaign_id
+
+    def _build_campaign(self) -> list[dict[str, Any]]:
+        start = datetime.combine(self.world.start, datetime.min.time(), UTC) - timedelta(days=30)
+        out = []
+        for camp in self.world.campaigns:
+            renamed = [at for at, _ in camp.renames if at <= self.as_of]
+            modified = sf_datetime(max([start, *renamed]))
+            out.append({
+                "Id": self.campaign_id(camp),
+                "IsDeleted": False,
+                "Name": camp.name_as_of(self.as_of),
+                "ParentId": None,
+                "Type": CAMPAIGN_TYPES.get(camp.objective, "Advertisement"),
+                "Status": "In Progress",
+                "StartDate": self.world.start.isoformat(),
+                "EndDate": None,
+                "IsActive": True,
+                "OwnerId": self.user_id(next((o.owner_id for o in self.world.owners
+                                              if o.team == "Marketing"), None)),
+                "CreatedDate": sf_datetime(start),
+                "LastModifiedDate": modified,
+                "SystemModstamp": modified,
+                self.campaign_utm_field: self.campaign_utm(camp),
+            })
+        return out
+
+    def _owner_at(self, c: Contact) -> Contact:
+        """Whose member a record of ``c`` is at the clock: the survivor once merged."""
+        if self._merged(c):
+            return self.world.contact_by_id[c.merged_into]  # type: ignore[index]
+        return c
+
+    def _converted_at(self, c: Contact) -> datetime | None:
+        return _vis(c.stage_at.get("sql"), self._cutoff(c))
+
+    def member_rows(self) -> list[tuple[Contact, Campaign, datetime, bool, int]]:
+        """``(original person, campaign, created, responded, member number)`` of every member
+        created by the clock and still there: a responded member per world touch, and a
+        "Sent" (not responded) member for one campaign each person received and never
+        answered. A deleted person's members are gone (CampaignMember is hard-deleted: no
+        ``IsDeleted`` row, [airbytehq/airbyte#44845]); at a merge Salesforce keeps one member per
+        campaign on the survivor: the responded one, else the earliest, the other hard-deleted."""
+        rows: list[tuple[Contact, Campaign, datetime, bool, int]] = []
+        campaigns = self.world.campaigns
+        for c in self._people():
+            if c.deleted_by(self.as_of):
+                continue
+            touches: list[Touch] = self.world.touches_by_contact_ids({c.contact_id})
+            for t in touches:
+                if t.at <= self.as_of:
+                    rows.append((c, t.campaign, t.at, True, t.touch_id))
+            answered = {t.campaign.campaign_id for t in touches}
+            sent = campaigns[c.contact_id % len(campaigns)]
+            at = c.created_at + timedelta(hours=1)
+            if sent.campaign_id not in answered and at <= self._cutoff(c):
+                rows.append((c, sent, at, False, TOUCH_SENT_BASE + c.contact_id))
+        best: dict[tuple[int, str], tuple[Contact, Campaign, datetime, bool, int]] = {}
+        for row in rows:
+            key = (self._owner_at(row[0]).contact_id, row[1].campaign_id)
+            kept = best.get(key)
+            if kept is None or (not kept[3], kept[2]) > (not row[3], row[2]):
+                best[key] = row
+        return sorted(best.values(), key=lambda r: r[4])
+
+    def _build_campaignmember(self) -> list[dict[str, Any]]:
+        out = []
+        for c, camp, at, responded, number in self.member_rows():
+            owner = self._owner_at(c)
+            stamps = [at]
+            if owner is not c:
+                stamps.append(c.merged_at)  # type: ignore[arg-type]  # re-parented
+            lead_converted = self._converted_at(c)
+            # a response after the person converted is recorded on the Contact (the Lead is
+            # converted and read-only); earlier ones keep LeadId and gain ContactId
+            on_contact_only = owner is c and lead_converted is not None and lead_converted < at
+            converted = self._converted_at(owner)
+            if converted is not None and converted > at:
+                stamps.append(converted)
+            statuses = MEMBER_STATUSES.get(camp.objective, ("Sent", "Responded"))
+            modified = sf_datetime(max(stamps))
+            out.append({
+                "Id": sf_id("00v", number),
+                "IsDeleted": False,
+                "CampaignId": self.campaign_id(camp),
+                "LeadId": None if on_contact_only else sf_id("00Q", owner.contact_id),
+                "ContactId": sf_id("003", owner.contact_id) if converted else None,
+                "Status": statuses[1] if responded else statuses[0],
+                "HasResponded": responded,
+                "FirstRespondedDate": org_date(at) if responded else None,
+                "CreatedDate": sf_datetime(at),
+                "LastModifiedDate": modified,
+                "SystemModstamp": modified,
+            })
+        return out
+
     # --- the contract's view ---------------------------------------------------------------
     STREAM_OBJECTS = {
         "users": ("User", False),
@@ -766,6 +888,8 @@ class SalesforceSandbox(SandboxApp):
         "opportunity_history": ("OpportunityHistory", True),
         "opportunity_contact_roles": ("OpportunityContactRole", True),
         "tasks": ("Task", True),
+        "campaigns": ("Campaign", True),
+        "campaign_members": ("CampaignMember", True),
     }
 
     def expected_keys(self, stream_name: str) -> set[tuple]:

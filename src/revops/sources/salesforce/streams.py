@@ -111,6 +111,17 @@ def sobjects(settings: Settings) -> list[SObject]:
                  "OwnerId", "IsClosed", "TaskSubtype", "Type", "CompletedDateTime",
                  "CreatedDate", "SystemModstamp"),
                 query_all=True, description="tasks (calls, emails), archived ones included"),
+        SObject("campaigns", "Campaign",
+                ("Id", "IsDeleted", "Name", "ParentId", "Type", "Status", "StartDate", "EndDate",
+                 "IsActive", "OwnerId", "CreatedDate", "LastModifiedDate", "SystemModstamp",
+                 settings.salesforce_campaign_utm_field),
+                query_all=True, description="marketing campaigns, deleted ones included"),
+        SObject("campaign_members", "CampaignMember",
+                ("Id", "IsDeleted", "CampaignId", "LeadId", "ContactId", "Status", "HasResponded",
+                 "FirstRespondedDate", "CreatedDate", "LastModifiedDate", "SystemModstamp"),
+                query_all=True,
+                description="leads/contacts on campaigns (responses = marketing touches); hard "
+                            "deletes leave no trace [airbytehq/airbyte#44845]"),
     ]
 
 
