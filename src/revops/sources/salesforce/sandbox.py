@@ -20,7 +20,14 @@ How the world shows (the integrator relies on this; README.md says the same):
   activities to the new Contact on conversion, so ``WhoId`` becomes the Contact at ``sql_at``;
 * a merged duplicate's Lead (and its converted Contact) is deleted at ``merged_at``:
   ``IsDeleted=true``, ``MasterRecordId`` = the survivor; gone from ``/query``, kept by
-  ``/queryAll``.
+  ``/queryAll``;
+* a deleted contact (``deleted_at``) deletes its Lead, Contact, Task and LeadHistory, a deleted
+  deal its Opportunity, OpportunityHistory and OpportunityContactRole: ``IsDeleted=true``, no
+  ``MasterRecordId``, ``SystemModstamp`` = the deletion;
+* campaigns -> ``Campaign`` (``701``), touches -> responded ``CampaignMember`` (``00v`` + touch
+  id, created at the touch), on the Lead, gaining ``ContactId`` at conversion (on the Contact
+  only when made after it), re-parented to the master at a merge; a deleted person's members
+  are hard-deleted (CampaignMember has no recycle bin).
 
 Every datetime is UTC with milliseconds (``2026-10-03T14:22:05.000+0000``), dates are org-local
 (``ORG_TIME_ZONE``), numbers and booleans are JSON-typed, every selected field is present.
