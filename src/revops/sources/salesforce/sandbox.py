@@ -21,7 +21,8 @@ How the world shows (the integrator relies on this; README.md says the same):
 * a merged duplicate's Lead (and its converted Contact) is deleted at ``merged_at``:
   ``IsDeleted=true``, ``MasterRecordId`` = the survivor; gone from ``/query``, kept by
   ``/queryAll``;
-* a deleted contact (``deleted_at``) deletes its Lead, Contact, Task and LeadHistory, a deleted
+* a deleted contact (``deleted_at``) deletes its Lead, Contact and Task (its LeadHistory stays
+  unflagged, as a merged-away lead's: history has no SystemModstamp to re-read it by), a deleted
   deal its Opportunity, OpportunityHistory and OpportunityContactRole: ``IsDeleted=true``, no
   ``MasterRecordId``, ``SystemModstamp`` = the deletion;
 * campaigns -> ``Campaign`` (``701``), touches -> responded ``CampaignMember`` (``00v`` + touch
@@ -604,13 +605,13 @@ class SalesforceSandbox(SandboxApp):
                 if new == STATUS_CONVERTED:
                     rows.append((when, "leadConverted", None, None))
             rows += [(when, "leadMerged", None, None) for when, _ in self._absorbed_at(c)]
-            # deleting a lead deletes its history with it (LeadHistory has no SystemModstamp:
-            # an incremental read on CreatedDate never sees the flag flip; core keys off the Lead)
-            deleted = c.deleted_by(self.as_of)
+            # a deleted (or merged-away) lead's history stays unflagged here: LeadHistory has no
+            # SystemModstamp, so an incremental read on CreatedDate could never see a flag flip
+            # (real orgs flag it; core keys off the Lead and never reads the flag)
             for i, (when, field, old, new) in enumerate(rows):
                 out.append({
                     "Id": sf_id("017", c.contact_id * 100 + i),
-                    "IsDeleted": deleted,
+                    "IsDeleted": False,
                     "LeadId": lead_id,
                     "CreatedById": by,
                     "CreatedDate": sf_datetime(when),
