@@ -3,12 +3,16 @@ its Contact and Task) and a won Opportunity are deleted after the first night. A
 the marts equal the ground truth at that clock; after the second, the deleted records sit in raw
 with ``IsDeleted = 'true'`` (no ``MasterRecordId``: a delete, not a merge) and are gone from core.
 
+The same warehouse shows that a meeting (Event) is a sales touch only when the lead's owner
+held it: a webinar logged by marketing after the MQL (constructed here) and meetings a calendar
+sync logged without an owner are in raw, and first_sales_touch_at still equals the world's.
+
 Real HTTP to the sandboxes, real warehouse, real dbt: the pipeline of the nightly flow.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from revops import pipeline
 from revops.load.warehouse import Warehouse
@@ -35,6 +39,16 @@ GONE_DEAL = next(
     if d.deleted_at is None and d.is_won and d.close_at is not None and d.close_at < FIRST
 )
 GONE_DEAL.deleted_at = FIRST + timedelta(days=2)
+#: qualified 5 minutes after creation, so marketing's webinar (logged 30 minutes after creation)
+#: falls between the MQL and the owner's first call/email
+WEBINAR_LEAD = next(
+    c for c in WORLD.contacts
+    if c.contact_id % 5 == 0 and c.owner_id and c.subscriber_at is None and c.stage_at.get("mql")
+    and c.first_sales_touch_at and c.first_sales_touch_at < FIRST and c.merged_into is None
+    and not c.absorbed and c.deleted_at is None
+    and c.first_sales_touch_at - c.created_at > timedelta(hours=2)
+)
+WEBINAR_LEAD.stage_at["mql"] = WEBINAR_LEAD.created_at + timedelta(minutes=5)
 
 MARTS = {
     "kpi_funnel_monthly": (truth_funnel.kpi_funnel_monthly, ("cohort_month", "channel", "campaign_id")),
@@ -91,3 +105,44 @@ def test_deletes_between_nights_leave_the_marts(warehouse_url, tmp_path) -> None
         person = sf_id("00Q", GONE_DEAL.contact_id)
         row = wh.fetch_all(f"select customer_at from core.dim_contact where contact_id = '{person}'")
         assert len(row) == 1 and row[0]["customer_at"] is not None
+
+
+def _meetings_between_mql_and_touch(owner: str | None) -> list[tuple[str, object]]:
+    """(lead id, world first_sales_touch_at) of live people with a meeting by ``owner`` (None:
+    nobody) after their MQL and before their first sales touch."""
+    out = []
+    for a in WORLD.activities:
+        c = WORLD.contact_by_id[a.contact_ids[0]]
+        mql, touch = c.stage_at.get("mql"), c.first_sales_touch_at
+        if (a.kind == "meetings" and a.owner_id == owner and c.visible(WORLD.now) and mql
+                and mql <= a.at <= WORLD.now and (touch is None or a.at < touch)):
+            out.append((sf_id("00Q", c.contact_id), touch))
+    return out
+
+
+def test_meetings_by_others_than_the_owner_are_no_sales_touch(warehouse_url, tmp_path) -> None:
+    marketing = next(o.owner_id for o in WORLD.owners if o.team == "Marketing")
+    webinars = _meetings_between_mql_and_touch(marketing)
+    unowned = _meetings_between_mql_and_touch(None)
+    assert sf_id("00Q", WEBINAR_LEAD.contact_id) in {lid for lid, _ in webinars}
+    assert len(unowned) > 3
+    with sandboxes(WORLD, as_of=WORLD.now) as sb:
+        settings = sb.settings(warehouse_url=warehouse_url, data_dir=tmp_path / "data",
+                               http_max_backoff_seconds=0.05)
+        pipeline.run_once(settings, "test")
+    with Warehouse(warehouse_url) as wh:
+        events = wh.fetch_all('select "WhoId" as who, "OwnerId" as owner from raw."salesforce__events"')
+        touched = {r["contact_id"]: r["first_sales_touch_at"] for r in wh.fetch_all(
+            "select contact_id, first_sales_touch_at from core.dim_contact")}
+    owners = {sf_id("005", marketing), "005" + "1".zfill(15)}
+    assert {e["owner"] for e in events} == owners
+    assert any(e["who"] == sf_id("00Q", WEBINAR_LEAD.contact_id)
+               or e["who"] == sf_id("003", WEBINAR_LEAD.contact_id) for e in events)
+    for lead, touch in webinars + unowned:
+        got = touched[lead]
+        if touch is None or touch > WORLD.now:
+            assert got is None, lead
+        else:
+            got = got.astimezone(UTC) if got.tzinfo else got.replace(tzinfo=UTC)
+            assert got == touch.replace(microsecond=touch.microsecond // 1000 * 1000), lead
+    _marts_equal_truth(warehouse_url, WORLD.now)

@@ -69,6 +69,9 @@ API_LIMIT = 15_000
 MIN_BATCH, MAX_BATCH = 200, 2000
 #: where leads nobody owns sit (a queue, as in a real org: OwnerId is never null)
 UNASSIGNED_QUEUE_ID = "00G" + "1".zfill(15)
+#: the integration user (the API user of the token response): owns what a calendar sync logs
+#: without an owner (an Event cannot be owned by a queue)
+INTEGRATION_USER_ID = "005" + "1".zfill(15)
 SUPPORTED_VERSIONS = ("64.0", "65.0", "66.0", "67.0")
 
 STATUS_SUBSCRIBER = "Subscriber"
@@ -94,7 +97,8 @@ TOUCH_SENT_BASE = 90_000_000_000
 EXPECTED_CLOSE_DAYS = 30
 STAGE_MOVE = timedelta(days=7)
 
-_DATETIME_FIELDS = {"CreatedDate", "LastModifiedDate", "SystemModstamp", "CompletedDateTime"}
+_DATETIME_FIELDS = {"CreatedDate", "LastModifiedDate", "SystemModstamp", "CompletedDateTime",
+                    "ActivityDateTime", "StartDateTime", "EndDateTime"}
 #: the datetime literal formats SOQL accepts (no fractional seconds)
 _SOQL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$")
 
@@ -168,6 +172,12 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "OpportunityContactRole": ("Id", "IsDeleted", "OpportunityId", "ContactId", "Role",
                                "IsPrimary", "CreatedDate", "LastModifiedDate",
                                "SystemModstamp"),
+    "Account": ("Id", "IsDeleted", "MasterRecordId", "Name", "Type", "OwnerId", "CreatedDate",
+                "LastModifiedDate", "SystemModstamp"),
+    "Event": ("Id", "IsDeleted", "WhoId", "WhatId", "Subject", "ActivityDateTime",
+              "ActivityDate", "StartDateTime", "EndDateTime", "DurationInMinutes", "EventSubtype",
+              "Type", "OwnerId", "IsArchived", "CreatedDate", "LastModifiedDate",
+              "SystemModstamp"),
     "Campaign": ("Id", "IsDeleted", "Name", "ParentId", "Type", "Status", "StartDate", "EndDate",
                  "IsActive", "OwnerId", "CreatedDate", "LastModifiedDate", "SystemModstamp"),
     "CampaignMember": ("Id", "IsDeleted", "CampaignId", "LeadId", "ContactId", "Status",
@@ -781,6 +791,66 @@ class SalesforceSandbox(SandboxApp):
             })
         return out
 
+    # --- accounts and events -----------------------------------------------------------------
+    def _build_account(self) -> list[dict[str, Any]]:
+        """Lead conversion creates the Account (``ConvertedAccountId``), named after the lead's
+        Company; ``Type`` becomes ``Customer - Direct`` when a deal is won. Deleting or merging
+        a contact does not delete its account (Salesforce does not cascade that way)."""
+        out = []
+        for c in self._people():
+            sql_at = self._converted_at(c)
+            if sql_at is None:
+                continue
+            customer = _vis(c.stage_at.get("customer"), self.as_of)
+            modified = sf_datetime(customer or sql_at)
+            out.append({
+                "Id": sf_id("001", c.contact_id),
+                "IsDeleted": False,
+                "MasterRecordId": None,
+                "Name": "[not provided]",
+                "Type": "Customer - Direct" if customer else "Prospect",
+                "OwnerId": self.user_id(c.owner_id),
+                "CreatedDate": sf_datetime(sql_at),
+                "LastModifiedDate": modified,
+                "SystemModstamp": modified,
+            })
+        return out
+
+    def _build_event(self) -> list[dict[str, Any]]:
+        """The world's meetings (a webinar logged by marketing, a meeting nobody owns) as Events
+        on the first attendee's Lead, moved to the Contact at conversion; deleted with the
+        person. ``ActivityDateTime`` = ``StartDateTime`` = the meeting, ``ActivityDate`` its
+        org-local day, ``EventSubtype`` ``Event``."""
+        out = []
+        for a in self.world.activities:
+            if a.kind != "meetings" or a.at > self.as_of:
+                continue
+            c = self.world.contact_by_id[a.contact_ids[0]]
+            deleted = c.deleted_by(self.as_of)
+            sql_at = self._converted_at(c)
+            who = sf_id("003", c.contact_id) if sql_at else sf_id("00Q", c.contact_id)
+            modified = max(a.at, sql_at) if sql_at else a.at
+            out.append({
+                "Id": sf_id("00U", a.activity_id),
+                "IsDeleted": deleted,
+                "WhoId": who,
+                "WhatId": None,
+                "Subject": "Webinar: RevOps 101" if a.owner_id else "Meeting",
+                "ActivityDateTime": sf_datetime(a.at),
+                "ActivityDate": org_date(a.at),
+                "StartDateTime": sf_datetime(a.at),
+                "EndDateTime": sf_datetime(a.at + timedelta(hours=1)),
+                "DurationInMinutes": 60,
+                "EventSubtype": "Event",
+                "Type": "Meeting",
+                "OwnerId": self.user_id(a.owner_id) if a.owner_id else INTEGRATION_USER_ID,
+                "IsArchived": False,
+                "CreatedDate": sf_datetime(a.at),
+                "LastModifiedDate": sf_datetime(c.deleted_at if deleted else modified),
+                "SystemModstamp": sf_datetime(c.deleted_at if deleted else modified),
+            })
+        return out
+
     # --- campaigns and their members (marketing touches) ---------------------------------
     def campaign_id(self, camp: Campaign) -> str:
         return sf_id("701", self.world.campaigns.index(camp) + 1)
@@ -896,6 +966,8 @@ class SalesforceSandbox(SandboxApp):
         "opportunity_history": ("OpportunityHistory", True),
         "opportunity_contact_roles": ("OpportunityContactRole", True),
         "tasks": ("Task", True),
+        "accounts": ("Account", True),
+        "events": ("Event", True),
         "campaigns": ("Campaign", True),
         "campaign_members": ("CampaignMember", True),
     }

@@ -90,15 +90,39 @@ sf_task_people as (
     where not coalesce(t.is_deleted, false)
       and (t.task_subtype in ('Call', 'Email') or t.task_type in ('Call', 'Email'))
 ),
-sf_first_touch as (
-    -- the first call/email by the lead's owner (anyone's while a queue owns it) after the MQL
-    select l.lead_id, min(tp.touched_at) as first_sales_touch_at
+sf_event_people as (
+    -- meetings (Events) on a lead or on the (live) contact it converted to, like tasks
+    select
+        coalesce(l.lead_id, cl.lead_id) as lead_id,
+        e.owner_id,
+        e.activity_at as touched_at
+    from {{ ref('stg_salesforce__events') }} e
+    left join sf_leads l on e.who_type = 'lead' and l.lead_id = e.who_id
+    left join {{ ref('stg_salesforce__contact_leads') }} cl
+      on e.who_type = 'contact' and cl.contact_id = e.who_id and not cl.is_contact_deleted
+    where not coalesce(e.is_deleted, false)
+),
+sf_touch_candidates as (
+    -- a call/email by the lead's owner, or by anyone while a queue owns it (queue leads are
+    -- worked by whoever picks them up); a meeting only by the lead's owner: webinars logged by
+    -- marketing and meetings a calendar sync logs without an owner are no sales follow-up
+    select tp.lead_id, tp.touched_at
     from sf_task_people tp
     join sf_leads l on l.lead_id = tp.lead_id
-    join sf_stages s on s.lead_id = l.lead_id
-    where tp.touched_at >= s.mql_at
-      and (l.owner_id is null or tp.owner_id = l.owner_id)
-    group by l.lead_id
+    where l.owner_id is null or tp.owner_id = l.owner_id
+    union all
+    select ep.lead_id, ep.touched_at
+    from sf_event_people ep
+    join sf_leads l on l.lead_id = ep.lead_id
+    where ep.owner_id = l.owner_id
+),
+sf_first_touch as (
+    -- the first sales touch after the MQL
+    select s.lead_id, min(tc.touched_at) as first_sales_touch_at
+    from sf_touch_candidates tc
+    join sf_stages s on s.lead_id = tc.lead_id
+    where tc.touched_at >= s.mql_at
+    group by s.lead_id
 ),
 salesforce as (
     select

@@ -1,7 +1,7 @@
 -- one row per Opportunity, deleted ones included (is_deleted), resolved to its person and its
 -- close time: Opportunity -> OpportunityContactRole (primary first) -> Contact -> the lead that
--- converted to it; closed_at = when OpportunityHistory first showed the closed stage after the
--- last open one. core.fct_deal keeps the live ones; core.dim_contact takes the person's
+-- converted to it (else the lead whose ConvertedOpportunityId it is); closed_at = when
+-- OpportunityHistory first showed the closed stage after the last open one. core.fct_deal keeps the live ones; core.dim_contact takes the person's
 -- opportunity/customer times from all of them (a deleted deal does not undo that the person
 -- reached the stage, as HubSpot keeps hs_v2_date_entered_<stage> on the contact).
 -- A deleted opportunity's contact roles and history are deleted with it: they still count for it.
@@ -27,6 +27,14 @@ person as (
     join {{ ref('stg_salesforce__contact_leads') }} cl on cl.contact_id = r.contact_id
     where not coalesce(r.is_deleted, false) or o.is_opp_deleted
 ),
+converted_from as (
+    -- an opportunity created by the lead conversion (Lead.ConvertedOpportunityId): its lead,
+    -- when no contact role names the person (conversion adds a primary role, but orgs delete them)
+    select converted_opportunity_id as opportunity_id, min(lead_id) as lead_id
+    from {{ ref('stg_salesforce__leads') }}
+    where converted_opportunity_id is not null and not coalesce(is_deleted, false)
+    group by converted_opportunity_id
+),
 history as (
     select h.opportunity_id, h.created_at, m.stage as mapped_stage
     from {{ ref('stg_salesforce__opportunity_history') }} h
@@ -50,7 +58,7 @@ closed as (
 select
     o.opportunity_id,
     o.is_opp_deleted as is_deleted,
-    p.lead_id,
+    coalesce(p.lead_id, cf.lead_id) as lead_id,
     o.opportunity_name,
     o.created_at,
     -- without a history row (history not kept), the last modification stands in
@@ -61,4 +69,5 @@ select
     case when o.owner_id like '005%' then o.owner_id end as owner_id
 from opps o
 left join person p on p.opportunity_id = o.opportunity_id and p.rn = 1
+left join converted_from cf on cf.opportunity_id = o.opportunity_id
 left join closed c on c.opportunity_id = o.opportunity_id
