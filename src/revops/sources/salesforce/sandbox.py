@@ -863,11 +863,13 @@ class SalesforceSandbox(SandboxApp):
         return None if camp.platform == "offline" else camp.campaign_id
 
     def _build_campaign(self) -> list[dict[str, Any]]:
-        start = datetime.combine(self.world.start, datetime.min.time(), UTC) - timedelta(days=30)
+        # set up by marketing ops a month before the world starts, one after another
+        setup = datetime.combine(self.world.start, datetime.min.time(), UTC) - timedelta(days=30)
         out = []
-        for camp in self.world.campaigns:
+        for i, camp in enumerate(self.world.campaigns):
+            created = setup + timedelta(hours=i)
             renamed = [at for at, _ in camp.renames if at <= self.as_of]
-            modified = sf_datetime(max([start, *renamed]))
+            modified = sf_datetime(max([created, *renamed]))
             out.append({
                 "Id": self.campaign_id(camp),
                 "IsDeleted": False,
@@ -880,7 +882,7 @@ class SalesforceSandbox(SandboxApp):
                 "IsActive": True,
                 "OwnerId": self.user_id(next((o.owner_id for o in self.world.owners
                                               if o.team == "Marketing"), None)),
-                "CreatedDate": sf_datetime(start),
+                "CreatedDate": sf_datetime(created),
                 "LastModifiedDate": modified,
                 "SystemModstamp": modified,
                 self.campaign_utm_field: self.campaign_utm(camp),
