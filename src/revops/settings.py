@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     #: the org's custom Lead fields (API names)
     salesforce_utm_campaign_field: str = "UTM_Campaign__c"
     salesforce_rejection_reason_field: str = "Disqualification_Reason__c"
+    #: the org's custom Campaign field holding the utm_campaign value its ad links carry
+    salesforce_campaign_utm_field: str = "UTM_Campaign__c"
 
     # --- HTTP behaviour ----------------------------------------------------------------
     http_timeout_seconds: float = 60.0

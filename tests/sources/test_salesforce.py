@@ -252,8 +252,15 @@ def test_merged_lead_is_deleted_with_its_master_and_only_queryall_returns_it(
         assert r["IsDeleted"] == "true"
         assert r["MasterRecordId"] == lead_id(c.merged_into)
         assert r["SystemModstamp"] == sf(c.merged_at)
-    assert all(r["IsDeleted"] == "false" for k, r in rows.items()
-               if k not in {lead_id(c.contact_id) for c in losers})
+    # a plain delete: IsDeleted, no MasterRecordId, SystemModstamp moved to the deletion
+    deleted = [c for c in WORLD.contacts if c.created_at <= app.as_of and c.deleted_by(app.as_of)]
+    assert deleted
+    for c in deleted:
+        r = rows[lead_id(c.contact_id)]
+        assert (r["IsDeleted"], r["MasterRecordId"], r["SystemModstamp"]) == (
+            "true", None, sf(c.deleted_at))
+    gone = {lead_id(c.contact_id) for c in losers + deleted}
+    assert all(r["IsDeleted"] == "false" for k, r in rows.items() if k not in gone)
     history, _ = read(source, "lead_history")
     merged_rows = [r for r in history.values() if r["Field"] == "leadMerged"]
     assert {r["LeadId"] for r in merged_rows} == {lead_id(c.merged_into) for c in losers}
@@ -262,7 +269,7 @@ def test_merged_lead_is_deleted_with_its_master_and_only_queryall_returns_it(
     q = {"q": "SELECT Id FROM Lead WHERE SystemModstamp >= 2020-01-01T00:00:00Z"}
     live = client.get_json(client.query_path("query"), params=q)
     every = client.get_json(client.query_path("queryAll"), params=q)
-    assert every["totalSize"] - live["totalSize"] == len(losers)
+    assert every["totalSize"] - live["totalSize"] == len(losers) + len(deleted)
 
 
 def test_opportunities_money_stages_and_exact_close_time(url: str) -> None:

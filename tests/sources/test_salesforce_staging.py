@@ -100,8 +100,13 @@ def test_staging_models_build_and_equal_the_world(
         leads = {r["lead_id"]: r for r in wh.fetch_all("select * from staging.stg_salesforce__leads")}
         assert len(leads) == len(people)
         deleted = {k for k, r in leads.items() if r["is_deleted"]}
+        # merged away (MasterRecordId) or deleted (no MasterRecordId)
         assert deleted == {f"00Q{c.contact_id:015d}" for c in people
+                           if (c.merged_at and c.merged_at <= now) or c.deleted_by(now)}
+        masters = {k for k, r in leads.items() if r["master_record_id"]}
+        assert masters == {f"00Q{c.contact_id:015d}" for c in people
                            if c.merged_at and c.merged_at <= now}
+        assert any(c.deleted_by(now) for c in people), "the world deletes someone"
         history = wh.fetch_all(
             "select lead_id, new_value, min(created_at) as entered_at "
             "from staging.stg_salesforce__lead_history where field = 'Status' "
@@ -109,7 +114,7 @@ def test_staging_models_build_and_equal_the_world(
         entered = {(r["lead_id"], r["new_value"]): utc(r["entered_at"]) for r in history}
         checked = 0
         for c in people:
-            if c.merged_at is not None:
+            if c.merged_at is not None or c.deleted_by(now):
                 continue
             lid = f"00Q{c.contact_id:015d}"
             for stage, status in (("mql", "Marketing Qualified"), ("sql", "Closed - Converted")):
@@ -133,7 +138,10 @@ def test_staging_models_build_and_equal_the_world(
         opps = {r["opportunity_id"]: r for r in
                 wh.fetch_all("select * from staging.stg_salesforce__opportunities")}
         deals = WORLD.deals_as_of(now)
-        assert len(opps) == len(deals)
+        assert {k for k, o in opps.items() if not o["is_deleted"]} == {
+            f"006{d.deal_id:015d}" for d in deals}
+        assert {k for k, o in opps.items() if o["is_deleted"]} == {
+            f"006{d.deal_id:015d}" for d in WORLD.deals if d.created_at <= now and d.deleted_by(now)}
         for d in deals:
             o = opps[f"006{d.deal_id:015d}"]
             assert Decimal(str(o["amount"])) == d.amount
@@ -145,3 +153,53 @@ def test_staging_models_build_and_equal_the_world(
                    for t in tasks)
     finally:
         wh.dispose()
+
+
+def test_touches_in_staging_equal_the_worlds_touches(served, warehouse_url: str, tmp_path) -> None:
+    """Two nights (merges and conversions in between re-parent members), then staging: per live
+    person, the first touch of each campaign in stg_salesforce__touches is the world's, with the
+    time to the millisecond and the Campaign's UTM field (its Name when empty)."""
+    app, env = served
+    settings = settings_for(env, warehouse_url, tmp_path)
+    now = WORLD.now
+    wh, run_id = pipeline.prepare(settings, "test")
+    for clock in (now - timedelta(days=8), now):
+        app.as_of = clock
+        result = pipeline.sync_source(settings, wh, run_id, "salesforce")
+        assert all(s.rows_quarantined == 0 for s in result.streams)
+    wh.dispose()
+    result = build(settings, select="staging.salesforce")
+    assert result.success and not result.failures
+    wh = Warehouse(settings.warehouse_url)
+    try:
+        rows = wh.fetch_all("select * from staging.stg_salesforce__touches")
+        members = wh.fetch_all("select has_responded, lead_id, contact_id "
+                               "from staging.stg_salesforce__campaign_members")
+    finally:
+        wh.dispose()
+    assert {r["touch_type"] for r in rows} == {"campaign_member"}
+    assert {m["has_responded"] for m in members} == {True, False}, "not-responded members exist"
+    assert any(m["lead_id"] is None and m["contact_id"] for m in members), "contact-only members"
+    world_ids = {f"00v{t.touch_id:015d}" for t in WORLD.touches}
+    assert {r["touch_id"] for r in rows} <= world_ids, "only responses are touches"
+    first: dict[tuple[str, str], dict] = {}
+    for r in sorted(rows, key=lambda r: (utc(r["touched_at"]), r["touch_id"])):
+        first.setdefault((r["contact_id"], r["utm_campaign"]), r)
+    got: dict[str, set] = {}
+    for (person, utm), r in first.items():
+        got.setdefault(person, set()).add((r["touch_id"], utc(r["touched_at"]), utm))
+
+    def utm(camp) -> str:
+        return camp.name_as_of(now) if camp.platform == "offline" else camp.campaign_id
+
+    checked = 0
+    for c in WORLD.contacts_as_of(now):
+        lid = f"00Q{c.contact_id:015d}"
+        want = {(f"00v{t.touch_id:015d}", ms(t.at), utm(t.campaign))
+                for t in WORLD.person_touches(c, now)}
+        assert got.get(lid, set()) == want, lid
+        checked += len(want)
+    assert checked > 300
+    assert any(c.absorbed and c.merged_ids_as_of(now, WORLD) and
+               any(t.contact_id != c.contact_id for t in WORLD.person_touches(c, now))
+               for c in WORLD.contacts_as_of(now)), "a survivor has a duplicate's touch"

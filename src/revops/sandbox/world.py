@@ -672,12 +672,10 @@ class World:
         """About ``delete_share`` of contacts and of deals are deleted in the CRM half a day to
         14 days after their creation (possibly after the world's clock: not deleted yet). Never a merge
         survivor or duplicate, never a contact with a deal (its deal would lose its person).
-
-        The Salesforce sandbox does not serve deletions (``IsDeleted``) for world records yet, so
-        a company keeping its funnel in Salesforce gets none (the truth would count fewer
-        people than its org shows)."""
+        Every CRM sandbox serves them (HubSpot's ``archived=true``, Salesforce's ``queryAll`` with
+        ``IsDeleted``), so the draws are the same whatever CRMs the company keeps."""
         share = self.config.delete_share
-        if share <= 0 or "salesforce" in self.config.crms:
+        if share <= 0:
             return
         rng = random.Random(self.config.seed + 2)  # independent of the rest of the world
         with_deal = {d.contact_id for d in self.deals}

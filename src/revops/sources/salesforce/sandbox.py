@@ -20,7 +20,15 @@ How the world shows (the integrator relies on this; README.md says the same):
   activities to the new Contact on conversion, so ``WhoId`` becomes the Contact at ``sql_at``;
 * a merged duplicate's Lead (and its converted Contact) is deleted at ``merged_at``:
   ``IsDeleted=true``, ``MasterRecordId`` = the survivor; gone from ``/query``, kept by
-  ``/queryAll``.
+  ``/queryAll``;
+* a deleted contact (``deleted_at``) deletes its Lead, Contact and Task (its LeadHistory stays
+  unflagged, as a merged-away lead's: history has no SystemModstamp to re-read it by), a deleted
+  deal its Opportunity, OpportunityHistory and OpportunityContactRole: ``IsDeleted=true``, no
+  ``MasterRecordId``, ``SystemModstamp`` = the deletion;
+* campaigns -> ``Campaign`` (``701``), touches -> responded ``CampaignMember`` (``00v`` + touch
+  id, created at the touch), on the Lead, gaining ``ContactId`` at conversion (on the Contact
+  only when made after it), re-parented to the master at a merge; a deleted person's members
+  are hard-deleted (CampaignMember has no recycle bin).
 
 Every datetime is UTC with milliseconds (``2026-10-03T14:22:05.000+0000``), dates are org-local
 (``ORG_TIME_ZONE``), numbers and booleans are JSON-typed, every selected field is present.
@@ -48,7 +56,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from revops.sandbox.server import LoggedRequest, SandboxApp, json_response
-from revops.sandbox.world import Contact, Deal, World
+from revops.sandbox.world import Campaign, Contact, Deal, Touch, World
 
 TOKEN_PATH = "/services/oauth2/token"
 #: the org's default time zone: Salesforce's date-only fields (ConvertedDate, CloseDate,
@@ -61,6 +69,9 @@ API_LIMIT = 15_000
 MIN_BATCH, MAX_BATCH = 200, 2000
 #: where leads nobody owns sit (a queue, as in a real org: OwnerId is never null)
 UNASSIGNED_QUEUE_ID = "00G" + "1".zfill(15)
+#: the integration user (the API user of the token response): owns what a calendar sync logs
+#: without an owner (an Event cannot be owned by a queue)
+INTEGRATION_USER_ID = "005" + "1".zfill(15)
 SUPPORTED_VERSIONS = ("64.0", "65.0", "66.0", "67.0")
 
 STATUS_SUBSCRIBER = "Subscriber"
@@ -75,11 +86,19 @@ OPP_STAGES = {
     "Closed Won": (100, "Closed", True, True),
     "Closed Lost": (0, "Omitted", True, False),
 }
+#: Campaign Type (the standard picklist) per world campaign objective / offline kind
+CAMPAIGN_TYPES = {"events": "Conference", "sponsorship": "Partners", "print": "Advertisement"}
+#: CampaignMemberStatus per campaign kind: (not responded, responded)
+MEMBER_STATUSES = {"events": ("Registered", "Attended")}
+#: member numbers of the not-responded ("Sent") members: base + contact id (touch ids are
+#: 70_000_000_000 + contact id * 100 + slot, so the ranges never meet)
+TOUCH_SENT_BASE = 90_000_000_000
 #: days after creation an open opportunity is expected to close (its CloseDate until it closes)
 EXPECTED_CLOSE_DAYS = 30
 STAGE_MOVE = timedelta(days=7)
 
-_DATETIME_FIELDS = {"CreatedDate", "LastModifiedDate", "SystemModstamp", "CompletedDateTime"}
+_DATETIME_FIELDS = {"CreatedDate", "LastModifiedDate", "SystemModstamp", "CompletedDateTime",
+                    "ActivityDateTime", "StartDateTime", "EndDateTime"}
 #: the datetime literal formats SOQL accepts (no fractional seconds)
 _SOQL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$")
 
@@ -153,6 +172,17 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "OpportunityContactRole": ("Id", "IsDeleted", "OpportunityId", "ContactId", "Role",
                                "IsPrimary", "CreatedDate", "LastModifiedDate",
                                "SystemModstamp"),
+    "Account": ("Id", "IsDeleted", "MasterRecordId", "Name", "Type", "OwnerId", "CreatedDate",
+                "LastModifiedDate", "SystemModstamp"),
+    "Event": ("Id", "IsDeleted", "WhoId", "WhatId", "Subject", "ActivityDateTime",
+              "ActivityDate", "StartDateTime", "EndDateTime", "DurationInMinutes", "EventSubtype",
+              "Type", "OwnerId", "IsArchived", "CreatedDate", "LastModifiedDate",
+              "SystemModstamp"),
+    "Campaign": ("Id", "IsDeleted", "Name", "ParentId", "Type", "Status", "StartDate", "EndDate",
+                 "IsActive", "OwnerId", "CreatedDate", "LastModifiedDate", "SystemModstamp"),
+    "CampaignMember": ("Id", "IsDeleted", "CampaignId", "LeadId", "ContactId", "Status",
+                       "HasResponded", "FirstRespondedDate", "CreatedDate", "LastModifiedDate",
+                       "SystemModstamp"),
     "Task": ("Id", "IsDeleted", "WhoId", "WhatId", "Subject", "ActivityDate", "Status",
              "Priority", "OwnerId", "IsClosed", "IsArchived", "TaskSubtype", "Type",
              "CompletedDateTime", "CreatedDate", "LastModifiedDate", "SystemModstamp"),
@@ -171,6 +201,7 @@ class SalesforceSandbox(SandboxApp):
         client_id: str = SANDBOX_CLIENT_ID,
         client_secret: str = SANDBOX_CLIENT_SECRET,
         utm_campaign_field: str = "UTM_Campaign__c",
+        campaign_utm_field: str = "UTM_Campaign__c",
         rejection_reason_field: str = "Disqualification_Reason__c",
         min_batch_size: int = MIN_BATCH,
         status_labels: dict[str, str] | None = None,
@@ -179,6 +210,7 @@ class SalesforceSandbox(SandboxApp):
         self.client_id = client_id
         self.client_secret = client_secret
         self.utm_campaign_field = utm_campaign_field
+        self.campaign_utm_field = campaign_utm_field
         self.rejection_reason_field = rejection_reason_field
         #: Salesforce ignores batch sizes under 200; tests of tiny worlds may lower this
         self.min_batch_size = min_batch_size
@@ -396,6 +428,8 @@ class SalesforceSandbox(SandboxApp):
     def _custom_fields(self, obj: str) -> tuple[str, ...]:
         if obj == "Lead":
             return (self.utm_campaign_field, self.rejection_reason_field)
+        if obj == "Campaign":
+            return (self.campaign_utm_field,)
         return ()
 
     def _field(self, obj: str, known: dict[str, str], name: str) -> str:
@@ -436,7 +470,8 @@ class SalesforceSandbox(SandboxApp):
 
     # --- the world as Salesforce records ---------------------------------------------------
     def _records(self, obj: str) -> list[dict[str, Any]]:
-        key = (obj, self.as_of, self.utm_campaign_field, self.rejection_reason_field,
+        key = (obj, self.as_of, self.utm_campaign_field, self.campaign_utm_field,
+               self.rejection_reason_field,
                tuple(sorted(self.status_labels.items())))
         with self._lock:
             cached = self._cache.get(key)
@@ -459,11 +494,15 @@ class SalesforceSandbox(SandboxApp):
         """Every world contact that exists at the clock, merged-away duplicates included."""
         return [c for c in self.world.contacts if c.created_at <= self.as_of]
 
+    def _gone_at(self, c: Contact) -> datetime | None:
+        """When the person's records went to the recycle bin (merged away or deleted), if by
+        the clock."""
+        gone = [t for t in (c.merged_at, c.deleted_at) if t is not None and t <= self.as_of]
+        return min(gone) if gone else None
+
     def _cutoff(self, c: Contact) -> datetime:
-        """A merged duplicate stops changing when it is deleted."""
-        if c.merged_at is not None and c.merged_at <= self.as_of:
-            return c.merged_at
-        return self.as_of
+        """A merged or deleted record stops changing when it is deleted."""
+        return self._gone_at(c) or self.as_of
 
     def status_changes(self, c: Contact) -> list[tuple[datetime, str]]:
         """``(when, new Status)`` from creation, ascending, as visible at the clock."""
@@ -488,10 +527,21 @@ class SalesforceSandbox(SandboxApp):
         return out
 
     def _deleted(self, c: Contact) -> bool:
+        """In the recycle bin: merged away (``MasterRecordId`` set) or deleted."""
+        return self._gone_at(c) is not None
+
+    def _merged(self, c: Contact) -> bool:
         return c.merged_at is not None and c.merged_at <= self.as_of
 
     def _master_lead(self, c: Contact) -> str | None:
-        return sf_id("00Q", c.merged_into) if self._deleted(c) else None
+        return sf_id("00Q", c.merged_into) if self._merged(c) else None
+
+    def _deal_gone_at(self, d: Deal) -> datetime | None:
+        return d.deleted_at if d.deleted_by(self.as_of) else None
+
+    def _opportunities(self) -> list[Deal]:
+        """Every deal created by the clock, deleted ones included (``/queryAll`` shows them)."""
+        return [d for d in self.world.deals if d.created_at <= self.as_of]
 
     def _build_user(self) -> list[dict[str, Any]]:
         stamp = sf_datetime(datetime.combine(self.world.start, datetime.min.time(), UTC)
@@ -524,7 +574,7 @@ class SalesforceSandbox(SandboxApp):
             rejected = _vis(c.rejected_at, cut)
             stamps = [t for t, _ in changes] + [t for t, _ in self._absorbed_at(c)]
             if self._deleted(c):
-                stamps.append(c.merged_at)  # type: ignore[arg-type]
+                stamps.append(self._gone_at(c))  # type: ignore[arg-type]
             modified = sf_datetime(max(stamps))
             out.append({
                 "Id": sf_id("00Q", c.contact_id),
@@ -565,6 +615,9 @@ class SalesforceSandbox(SandboxApp):
                 if new == STATUS_CONVERTED:
                     rows.append((when, "leadConverted", None, None))
             rows += [(when, "leadMerged", None, None) for when, _ in self._absorbed_at(c)]
+            # a deleted (or merged-away) lead's history stays unflagged here: LeadHistory has no
+            # SystemModstamp, so an incremental read on CreatedDate could never see a flag flip
+            # (real orgs flag it; core keys off the Lead and never reads the flag)
             for i, (when, field, old, new) in enumerate(rows):
                 out.append({
                     "Id": sf_id("017", c.contact_id * 100 + i),
@@ -587,12 +640,12 @@ class SalesforceSandbox(SandboxApp):
                 continue
             deleted = self._deleted(c)
             master = None
-            if deleted:
+            if self._merged(c):
                 survivor = self.world.contact_by_id[c.merged_into]  # type: ignore[index]
                 s_sql = survivor.stage_at.get("sql")
                 if s_sql is not None and s_sql <= c.merged_at:  # type: ignore[operator]
                     master = sf_id("003", survivor.contact_id)
-            modified = sf_datetime(c.merged_at if deleted else sql_at)
+            modified = sf_datetime(self._gone_at(c) if deleted else sql_at)
             out.append({
                 "Id": sf_id("003", c.contact_id),
                 "IsDeleted": deleted,
@@ -611,11 +664,13 @@ class SalesforceSandbox(SandboxApp):
         return out
 
     def opportunity_stages(self, d: Deal) -> list[tuple[datetime, str]]:
-        """``(when, StageName)`` visible at the clock, ascending."""
+        """``(when, StageName)`` visible at the clock (a deleted one: at its deletion),
+        ascending."""
+        cut = self._deal_gone_at(d) or self.as_of
         out = [(d.created_at, "Qualification")]
         move = d.created_at + STAGE_MOVE
-        closed = d.is_closed_as_of(self.as_of)
-        if move <= self.as_of and not (d.close_at is not None and d.close_at <= move):
+        closed = d.is_closed_as_of(cut)
+        if move <= cut and not (d.close_at is not None and d.close_at <= move):
             out.append((move, "Proposal/Price Quote"))
         if closed:
             out.append((d.close_at, "Closed Won" if d.is_won else "Closed Lost"))  # type: ignore[arg-type]
@@ -628,21 +683,22 @@ class SalesforceSandbox(SandboxApp):
 
     def _build_opportunity(self) -> list[dict[str, Any]]:
         out = []
-        for d in self.world.deals_as_of(self.as_of):
+        for d in self._opportunities():
             stages = self.opportunity_stages(d)
             stage = stages[-1][1]
             prob, forecast, closed, won = OPP_STAGES[stage]
-            modified = sf_datetime(stages[-1][0])
+            gone = self._deal_gone_at(d)
+            modified = sf_datetime(gone or stages[-1][0])
             contact = self.world.contact_by_id[d.contact_id]
             out.append({
                 "Id": sf_id("006", d.deal_id),
-                "IsDeleted": False,
+                "IsDeleted": gone is not None,
                 "AccountId": sf_id("001", d.contact_id),
                 "Name": d.name,
                 "StageName": stage,
                 "Amount": float(d.amount),
                 "Probability": float(prob),
-                "CloseDate": self._close_date(d, self.as_of),
+                "CloseDate": self._close_date(d, gone or self.as_of),
                 "Type": "New Business",
                 "LeadSource": "Advertisement" if contact.source_campaign else "Web",
                 "IsClosed": closed,
@@ -658,12 +714,14 @@ class SalesforceSandbox(SandboxApp):
 
     def _build_opportunityhistory(self) -> list[dict[str, Any]]:
         out = []
-        for d in self.world.deals_as_of(self.as_of):
+        for d in self._opportunities():
+            # deleting an opportunity deletes its history and contact roles with it
+            gone = self._deal_gone_at(d)
             for i, (when, stage) in enumerate(self.opportunity_stages(d)):
                 prob, forecast, _, _ = OPP_STAGES[stage]
                 out.append({
                     "Id": sf_id("008", d.deal_id * 10 + i),
-                    "IsDeleted": False,
+                    "IsDeleted": gone is not None,
                     "OpportunityId": sf_id("006", d.deal_id),
                     "CreatedById": self.user_id(d.owner_id),
                     "CreatedDate": sf_datetime(when),
@@ -673,25 +731,27 @@ class SalesforceSandbox(SandboxApp):
                     "CloseDate": self._close_date(d, when),
                     "Probability": float(prob),
                     "ForecastCategory": forecast,
-                    "SystemModstamp": sf_datetime(when),
+                    "SystemModstamp": sf_datetime(gone or when),
                 })
         return out
 
     def _build_opportunitycontactrole(self) -> list[dict[str, Any]]:
-        return [
-            {
+        out = []
+        for d in self._opportunities():
+            gone = self._deal_gone_at(d)
+            modified = sf_datetime(gone or d.created_at)
+            out.append({
                 "Id": sf_id("00K", d.deal_id),
-                "IsDeleted": False,
+                "IsDeleted": gone is not None,
                 "OpportunityId": sf_id("006", d.deal_id),
                 "ContactId": sf_id("003", d.contact_id),
                 "Role": "Decision Maker",
                 "IsPrimary": True,
                 "CreatedDate": sf_datetime(d.created_at),
-                "LastModifiedDate": sf_datetime(d.created_at),
-                "SystemModstamp": sf_datetime(d.created_at),
-            }
-            for d in self.world.deals_as_of(self.as_of)
-        ]
+                "LastModifiedDate": modified,
+                "SystemModstamp": modified,
+            })
+        return out
 
     def _build_task(self) -> list[dict[str, Any]]:
         out = []
@@ -705,10 +765,14 @@ class SalesforceSandbox(SandboxApp):
             # conversion moves the lead's activities to the new contact
             who = sf_id("003", c.contact_id) if sql_at else sf_id("00Q", c.contact_id)
             modified = sf_datetime(max(touch, sql_at) if sql_at else touch)
+            # deleting a lead or contact deletes its activities with it
+            deleted = c.deleted_by(self.as_of)
+            if deleted:
+                modified = sf_datetime(c.deleted_at)
             subtype = "Call" if c.contact_id % 2 else "Email"
             out.append({
                 "Id": sf_id("00T", c.contact_id),
-                "IsDeleted": False,
+                "IsDeleted": deleted,
                 "WhoId": who,
                 "WhatId": None,
                 "Subject": "Call" if subtype == "Call" else "Email: Following up",
@@ -727,6 +791,173 @@ class SalesforceSandbox(SandboxApp):
             })
         return out
 
+    # --- accounts and events -----------------------------------------------------------------
+    def _build_account(self) -> list[dict[str, Any]]:
+        """Lead conversion creates the Account (``ConvertedAccountId``), named after the lead's
+        Company; ``Type`` becomes ``Customer - Direct`` when a deal is won. Deleting or merging
+        a contact does not delete its account (Salesforce does not cascade that way)."""
+        out = []
+        for c in self._people():
+            sql_at = self._converted_at(c)
+            if sql_at is None:
+                continue
+            customer = _vis(c.stage_at.get("customer"), self.as_of)
+            modified = sf_datetime(customer or sql_at)
+            out.append({
+                "Id": sf_id("001", c.contact_id),
+                "IsDeleted": False,
+                "MasterRecordId": None,
+                "Name": "[not provided]",
+                "Type": "Customer - Direct" if customer else "Prospect",
+                "OwnerId": self.user_id(c.owner_id),
+                "CreatedDate": sf_datetime(sql_at),
+                "LastModifiedDate": modified,
+                "SystemModstamp": modified,
+            })
+        return out
+
+    def _build_event(self) -> list[dict[str, Any]]:
+        """The world's meetings (a webinar logged by marketing, a meeting nobody owns) as Events
+        on the first attendee's Lead, moved to the Contact at conversion; deleted with the
+        person. ``ActivityDateTime`` = ``StartDateTime`` = the meeting, ``ActivityDate`` its
+        org-local day, ``EventSubtype`` ``Event``."""
+        out = []
+        for a in self.world.activities:
+            if a.kind != "meetings" or a.at > self.as_of:
+                continue
+            c = self.world.contact_by_id[a.contact_ids[0]]
+            deleted = c.deleted_by(self.as_of)
+            sql_at = self._converted_at(c)
+            who = sf_id("003", c.contact_id) if sql_at else sf_id("00Q", c.contact_id)
+            modified = max(a.at, sql_at) if sql_at else a.at
+            out.append({
+                "Id": sf_id("00U", a.activity_id),
+                "IsDeleted": deleted,
+                "WhoId": who,
+                "WhatId": None,
+                "Subject": "Webinar: RevOps 101" if a.owner_id else "Meeting",
+                "ActivityDateTime": sf_datetime(a.at),
+                "ActivityDate": org_date(a.at),
+                "StartDateTime": sf_datetime(a.at),
+                "EndDateTime": sf_datetime(a.at + timedelta(hours=1)),
+                "DurationInMinutes": 60,
+                "EventSubtype": "Event",
+                "Type": "Meeting",
+                "OwnerId": self.user_id(a.owner_id) if a.owner_id else INTEGRATION_USER_ID,
+                "IsArchived": False,
+                "CreatedDate": sf_datetime(a.at),
+                "LastModifiedDate": sf_datetime(c.deleted_at if deleted else modified),
+                "SystemModstamp": sf_datetime(c.deleted_at if deleted else modified),
+            })
+        return out
+
+    # --- campaigns and their members (marketing touches) ---------------------------------
+    def campaign_id(self, camp: Campaign) -> str:
+        return sf_id("701", self.world.campaigns.index(camp) + 1)
+
+    def campaign_utm(self, camp: Campaign) -> str | None:
+        """What the org keeps in the Campaign's UTM field: the ``utm_campaign`` its ad links
+        carry, which marketing ops sets to the ad platform's campaign id (stable across
+        renames). Offline campaigns have no ad links: the field is empty and the Name stands
+        in."""
+        return None if camp.platform == "offline" else camp.campaign_id
+
+    def _build_campaign(self) -> list[dict[str, Any]]:
+        # set up by marketing ops a month before the world starts, one after another
+        setup = datetime.combine(self.world.start, datetime.min.time(), UTC) - timedelta(days=30)
+        out = []
+        for i, camp in enumerate(self.world.campaigns):
+            created = setup + timedelta(hours=i)
+            renamed = [at for at, _ in camp.renames if at <= self.as_of]
+            modified = sf_datetime(max([created, *renamed]))
+            out.append({
+                "Id": self.campaign_id(camp),
+                "IsDeleted": False,
+                "Name": camp.name_as_of(self.as_of),
+                "ParentId": None,
+                "Type": CAMPAIGN_TYPES.get(camp.objective, "Advertisement"),
+                "Status": "In Progress",
+                "StartDate": self.world.start.isoformat(),
+                "EndDate": None,
+                "IsActive": True,
+                "OwnerId": self.user_id(next((o.owner_id for o in self.world.owners
+                                              if o.team == "Marketing"), None)),
+                "CreatedDate": sf_datetime(created),
+                "LastModifiedDate": modified,
+                "SystemModstamp": modified,
+                self.campaign_utm_field: self.campaign_utm(camp),
+            })
+        return out
+
+    def _owner_at(self, c: Contact) -> Contact:
+        """Whose member a record of ``c`` is at the clock: the survivor once merged."""
+        if self._merged(c):
+            return self.world.contact_by_id[c.merged_into]  # type: ignore[index]
+        return c
+
+    def _converted_at(self, c: Contact) -> datetime | None:
+        return _vis(c.stage_at.get("sql"), self._cutoff(c))
+
+    def member_rows(self) -> list[tuple[Contact, Campaign, datetime, bool, int]]:
+        """``(original person, campaign, created, responded, member number)`` of every member
+        created by the clock and still there: a responded member per world touch, and a
+        "Sent" (not responded) member for one campaign each person received and never
+        answered. A deleted person's members are gone (CampaignMember is hard-deleted: no
+        ``IsDeleted`` row, [airbytehq/airbyte#44845]); at a merge Salesforce keeps one member per
+        campaign on the survivor: the responded one, else the earliest, the other hard-deleted."""
+        rows: list[tuple[Contact, Campaign, datetime, bool, int]] = []
+        campaigns = self.world.campaigns
+        for c in self._people():
+            if c.deleted_by(self.as_of):
+                continue
+            touches: list[Touch] = self.world.touches_by_contact_ids({c.contact_id})
+            for t in touches:
+                if t.at <= self.as_of:
+                    rows.append((c, t.campaign, t.at, True, t.touch_id))
+            answered = {t.campaign.campaign_id for t in touches}
+            sent = campaigns[c.contact_id % len(campaigns)]
+            at = c.created_at + timedelta(hours=1)
+            if sent.campaign_id not in answered and at <= self._cutoff(c):
+                rows.append((c, sent, at, False, TOUCH_SENT_BASE + c.contact_id))
+        best: dict[tuple[int, str], tuple[Contact, Campaign, datetime, bool, int]] = {}
+        for row in rows:
+            key = (self._owner_at(row[0]).contact_id, row[1].campaign_id)
+            kept = best.get(key)
+            if kept is None or (not kept[3], kept[2]) > (not row[3], row[2]):
+                best[key] = row
+        return sorted(best.values(), key=lambda r: r[4])
+
+    def _build_campaignmember(self) -> list[dict[str, Any]]:
+        out = []
+        for c, camp, at, responded, number in self.member_rows():
+            owner = self._owner_at(c)
+            stamps = [at]
+            if owner is not c:
+                stamps.append(c.merged_at)  # type: ignore[arg-type]  # re-parented
+            lead_converted = self._converted_at(c)
+            # a response after the person converted is recorded on the Contact (the Lead is
+            # converted and read-only); earlier ones keep LeadId and gain ContactId
+            on_contact_only = owner is c and lead_converted is not None and lead_converted < at
+            converted = self._converted_at(owner)
+            if converted is not None and converted > at:
+                stamps.append(converted)
+            statuses = MEMBER_STATUSES.get(camp.objective, ("Sent", "Responded"))
+            modified = sf_datetime(max(stamps))
+            out.append({
+                "Id": sf_id("00v", number),
+                "IsDeleted": False,
+                "CampaignId": self.campaign_id(camp),
+                "LeadId": None if on_contact_only else sf_id("00Q", owner.contact_id),
+                "ContactId": sf_id("003", owner.contact_id) if converted else None,
+                "Status": statuses[1] if responded else statuses[0],
+                "HasResponded": responded,
+                "FirstRespondedDate": org_date(at) if responded else None,
+                "CreatedDate": sf_datetime(at),
+                "LastModifiedDate": modified,
+                "SystemModstamp": modified,
+            })
+        return out
+
     # --- the contract's view ---------------------------------------------------------------
     STREAM_OBJECTS = {
         "users": ("User", False),
@@ -737,6 +968,10 @@ class SalesforceSandbox(SandboxApp):
         "opportunity_history": ("OpportunityHistory", True),
         "opportunity_contact_roles": ("OpportunityContactRole", True),
         "tasks": ("Task", True),
+        "accounts": ("Account", True),
+        "events": ("Event", True),
+        "campaigns": ("Campaign", True),
+        "campaign_members": ("CampaignMember", True),
     }
 
     def expected_keys(self, stream_name: str) -> set[tuple]:

@@ -3,10 +3,12 @@
 Incremental reads, per object (wire facts in /work/shared/api-notes/crm.md, Salesforce):
 
 * ``SELECT <fields> FROM <Object> WHERE <cursor> >= <saved − lookback> ORDER BY <cursor>, Id``
-  through ``/queryAll`` for objects that are deleted or merged (Lead, Contact, Opportunity, and
-  Task, whose activities older than a year are archived: only queryAll returns them), so a
-  merged-away Lead arrives with ``IsDeleted=true`` and ``MasterRecordId``; ``/query`` for the
-  rest. The first run has no ``WHERE`` (a CRM's history starts before our ``start_date``).
+  through ``/queryAll`` for every object that can be deleted (Lead, Contact, Opportunity and
+  the children deleted with them: LeadHistory, OpportunityHistory, OpportunityContactRole, Task,
+  whose activities older than a year are also archived: only queryAll returns them), so a
+  merged-away Lead arrives with ``IsDeleted=true`` and ``MasterRecordId`` and a deleted one
+  with ``IsDeleted=true`` alone, its ``SystemModstamp`` moved to the deletion; ``/query`` for
+  User, which is deactivated, never deleted. The first run has no ``WHERE`` (a CRM's history starts before our ``start_date``).
 * The cursor is ``SystemModstamp`` (indexed, moved by every change including system ones,
   never back-dated the way ``LastModifiedDate`` can be by imports). ``LeadHistory`` has none:
   history rows are immutable, its cursor is ``CreatedDate``.
@@ -97,7 +99,9 @@ def sobjects(settings: Settings) -> list[SObject]:
         SObject("opportunity_history", "OpportunityHistory",
                 ("Id", "IsDeleted", "OpportunityId", "CreatedDate", "StageName", "Amount",
                  "CloseDate", "Probability", "ForecastCategory", "SystemModstamp"),
-                description="one row per opportunity stage/amount/close-date change"),
+                query_all=True,
+                description="one row per opportunity stage/amount/close-date change, a deleted "
+                            "opportunity's included"),
         SObject("opportunity_contact_roles", "OpportunityContactRole",
                 ("Id", "IsDeleted", "OpportunityId", "ContactId", "Role", "IsPrimary",
                  "CreatedDate", "SystemModstamp"),
@@ -107,6 +111,26 @@ def sobjects(settings: Settings) -> list[SObject]:
                  "OwnerId", "IsClosed", "TaskSubtype", "Type", "CompletedDateTime",
                  "CreatedDate", "SystemModstamp"),
                 query_all=True, description="tasks (calls, emails), archived ones included"),
+        SObject("accounts", "Account",
+                ("Id", "IsDeleted", "MasterRecordId", "Name", "Type", "OwnerId", "CreatedDate",
+                 "LastModifiedDate", "SystemModstamp"),
+                query_all=True, description="accounts (created by lead conversion), deleted ones included"),
+        SObject("events", "Event",
+                ("Id", "IsDeleted", "WhoId", "WhatId", "Subject", "ActivityDateTime",
+                 "ActivityDate", "StartDateTime", "EndDateTime", "DurationInMinutes",
+                 "EventSubtype", "Type", "OwnerId", "CreatedDate", "SystemModstamp"),
+                query_all=True, description="events (meetings), archived and deleted ones included"),
+        SObject("campaigns", "Campaign",
+                ("Id", "IsDeleted", "Name", "ParentId", "Type", "Status", "StartDate", "EndDate",
+                 "IsActive", "OwnerId", "CreatedDate", "LastModifiedDate", "SystemModstamp",
+                 settings.salesforce_campaign_utm_field),
+                query_all=True, description="marketing campaigns, deleted ones included"),
+        SObject("campaign_members", "CampaignMember",
+                ("Id", "IsDeleted", "CampaignId", "LeadId", "ContactId", "Status", "HasResponded",
+                 "FirstRespondedDate", "CreatedDate", "LastModifiedDate", "SystemModstamp"),
+                query_all=True,
+                description="leads/contacts on campaigns (responses = marketing touches); hard "
+                            "deletes leave no trace [airbytehq/airbyte#44845]"),
     ]
 
 

@@ -4,7 +4,8 @@
 -- funnel stage (MQL, SQL, rejected...) comes from seeds/crm_stage_mapping.csv.
 -- HubSpot: a contact, stage times from hs_v2_date_entered_<stage>.
 -- Salesforce: a Lead (its converted Contact and opportunities map back to it); stage times
--- from LeadHistory status changes, opportunity/customer from its opportunities (core.fct_deal).
+-- from LeadHistory status changes, opportunity/customer from its opportunities
+-- (int_salesforce_opportunities, deleted ones included).
 with stage_map as (
     select crm, field, value, stage from {{ ref('crm_stage_mapping') }}
     where (crm = 'hubspot' and object = 'contact' and field = 'hs_lead_status')
@@ -86,13 +87,15 @@ sf_stages as (
     group by e.lead_id
 ),
 sf_deals as (
+    -- every opportunity the person had, deleted ones too: deleting a deal later does not undo
+    -- that the person reached the stage (HubSpot keeps hs_v2_date_entered_<stage> likewise)
     select
-        contact_id as lead_id,
+        lead_id,
         min(created_at) as opportunity_at,
-        min(case when is_won then closed_at end) as customer_at
-    from {{ ref('fct_deal') }}
-    where crm = 'salesforce' and contact_id is not null
-    group by contact_id
+        min(case when mapped_stage = 'won' then closed_at end) as customer_at
+    from {{ ref('int_salesforce_opportunities') }}
+    where lead_id is not null
+    group by lead_id
 ),
 sf_task_people as (
     -- a task on a lead, or on the (live) contact a lead converted to (conversion moves tasks);
@@ -108,15 +111,39 @@ sf_task_people as (
     where not coalesce(t.is_deleted, false)
       and (t.task_subtype in ('Call', 'Email') or t.task_type in ('Call', 'Email'))
 ),
-sf_first_touch as (
-    -- the first call/email by the lead's owner (anyone's while a queue owns it) after the MQL
-    select l.lead_id, min(tp.touched_at) as first_sales_touch_at
+sf_event_people as (
+    -- meetings (Events) on a lead or on the (live) contact it converted to, like tasks
+    select
+        coalesce(l.lead_id, cl.lead_id) as lead_id,
+        e.owner_id,
+        e.activity_at as touched_at
+    from {{ ref('stg_salesforce__events') }} e
+    left join sf_leads l on e.who_type = 'lead' and l.lead_id = e.who_id
+    left join {{ ref('stg_salesforce__contact_leads') }} cl
+      on e.who_type = 'contact' and cl.contact_id = e.who_id and not cl.is_contact_deleted
+    where not coalesce(e.is_deleted, false)
+),
+sf_touch_candidates as (
+    -- a call/email by the lead's owner, or by anyone while a queue owns it (queue leads are
+    -- worked by whoever picks them up); a meeting only by the lead's owner: webinars logged by
+    -- marketing and meetings a calendar sync logs without an owner are no sales follow-up
+    select tp.lead_id, tp.touched_at
     from sf_task_people tp
     join sf_leads l on l.lead_id = tp.lead_id
-    join sf_stages s on s.lead_id = l.lead_id
-    where tp.touched_at >= s.mql_at
-      and (l.owner_id is null or tp.owner_id = l.owner_id)
-    group by l.lead_id
+    where l.owner_id is null or tp.owner_id = l.owner_id
+    union all
+    select ep.lead_id, ep.touched_at
+    from sf_event_people ep
+    join sf_leads l on l.lead_id = ep.lead_id
+    where ep.owner_id = l.owner_id
+),
+sf_first_touch as (
+    -- the first sales touch after the MQL
+    select s.lead_id, min(tc.touched_at) as first_sales_touch_at
+    from sf_touch_candidates tc
+    join sf_stages s on s.lead_id = tc.lead_id
+    where tc.touched_at >= s.mql_at
+    group by s.lead_id
 ),
 salesforce as (
     select

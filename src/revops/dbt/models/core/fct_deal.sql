@@ -1,13 +1,11 @@
 -- one row per deal across CRMs. Won/lost/open comes from seeds/crm_stage_mapping.csv (HubSpot
 -- dealstage, Salesforce StageName), not from hard-coded stage names.
 -- HubSpot: the deal's contact is the first associated contact, followed through merges.
--- Salesforce: Opportunity -> OpportunityContactRole (primary first) -> Contact -> the lead that
--- converted to it (the person); closed_at = when OpportunityHistory first showed the closed
--- stage after the last open one.
+-- Salesforce: int_salesforce_opportunities (the opportunity resolved to its person, the lead, and its
+-- close time from OpportunityHistory), deleted opportunities dropped.
 with stage_map as (
     select crm, object, value, stage from {{ ref('crm_stage_mapping') }}
-    where (crm = 'hubspot' and object = 'deal' and field = 'dealstage')
-       or (crm = 'salesforce' and object = 'opportunity' and field = 'StageName')
+    where crm = 'hubspot' and object = 'deal' and field = 'dealstage'
 ),
 hs_deals as (
     select d.*, m.stage as mapped_stage
@@ -45,52 +43,14 @@ hubspot as (
     from hs_deals d
     left join hs_first_contact fc on fc.deal_id = d.deal_id
 ),
-sf_opps as (
-    select o.*, m.stage as mapped_stage
-    from {{ ref('stg_salesforce__opportunities') }} o
-    left join stage_map m on m.crm = 'salesforce' and m.value = o.stage_name
-    where not coalesce(o.is_deleted, false)
-),
-sf_person as (
-    select
-        r.opportunity_id,
-        cl.lead_id,
-        row_number() over (
-            partition by r.opportunity_id
-            order by case when r.is_primary then 0 else 1 end, r.created_at, cl.lead_id
-        ) as rn
-    from {{ ref('stg_salesforce__opportunity_contact_roles') }} r
-    join {{ ref('stg_salesforce__contact_leads') }} cl on cl.contact_id = r.contact_id
-    where not coalesce(r.is_deleted, false)
-),
-sf_history as (
-    select h.opportunity_id, h.created_at, m.stage as mapped_stage
-    from {{ ref('stg_salesforce__opportunity_history') }} h
-    join stage_map m on m.crm = 'salesforce' and m.value = h.stage_name
-    where not coalesce(h.is_deleted, false)
-),
-sf_last_open as (
-    select opportunity_id, max(created_at) as last_open_at
-    from sf_history where mapped_stage not in ('won', 'lost')
-    group by opportunity_id
-),
-sf_closed as (
-    select h.opportunity_id, min(h.created_at) as closed_at
-    from sf_history h
-    left join sf_last_open lo on lo.opportunity_id = h.opportunity_id
-    where h.mapped_stage in ('won', 'lost')
-      and (lo.last_open_at is null or h.created_at > lo.last_open_at)
-    group by h.opportunity_id
-),
 salesforce as (
     select
         'salesforce' as crm,
         o.opportunity_id as deal_id,
-        p.lead_id as contact_id,
+        o.lead_id as contact_id,
         o.opportunity_name as deal_name,
         o.created_at,
-        -- without a history row (history not kept), the last modification stands in
-        case when o.mapped_stage in ('won', 'lost') then coalesce(c.closed_at, o.updated_at) end as closed_at,
+        o.closed_at,
         coalesce(o.mapped_stage in ('won', 'lost'), false) as is_closed,
         coalesce(o.mapped_stage = 'won', false) as is_won,
         o.amount,
@@ -98,10 +58,9 @@ salesforce as (
         -- one sales process in the org (record types are not read): one pipeline
         'default' as pipeline,
         o.stage_name as stage,
-        case when o.owner_id like '005%' then o.owner_id end as owner_id
-    from sf_opps o
-    left join sf_person p on p.opportunity_id = o.opportunity_id and p.rn = 1
-    left join sf_closed c on c.opportunity_id = o.opportunity_id
+        o.owner_id
+    from {{ ref('int_salesforce_opportunities') }} o
+    where not o.is_deleted
 )
 select * from hubspot
 union all

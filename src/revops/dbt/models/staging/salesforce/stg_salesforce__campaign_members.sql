@@ -1,0 +1,17 @@
+-- one row per CampaignMember: a Lead (LeadId) or, once converted, its Contact (ContactId; LeadId
+-- kept on members from before the conversion) on a campaign. has_responded derives from the
+-- campaign's member status; first_responded_date is only a DATE (org-local), so created_at is
+-- the response time. CampaignMember is hard-deleted (no IsDeleted row, airbytehq/airbyte#44845):
+-- a removed member stays here until the person is deleted or merged away (core drops those).
+select
+    "Id" as campaign_member_id,
+    cast("IsDeleted" as boolean) as is_deleted,
+    "CampaignId" as campaign_id,
+    "LeadId" as lead_id,
+    "ContactId" as contact_id,
+    "Status" as status,
+    cast("HasResponded" as boolean) as has_responded,
+    cast("FirstRespondedDate" as date) as first_responded_date,
+    cast("CreatedDate" as timestamptz) as created_at,
+    cast("SystemModstamp" as timestamptz) as system_modstamp
+from {{ source('salesforce', 'salesforce__campaign_members') }}
