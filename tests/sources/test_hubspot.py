@@ -21,6 +21,8 @@ from revops.settings import Settings
 from revops.sources.base import Batch
 from revops.sources.errors import FatalAPIError
 from revops.sources.hubspot import SPEC, HubSpotClient, HubSpotSandbox, HubSpotSource
+from tests.sources import hubspot_ids as ids
+from tests.sources.hubspot_ids import MERGED_ID_BASE
 
 TOKEN = "pat-na1-test-9f3c2a71-secret"
 #: ~330 contacts: more than one 200-page, more than a 300 cap, and three duplicates that exist
@@ -85,6 +87,15 @@ def iso(dt: datetime | None) -> str | None:
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def merges_of(c: Contact, as_of: datetime) -> list[Contact]:
+    return ids.merges_of(WORLD, c, as_of)
+
+
+def hs_id(world_id: int, as_of: datetime = WORLD.now) -> str:
+    """The id HubSpot shows for the person of ``world_id`` at ``as_of`` (a merge mints one)."""
+    return ids.hs_id(WORLD, world_id, as_of)
+
+
 def ms(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 
@@ -113,13 +124,17 @@ def expected_contact(c: Contact, as_of: datetime) -> dict[str, str | None]:
         status = "IN_PROGRESS"
     else:
         status = "OPEN" if stages["mql"] else "NEW"
-    merged = [i for i in c.absorbed if WORLD.contact_by_id[i].merged_at <= as_of]
+    dups = merges_of(c, as_of)
+    merged = sorted({c.contact_id, *(d.contact_id for d in dups),
+                     *(c.contact_id + MERGED_ID_BASE * k for k in range(1, len(dups)))}
+                    ) if dups else []
     out = {
         "lifecyclestage": HUBSPOT_STAGE[latest],
         "hs_lead_status": status,
         "lead_rejection_reason": c.rejection_reason if rejected else None,
         "lead_rejected_date": iso(rejected),
         "hs_merged_object_ids": ";".join(map(str, merged)) or None,
+        "hs_additional_emails": ";".join(d.email for d in dups) or None,
         "createdate": iso(c.created_at),
         "utm_campaign": c.utm_campaign,
         "hs_first_outreach_date": iso(visible(c.first_sales_touch_at, as_of)),
@@ -138,7 +153,7 @@ def test_full_contact_read_equals_the_world_at_the_clock(
     every, batches = read(HubSpotSource(make_settings(url)), "contacts")
     rows = [r for r in every if not r["archived"]]
     by_id = {r["id"]: r for r in rows}
-    world = {str(c.contact_id): c for c in WORLD.contacts_as_of(clock)}
+    world = {hs_id(c.contact_id, clock): c for c in WORLD.contacts_as_of(clock)}
     assert len(rows) == len(by_id) == len(world)
     assert set(by_id) == set(world)
     # deleted contacts come from the recycle bin (archived=true), never from search
@@ -155,9 +170,11 @@ def test_full_contact_read_equals_the_world_at_the_clock(
                  "hs_merged_object_ids"):
         assert any(r[prop] for r in rows), prop
     assert {r["hs_lead_status"] for r in rows} == {"NEW", "OPEN", "IN_PROGRESS", "UNQUALIFIED"}
-    # merged-away duplicates no longer exist
+    # merged-away duplicates and the survivors' old ids no longer exist: a merge mints a new id
     gone = {str(c.contact_id) for c in WORLD.contacts if c.merged_at and c.merged_at <= clock}
+    gone |= {str(c.merged_into) for c in WORLD.contacts if c.merged_at and c.merged_at <= clock}
     assert gone and not gone & set(by_id)
+    assert any(int(i) > MERGED_ID_BASE for i in by_id)
     assert all(r["lastmodifieddate"] <= iso(clock) for r in rows)
     assert last_state(batches)["cursor"] == max(r["lastmodifieddate"] for r in rows)
 
@@ -189,7 +206,7 @@ def test_deals_carry_their_associated_contacts(url: str, app: HubSpotSandbox) ->
     for d in deals:
         row = by_id[str(d.deal_id)]
         closed = d.close_at is not None and d.close_at <= WORLD.now
-        assert row["associated_contact_ids"] == str(d.contact_id)
+        assert row["associated_contact_ids"] == hs_id(d.contact_id)
         assert row["amount"] == str(d.amount)
         assert row["hs_is_closed"] == ("true" if closed else "false")
         assert row["hs_is_closed_won"] == ("true" if closed and d.is_won else "false")
@@ -208,7 +225,7 @@ def test_association_results_are_paged_per_deal(url: str, app: HubSpotSandbox) -
     app.association_page_size = 1
     rows, _ = read(HubSpotSource(make_settings(url)), "deals")
     row = next(r for r in rows if r["id"] == str(deal.deal_id))
-    assert row["associated_contact_ids"] == ";".join(map(str, [deal.contact_id, *others]))
+    assert row["associated_contact_ids"] == ";".join(hs_id(i) for i in [deal.contact_id, *others])
     followups = [r.body for r in app.requests_to("/batch/read")
                  if any("after" in i for i in r.body["inputs"])]
     assert followups == [{"inputs": [{"id": str(deal.deal_id), "after": "1"}]},
@@ -338,8 +355,10 @@ def test_incremental_resume_picks_up_changes_and_merges(url: str, app: HubSpotSa
     assert any(c.created_at <= EARLIER for c in between), "one must exist at the first run"
     for loser in between:
         assert (str(loser.contact_id) in {r["id"] for r in first}) == (loser.created_at <= EARLIER)
-        survivor = next(r for r in second if r["id"] == str(loser.merged_into))
-        assert str(loser.contact_id) in survivor["hs_merged_object_ids"].split(";")
+        survivor = next(r for r in second if r["id"] == hs_id(loser.contact_id))
+        assert survivor["id"] != str(loser.merged_into), "a merge mints a new id"
+        assert {str(loser.contact_id), str(loser.merged_into)} <= set(
+            survivor["hs_merged_object_ids"].split(";"))
 
 
 def test_incremental_deals(url: str, app: HubSpotSandbox) -> None:
@@ -492,7 +511,8 @@ def test_spec() -> None:
     assert not SPEC.configured(make_settings("http://x", token=None))
     source = SPEC.build(make_settings("http://x", token=None))  # building never needs the token
     assert [s.name for s in source.streams] == [
-        "owners", "contacts", "deals", "calls", "emails", "meetings", "deal_pipelines"]
+        "owners", "contacts", "deals", "calls", "emails", "meetings", "form_submissions",
+        "deal_pipelines"]
     assert isinstance(SPEC.sandbox_app(WORLD, token="t"), HubSpotSandbox)
 
 
@@ -514,7 +534,7 @@ def test_engagements_equal_the_world_with_their_contacts(
         row = by_id[aid]
         assert row["hs_timestamp"] == iso(a.at)
         assert row["hubspot_owner_id"] == a.owner_id
-        assert row["associated_contact_ids"] == ";".join(map(str, a.contact_ids))
+        assert row["associated_contact_ids"] == ";".join(hs_id(i) for i in a.contact_ids)
         if kind in KIND_DIRECTION:
             assert row[KIND_DIRECTION[kind]] == a.direction
         else:
@@ -540,7 +560,7 @@ def test_engagements_include_non_touches_that_come_first(url: str) -> None:
     assert {r["hs_call_direction"] for r in calls} == {"OUTBOUND"}
     marketing = next(o.owner_id for o in WORLD.owners if o.team == "Marketing")
     assert {r["hubspot_owner_id"] for r in meetings} == {marketing, None}
-    touch = {str(c.contact_id): iso(c.first_sales_touch_at) for c in WORLD.contacts_as_of(WORLD.now)
+    touch = {hs_id(c.contact_id): iso(c.first_sales_touch_at) for c in WORLD.contacts_as_of(WORLD.now)
              if c.first_sales_touch_at and c.first_sales_touch_at <= WORLD.now}
     sent = [r for r in calls + emails
             if r.get("hs_call_direction") == "OUTBOUND" or r.get("hs_email_direction") == "EMAIL"]
