@@ -1,6 +1,6 @@
 """HubSpot ids of the world's people, computed from the world the way the HubSpot sandbox's README
 documents them (independently of the sandbox's code): a merge mints a new id,
-``MERGED_ID_BASE * k + <survivor's world id>`` after the person's k-th merge."""
+``MERGED_ID_BASE + k * MERGED_ID_STEP + <survivor's world id>`` after the person's k-th merge."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime
 from revops.sandbox.world import Contact, World
 
 MERGED_ID_BASE = 90_000_000_000
+MERGED_ID_STEP = 1_000_000_000
 
 
 def merges_of(world: World, c: Contact, as_of: datetime) -> list[Contact]:
@@ -29,4 +30,4 @@ def hs_id(world: World, world_id: int, as_of: datetime) -> str:
     """The id HubSpot shows at ``as_of`` for the person of world contact ``world_id``."""
     c = person(world, world_id, as_of)
     k = len(merges_of(world, c, as_of))
-    return str(c.contact_id + MERGED_ID_BASE * k if k else c.contact_id)
+    return str(MERGED_ID_BASE + k * MERGED_ID_STEP + c.contact_id if k else c.contact_id)

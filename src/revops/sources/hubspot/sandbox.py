@@ -86,10 +86,12 @@ _ASSOCIATION_TYPE = {
     ("calls", "contacts"): 194, ("emails", "contacts"): 198, ("meetings", "contacts"): 200,
     ("contacts", "calls"): 193, ("contacts", "emails"): 197, ("contacts", "meetings"): 199,
 }
-#: a merge mints a new record id (HubSpot's merge since 2025, api-notes crm.md "Merges"): the
-#: person's k-th merged record is ``MERGED_ID_BASE * k + <survivor's world contact id>``, so
-#: ids are deterministic and never collide with the world's own (100001...)
+#: a merge mints a new record id (api-notes crm.md "Merges"): the person's k-th merged record
+#: is ``MERGED_ID_BASE + k * MERGED_ID_STEP + <survivor's world contact id>``: deterministic,
+#: never colliding with the world's own ids (100001...), and, like HubSpot's, a later record has
+#: a larger id of the same length (so "the smallest survivor id" picks a stale one in a chain)
 MERGED_ID_BASE = 90_000_000_000
+MERGED_ID_STEP = 1_000_000_000
 #: archived records stay listable this long (HubSpot's recycle bin)
 ARCHIVE_DAYS = 90
 MAX_LIST_LIMIT = 100
@@ -124,6 +126,10 @@ _PIPELINES = (
 
 class SearchError(Exception):
     """A request HubSpot's search would reject with HTTP 400."""
+
+
+def _merged_id(survivor_id: int, k: int) -> int:
+    return MERGED_ID_BASE + k * MERGED_ID_STEP + survivor_id
 
 
 # --------------------------------------------------------------------------- wire values
@@ -462,18 +468,18 @@ class HubSpotSandbox(SandboxApp):
 
     def hs_contact_id(self, world_id: int, as_of: datetime | None = None) -> str:
         """The HubSpot id the person of ``world_id`` has at the clock: its world id until its
-        first merge, then a new id per merge (``MERGED_ID_BASE * k + survivor id``)."""
+        first merge, then a new id per merge (``MERGED_ID_BASE + k * MERGED_ID_STEP + id``)."""
         as_of = as_of or self.as_of
         person = self.person_of(world_id, as_of)
         k = len(person.merged_ids_as_of(as_of, self.world))
-        return str(person.contact_id if k == 0 else MERGED_ID_BASE * k + person.contact_id)
+        return str(person.contact_id if k == 0 else _merged_id(person.contact_id, k))
 
     def merged_object_ids(self, survivor: Contact, as_of: datetime) -> list[str]:
         """``hs_merged_object_ids`` of the person's current record: every id it had before
         (its world id, the record ids of earlier merges) and every duplicate's id, ascending."""
         dups = self._merges(survivor, as_of)
         ids = {survivor.contact_id, *(d.contact_id for d in dups)}
-        ids |= {MERGED_ID_BASE * k + survivor.contact_id for k in range(1, len(dups))}
+        ids |= {_merged_id(survivor.contact_id, k) for k in range(1, len(dups))}
         return [str(i) for i in sorted(ids)] if dups else []
 
     def current_id_of(self, any_id: str) -> str | None:
@@ -483,7 +489,7 @@ class HubSpotSandbox(SandboxApp):
             n = int(any_id)
         except ValueError:
             return None
-        world_id = n % MERGED_ID_BASE if n >= MERGED_ID_BASE else n
+        world_id = n % MERGED_ID_STEP if n >= MERGED_ID_BASE else n
         c = self.world.contact_by_id.get(world_id)
         if c is None:
             return None
