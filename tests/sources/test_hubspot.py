@@ -21,6 +21,8 @@ from revops.settings import Settings
 from revops.sources.base import Batch
 from revops.sources.errors import FatalAPIError
 from revops.sources.hubspot import SPEC, HubSpotClient, HubSpotSandbox, HubSpotSource
+from tests.sources import hubspot_ids as ids
+from tests.sources.hubspot_ids import MERGED_ID_BASE
 
 TOKEN = "pat-na1-test-9f3c2a71-secret"
 #: ~330 contacts: more than one 200-page, more than a 300 cap, and three duplicates that exist
@@ -85,6 +87,15 @@ def iso(dt: datetime | None) -> str | None:
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def merges_of(c: Contact, as_of: datetime) -> list[Contact]:
+    return ids.merges_of(WORLD, c, as_of)
+
+
+def hs_id(world_id: int, as_of: datetime = WORLD.now) -> str:
+    """The id HubSpot shows for the person of ``world_id`` at ``as_of`` (a merge mints one)."""
+    return ids.hs_id(WORLD, world_id, as_of)
+
+
 def ms(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 
@@ -113,13 +124,17 @@ def expected_contact(c: Contact, as_of: datetime) -> dict[str, str | None]:
         status = "IN_PROGRESS"
     else:
         status = "OPEN" if stages["mql"] else "NEW"
-    merged = [i for i in c.absorbed if WORLD.contact_by_id[i].merged_at <= as_of]
+    dups = merges_of(c, as_of)
+    merged = sorted({c.contact_id, *(d.contact_id for d in dups),
+                     *(int(ids.hs_id(WORLD, c.contact_id, d.merged_at)) for d in dups[:-1])}
+                    ) if dups else []
     out = {
         "lifecyclestage": HUBSPOT_STAGE[latest],
         "hs_lead_status": status,
         "lead_rejection_reason": c.rejection_reason if rejected else None,
         "lead_rejected_date": iso(rejected),
         "hs_merged_object_ids": ";".join(map(str, merged)) or None,
+        "hs_additional_emails": ";".join(d.email for d in dups) or None,
         "createdate": iso(c.created_at),
         "utm_campaign": c.utm_campaign,
         "hs_first_outreach_date": iso(visible(c.first_sales_touch_at, as_of)),
@@ -138,7 +153,7 @@ def test_full_contact_read_equals_the_world_at_the_clock(
     every, batches = read(HubSpotSource(make_settings(url)), "contacts")
     rows = [r for r in every if not r["archived"]]
     by_id = {r["id"]: r for r in rows}
-    world = {str(c.contact_id): c for c in WORLD.contacts_as_of(clock)}
+    world = {hs_id(c.contact_id, clock): c for c in WORLD.contacts_as_of(clock)}
     assert len(rows) == len(by_id) == len(world)
     assert set(by_id) == set(world)
     # deleted contacts come from the recycle bin (archived=true), never from search
@@ -155,9 +170,11 @@ def test_full_contact_read_equals_the_world_at_the_clock(
                  "hs_merged_object_ids"):
         assert any(r[prop] for r in rows), prop
     assert {r["hs_lead_status"] for r in rows} == {"NEW", "OPEN", "IN_PROGRESS", "UNQUALIFIED"}
-    # merged-away duplicates no longer exist
+    # merged-away duplicates and the survivors' old ids no longer exist: a merge mints a new id
     gone = {str(c.contact_id) for c in WORLD.contacts if c.merged_at and c.merged_at <= clock}
+    gone |= {str(c.merged_into) for c in WORLD.contacts if c.merged_at and c.merged_at <= clock}
     assert gone and not gone & set(by_id)
+    assert any(int(i) > MERGED_ID_BASE for i in by_id)
     assert all(r["lastmodifieddate"] <= iso(clock) for r in rows)
     assert last_state(batches)["cursor"] == max(r["lastmodifieddate"] for r in rows)
 
@@ -189,7 +206,7 @@ def test_deals_carry_their_associated_contacts(url: str, app: HubSpotSandbox) ->
     for d in deals:
         row = by_id[str(d.deal_id)]
         closed = d.close_at is not None and d.close_at <= WORLD.now
-        assert row["associated_contact_ids"] == str(d.contact_id)
+        assert row["associated_contact_ids"] == hs_id(d.contact_id)
         assert row["amount"] == str(d.amount)
         assert row["hs_is_closed"] == ("true" if closed else "false")
         assert row["hs_is_closed_won"] == ("true" if closed and d.is_won else "false")
@@ -208,7 +225,7 @@ def test_association_results_are_paged_per_deal(url: str, app: HubSpotSandbox) -
     app.association_page_size = 1
     rows, _ = read(HubSpotSource(make_settings(url)), "deals")
     row = next(r for r in rows if r["id"] == str(deal.deal_id))
-    assert row["associated_contact_ids"] == ";".join(map(str, [deal.contact_id, *others]))
+    assert row["associated_contact_ids"] == ";".join(hs_id(i) for i in [deal.contact_id, *others])
     followups = [r.body for r in app.requests_to("/batch/read")
                  if any("after" in i for i in r.body["inputs"])]
     assert followups == [{"inputs": [{"id": str(deal.deal_id), "after": "1"}]},
@@ -338,8 +355,10 @@ def test_incremental_resume_picks_up_changes_and_merges(url: str, app: HubSpotSa
     assert any(c.created_at <= EARLIER for c in between), "one must exist at the first run"
     for loser in between:
         assert (str(loser.contact_id) in {r["id"] for r in first}) == (loser.created_at <= EARLIER)
-        survivor = next(r for r in second if r["id"] == str(loser.merged_into))
-        assert str(loser.contact_id) in survivor["hs_merged_object_ids"].split(";")
+        survivor = next(r for r in second if r["id"] == hs_id(loser.contact_id))
+        assert survivor["id"] != str(loser.merged_into), "a merge mints a new id"
+        assert {str(loser.contact_id), str(loser.merged_into)} <= set(
+            survivor["hs_merged_object_ids"].split(";"))
 
 
 def test_incremental_deals(url: str, app: HubSpotSandbox) -> None:
@@ -492,7 +511,8 @@ def test_spec() -> None:
     assert not SPEC.configured(make_settings("http://x", token=None))
     source = SPEC.build(make_settings("http://x", token=None))  # building never needs the token
     assert [s.name for s in source.streams] == [
-        "owners", "contacts", "deals", "calls", "emails", "meetings", "deal_pipelines"]
+        "owners", "contacts", "deals", "calls", "emails", "meetings", "form_submissions",
+        "deal_pipelines"]
     assert isinstance(SPEC.sandbox_app(WORLD, token="t"), HubSpotSandbox)
 
 
@@ -514,7 +534,7 @@ def test_engagements_equal_the_world_with_their_contacts(
         row = by_id[aid]
         assert row["hs_timestamp"] == iso(a.at)
         assert row["hubspot_owner_id"] == a.owner_id
-        assert row["associated_contact_ids"] == ";".join(map(str, a.contact_ids))
+        assert row["associated_contact_ids"] == ";".join(hs_id(i) for i in a.contact_ids)
         if kind in KIND_DIRECTION:
             assert row[KIND_DIRECTION[kind]] == a.direction
         else:
@@ -540,7 +560,7 @@ def test_engagements_include_non_touches_that_come_first(url: str) -> None:
     assert {r["hs_call_direction"] for r in calls} == {"OUTBOUND"}
     marketing = next(o.owner_id for o in WORLD.owners if o.team == "Marketing")
     assert {r["hubspot_owner_id"] for r in meetings} == {marketing, None}
-    touch = {str(c.contact_id): iso(c.first_sales_touch_at) for c in WORLD.contacts_as_of(WORLD.now)
+    touch = {hs_id(c.contact_id): iso(c.first_sales_touch_at) for c in WORLD.contacts_as_of(WORLD.now)
              if c.first_sales_touch_at and c.first_sales_touch_at <= WORLD.now}
     sent = [r for r in calls + emails
             if r.get("hs_call_direction") == "OUTBOUND" or r.get("hs_email_direction") == "EMAIL"]
@@ -609,3 +629,105 @@ def test_a_deal_deleted_between_runs_comes_back_archived(url: str, app: HubSpotS
     # a third run re-reads only what lies within the lookback behind archived_cursor (>=)
     third, _ = read(HubSpotSource(settings), "deals", last_state(b2))
     assert [r["id"] for r in third if r["archived"]] == [str(gone.deal_id)]
+
+
+# --------------------------------------------------------------------------- merges mint ids
+def _get(url: str, path: str, **params: Any) -> requests.Response:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    return requests.get(url + path, params=params, headers=auth, timeout=10)
+
+
+def test_an_old_id_answers_with_the_merged_record_under_its_new_id(url: str) -> None:
+    loser = next(c for c in WORLD.contacts if c.merged_at and c.merged_at <= WORLD.now)
+    survivor = WORLD.contact_by_id[loser.merged_into]
+    new = hs_id(survivor.contact_id)
+    assert new != str(survivor.contact_id)
+    for old in (survivor.contact_id, loser.contact_id, int(new)):
+        for prefix in ("/crm/v3/objects", "/crm/objects/2026-03"):
+            resp = _get(url, f"{prefix}/contacts/{old}",
+                        properties="email,hs_merged_object_ids,hs_additional_emails")
+            assert resp.status_code == 200, (old, resp.text)
+            body = resp.json()
+            assert body["id"] == new and body["properties"]["hs_object_id"] == new
+            merged = body["properties"]["hs_merged_object_ids"].split(";")
+            assert {str(survivor.contact_id), str(loser.contact_id)} <= set(merged)
+            assert body["properties"]["email"] == survivor.email
+            assert loser.email in body["properties"]["hs_additional_emails"].split(";")
+    # before the merge the survivor answers under its own id, and the duplicate is itself
+    app_clock = loser.merged_at - timedelta(seconds=1)
+    app = HubSpotSandbox(WORLD, token=TOKEN, as_of=app_clock)
+    assert app.current_id_of(str(loser.contact_id)) == str(loser.contact_id)
+    assert app.current_id_of(new) is None, "a merged id that does not exist yet"
+    assert _get(url, "/crm/v3/objects/contacts/99999999").status_code == 404
+    gone = next(c for c in WORLD.contacts if c.deleted_at and c.deleted_at <= WORLD.now)
+    assert _get(url, f"/crm/v3/objects/contacts/{gone.contact_id}").status_code == 404
+
+
+def test_merged_ids_stay_out_of_the_recycle_bin(url: str, app: HubSpotSandbox) -> None:
+    """Sources disagree on whether merged-away ids are listed by ``archived=true``; the sandbox
+    does not list them (README): merges are read from hs_merged_object_ids."""
+    rows, _ = read(HubSpotSource(make_settings(url)), "contacts")
+    archived = {r["id"] for r in rows if r["archived"]}
+    retired = {str(c.contact_id) for c in WORLD.contacts if c.merged_at and c.merged_at <= WORLD.now}
+    retired |= {str(c.merged_into) for c in WORLD.contacts if c.merged_at and c.merged_at <= WORLD.now}
+    assert archived and not archived & retired
+
+
+# --------------------------------------------------------------------------- form submissions
+def epoch(dt: datetime) -> int:
+    """Exact epoch milliseconds (float timestamps can be 1 ms off)."""
+    return (dt - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def _touches(as_of: datetime) -> list:
+    return [t for t in WORLD.touches if t.at <= as_of]
+
+
+def test_form_submissions_equal_the_worlds_touches(url: str, app: HubSpotSandbox) -> None:
+    rows, batches = read(HubSpotSource(make_settings(url)), "form_submissions")
+    want = _touches(WORLD.now)
+    assert len(rows) == len({r["conversionId"] for r in rows}) == len(want)
+    got = sorted((r["email"], r["submittedAt"], r["utm_campaign"], r["formName"]) for r in rows)
+    assert got == sorted(
+        (WORLD.contact_by_id[t.contact_id].email, epoch(t.at), t.utm_campaign,
+         f"{t.campaign.name} - landing page form")
+        for t in want)
+    one = rows[0]
+    assert set(json.loads(one["values"])[0]) == {"name", "value", "objectTypeId"}
+    assert "utm_campaign=" in one["pageUrl"]
+    assert last_state(batches) == {"cursor": iso(max(t.at for t in want))}
+    # forms are listed once; every submissions page asks for the maximum of 50
+    assert len(app.requests_to("/marketing/v3/forms")) == 1
+    pages = app.requests_to("/form-integrations/v1/submissions/forms/")
+    assert pages and all(p.args["limit"] == "50" for p in pages)
+    assert any("after" in p.args for p in pages), "some form has more than one page"
+
+
+def test_submissions_wire_format_newest_first_and_limits(url: str) -> None:
+    forms = _get(url, "/marketing/v3/forms", limit=2).json()
+    assert len(forms["results"]) == 2 and forms["paging"]["next"]["after"] == "2"
+    guid = forms["results"][0]["id"]
+    page = _get(url, f"/form-integrations/v1/submissions/forms/{guid}", limit=5).json()
+    stamps = [s["submittedAt"] for s in page["results"]]
+    assert stamps == sorted(stamps, reverse=True) and all(isinstance(s, int) for s in stamps)
+    assert set(page["results"][0]) == {"conversionId", "submittedAt", "values", "pageUrl"}
+    assert _get(url, f"/form-integrations/v1/submissions/forms/{guid}", limit=51).status_code == 400
+    assert _get(url, "/form-integrations/v1/submissions/forms/nope").status_code == 404
+
+
+def test_form_submissions_resume_stops_at_the_saved_cursor(url: str, app: HubSpotSandbox) -> None:
+    settings = make_settings(url)
+    app.as_of = EARLIER
+    first, b1 = read(HubSpotSource(settings), "form_submissions")
+    app.as_of = WORLD.now
+    app.log.clear()
+    second, _ = read(HubSpotSource(settings), "form_submissions", last_state(b1))
+    resumed_pages = len(app.requests_to("/form-integrations/"))
+    app.log.clear()
+    full, _ = read(HubSpotSource(settings), "form_submissions")
+    assert len(app.requests_to("/form-integrations/")) > resumed_pages
+    merged = {r["conversionId"]: r for r in first} | {r["conversionId"]: r for r in second}
+    assert merged == {r["conversionId"]: r for r in full}
+    cut = epoch(datetime.fromisoformat(last_state(b1)["cursor"])) - 10 * 60_000
+    assert second and all(r["submittedAt"] >= cut for r in second)
+    assert len(second) < len(full)

@@ -17,6 +17,7 @@ from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
 from revops.sources.hubspot import SPEC
 from revops.transform import build
+from tests.sources.hubspot_ids import hs_id
 
 TOKEN = "pat-na1-staging-3b7e"
 WORLD = World(WorldConfig(days=23))
@@ -84,7 +85,11 @@ def test_deletes_between_runs_and_staging_equal_the_world(warehouse_url, tmp_pat
     merged = {r["merged_id"] for r in _rows(warehouse_url, "select merged_id from "
                                             "staging.stg_hubspot__contact_merges")}
     live = {r["contact_id"] for r in contacts if not r["is_archived"]} - merged
-    assert live == {str(c.contact_id) for c in WORLD.contacts_as_of(WORLD.now)}
+    # a merge minted new ids: the survivors' old ids are retired too
+    assert live == {hs_id(WORLD, c.contact_id, WORLD.now) for c in WORLD.contacts_as_of(WORLD.now)}
+    assert any(hs_id(WORLD, c.contact_id, FIRST) != hs_id(WORLD, c.contact_id, WORLD.now)
+               and c.created_at <= FIRST for c in WORLD.contacts_as_of(WORLD.now)), \
+        "a person loaded by the first run must be merged before the second"
     archived = {r["contact_id"]: r["archived_at"] for r in contacts if r["is_archived"]}
     assert str(GONE_CONTACT.contact_id) in archived
     assert utc(archived[str(GONE_CONTACT.contact_id)]) == ms(GONE_CONTACT.deleted_at)
@@ -95,7 +100,8 @@ def test_deletes_between_runs_and_staging_equal_the_world(warehouse_url, tmp_pat
     # engagements: one row per (activity, contact), as the world logged them
     eng = _rows(warehouse_url, "select * from staging.stg_hubspot__engagements")
     want = {
-        (str(a.activity_id), str(c)): a
+        # logged under the id the contact had then, resolved to the person's id now
+        (str(a.activity_id), hs_id(WORLD, c, WORLD.now)): a
         for a in WORLD.activities if a.at <= WORLD.now for c in a.contact_ids
     }
     got = {(r["engagement_id"], r["contact_id"]): r for r in eng}
@@ -118,7 +124,7 @@ def test_deletes_between_runs_and_staging_equal_the_world(warehouse_url, tmp_pat
         earliest_any[cid] = min(at, earliest_any.get(cid, at))
         if r["is_outbound"] and r["owner_id"] is not None:
             touches[cid] = min(at, touches.get(cid, at))
-    expected = {str(c.contact_id): ms(c.first_sales_touch_at)
+    expected = {hs_id(WORLD, c.contact_id, WORLD.now): ms(c.first_sales_touch_at)
                 for c in WORLD.contacts_as_of(WORLD.now)
                 if c.first_sales_touch_at and c.first_sales_touch_at <= WORLD.now}
     assert {k: v for k, v in touches.items() if k in expected} == expected

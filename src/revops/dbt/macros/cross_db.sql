@@ -76,3 +76,10 @@
    (dbt-postgres would take the session's local time; the data dictionary promises UTC). #}
 {% macro postgres__snapshot_get_time() -%}(current_timestamp at time zone 'UTC'){%- endmacro %}
 {% macro duckdb__snapshot_get_time() -%}(current_timestamp at time zone 'UTC'){%- endmacro %}
+
+{# epoch milliseconds (a bigint, as HubSpot's v1 endpoints send times) as timestamptz, exact to the ms #}
+{% macro epoch_ms_to_ts(col) -%}
+    {{ return(adapter.dispatch('epoch_ms_to_ts')(col)) }}
+{%- endmacro %}
+{% macro duckdb__epoch_ms_to_ts(col) -%}(cast('1970-01-01 00:00:00+00' as timestamptz) + to_milliseconds(cast({{ col }} as bigint))){%- endmacro %}
+{% macro postgres__epoch_ms_to_ts(col) -%}(timestamptz '1970-01-01 00:00:00+00' + cast({{ col }} as bigint) * interval '1 millisecond'){%- endmacro %}

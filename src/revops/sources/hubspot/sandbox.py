@@ -19,10 +19,12 @@ This module must not import the connector (and the connector never imports it).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
 import zlib
+from urllib.parse import quote_plus
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -32,7 +34,16 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from revops.sandbox.server import SandboxApp, json_response
-from revops.sandbox.world import ACTIVITY_KINDS, HUBSPOT_STAGE, Activity, Contact, Deal, World
+from revops.sandbox.world import (
+    ACTIVITY_KINDS,
+    HUBSPOT_STAGE,
+    Activity,
+    Campaign,
+    Contact,
+    Deal,
+    Touch,
+    World,
+)
 
 #: HubSpot's hard cap on results reachable through one search query
 DEFAULT_SEARCH_CAP = 10_000
@@ -75,6 +86,12 @@ _ASSOCIATION_TYPE = {
     ("calls", "contacts"): 194, ("emails", "contacts"): 198, ("meetings", "contacts"): 200,
     ("contacts", "calls"): 193, ("contacts", "emails"): 197, ("contacts", "meetings"): 199,
 }
+#: a merge mints a new record id (api-notes crm.md "Merges"): the person's k-th merged record
+#: is ``MERGED_ID_BASE + k * MERGED_ID_STEP + <survivor's world contact id>``: deterministic,
+#: never colliding with the world's own ids (100001...), and, like HubSpot's, a later record has
+#: a larger id of the same length (so "the smallest survivor id" picks a stale one in a chain)
+MERGED_ID_BASE = 90_000_000_000
+MERGED_ID_STEP = 1_000_000_000
 #: archived records stay listable this long (HubSpot's recycle bin)
 ARCHIVE_DAYS = 90
 MAX_LIST_LIMIT = 100
@@ -109,6 +126,10 @@ _PIPELINES = (
 
 class SearchError(Exception):
     """A request HubSpot's search would reject with HTTP 400."""
+
+
+def _merged_id(survivor_id: int, k: int) -> int:
+    return MERGED_ID_BASE + k * MERGED_ID_STEP + survivor_id
 
 
 # --------------------------------------------------------------------------- wire values
@@ -277,6 +298,10 @@ class HubSpotSandbox(SandboxApp):
             ),
             Rule("/crm/v3/objects/<object_type>", endpoint="list_objects", methods=["GET"]),
             Rule("/crm/objects/<version>/<object_type>", endpoint="list_objects", methods=["GET"]),
+            Rule("/crm/v3/objects/<object_type>/<object_id>", endpoint="get_object",
+                 methods=["GET"]),
+            Rule("/crm/objects/<version>/<object_type>/<object_id>", endpoint="get_object",
+                 methods=["GET"]),
             Rule("/crm/v3/owners", endpoint="owners", methods=["GET"]),
             Rule("/crm/v3/owners/", endpoint="owners", methods=["GET"]),
             Rule(
@@ -285,6 +310,10 @@ class HubSpotSandbox(SandboxApp):
                 methods=["POST"],
             ),
             Rule("/crm/v3/pipelines/<object_type>", endpoint="pipelines", methods=["GET"]),
+            Rule("/marketing/v3/forms", endpoint="forms", methods=["GET"]),
+            Rule("/marketing/v3/forms/", endpoint="forms", methods=["GET"]),
+            Rule("/form-integrations/v1/submissions/forms/<form_guid>", endpoint="submissions",
+                 methods=["GET"]),
         ]
 
     def dispatch(self, request: Request) -> Response:
@@ -393,10 +422,12 @@ class HubSpotSandbox(SandboxApp):
             lead_status = "OPEN"
         else:
             lead_status = "NEW"
-        merged = c.merged_ids_as_of(as_of, self.world)
+        merged = self.merged_object_ids(c, as_of)
+        additional = [self.world.contact_by_id[i].email
+                      for i in c.merged_ids_as_of(as_of, self.world)]
         paid = c.source_campaign is not None
         props: dict[str, str | None] = {
-            "hs_object_id": str(c.contact_id),
+            "hs_object_id": self.hs_contact_id(c.contact_id, as_of),
             "email": c.email,
             "firstname": c.first_name,
             "lastname": c.last_name,
@@ -406,7 +437,9 @@ class HubSpotSandbox(SandboxApp):
             "hs_lead_status": lead_status,
             "hubspot_owner_id": c.owner_id,
             "hs_first_outreach_date": hs_datetime(touched_at),
-            "hs_merged_object_ids": ";".join(str(i) for i in merged) or None,
+            "hs_merged_object_ids": ";".join(merged) or None,
+            # a merged-away duplicate's email lives on as a secondary email of the survivor
+            "hs_additional_emails": ";".join(additional) or None,
             "hs_analytics_source": "PAID_SOCIAL" if paid else "DIRECT_TRAFFIC",
             "hs_analytics_source_data_1": "Facebook" if paid else None,
             "hs_analytics_source_data_2": c.utm_campaign if paid else None,
@@ -417,6 +450,57 @@ class HubSpotSandbox(SandboxApp):
         for stage, name in HUBSPOT_STAGE.items():
             props[f"hs_v2_date_entered_{name}"] = hs_datetime(entered.get(stage))
         return props
+
+    # --- merges mint new ids ----------------------------------------------------------------
+    def _merges(self, survivor: Contact, as_of: datetime) -> list[Contact]:
+        """The duplicates merged into ``survivor`` by ``as_of``, in merge order."""
+        dups = [self.world.contact_by_id[i] for i in survivor.merged_ids_as_of(as_of, self.world)]
+        return sorted(dups, key=lambda d: (d.merged_at, d.contact_id))
+
+    def person_of(self, world_id: int, as_of: datetime | None = None) -> Contact:
+        """The world contact standing for ``world_id`` at the clock (a merged-away duplicate's
+        survivor, followed through chains)."""
+        as_of = as_of or self.as_of
+        c = self.world.contact_by_id[world_id]
+        while c.merged_into is not None and c.merged_at is not None and c.merged_at <= as_of:
+            c = self.world.contact_by_id[c.merged_into]
+        return c
+
+    def hs_contact_id(self, world_id: int, as_of: datetime | None = None) -> str:
+        """The HubSpot id the person of ``world_id`` has at the clock: its world id until its
+        first merge, then a new id per merge (``MERGED_ID_BASE + k * MERGED_ID_STEP + id``)."""
+        as_of = as_of or self.as_of
+        person = self.person_of(world_id, as_of)
+        k = len(person.merged_ids_as_of(as_of, self.world))
+        return str(person.contact_id if k == 0 else _merged_id(person.contact_id, k))
+
+    def merged_object_ids(self, survivor: Contact, as_of: datetime) -> list[str]:
+        """``hs_merged_object_ids`` of the person's current record: every id it had before
+        (its world id, the record ids of earlier merges) and every duplicate's id, ascending."""
+        dups = self._merges(survivor, as_of)
+        ids = {survivor.contact_id, *(d.contact_id for d in dups)}
+        ids |= {_merged_id(survivor.contact_id, k) for k in range(1, len(dups))}
+        return [str(i) for i in sorted(ids)] if dups else []
+
+    def current_id_of(self, any_id: str) -> str | None:
+        """The live record id that ``GET /contacts/{any_id}`` answers with (an old id of a
+        merged person resolves to the new record); None when there is no live record."""
+        try:
+            n = int(any_id)
+        except ValueError:
+            return None
+        world_id = n % MERGED_ID_STEP if n >= MERGED_ID_BASE else n
+        c = self.world.contact_by_id.get(world_id)
+        if c is None:
+            return None
+        person = self.person_of(world_id)
+        if not person.visible(self.as_of):
+            return None
+        current = self.hs_contact_id(person.contact_id)
+        if n >= MERGED_ID_BASE and str(n) != current and str(n) not in \
+                self.merged_object_ids(person, self.as_of):
+            return None  # a merged id this person never had (yet)
+        return current
 
     def _contact_modified(self, c: Contact, as_of: datetime) -> datetime:
         modified = c.last_modified(as_of, self.world)
@@ -573,6 +657,8 @@ class HubSpotSandbox(SandboxApp):
             return live | {(r["id"],) for r in self._records(stream_name, archived=True)}
         if stream_name in ACTIVITY_KINDS:
             return {(str(a.activity_id),) for a in self._activities(stream_name)}
+        if stream_name == "form_submissions":
+            return self.expected_submissions()
         if stream_name == "deal_pipelines":
             return {(pid, sid) for pid, _, stages in _PIPELINES for sid, *_ in stages}
         raise KeyError(stream_name)
@@ -655,6 +741,25 @@ class HubSpotSandbox(SandboxApp):
             nxt = str(after + limit)
             body["paging"] = {"next": {"after": nxt, "link": f"{request.base_url}?after={nxt}"}}
         return json_response(body)
+
+    def get_object(
+        self, request: Request, object_type: str, object_id: str, version: str | None = None
+    ) -> Response:
+        """``GET /crm/v3/objects/{type}/{id}?properties=``: one live record. A contact id that
+        a merge retired answers with the merged record under its new id (HubSpot's merge since
+        the new-id change); archived or unknown ids are 404."""
+        if object_type not in _DEFAULT_PROPS:
+            return self.not_found_response(request)
+        wanted_id = self.current_id_of(object_id) if object_type == "contacts" else object_id
+        record = next((r for r in self._records(object_type) if r["id"] == wanted_id), None)
+        if record is None:
+            return json_response(
+                error_body("Object not found.  objectId are usually numeric.", "OBJECT_NOT_FOUND"),
+                404,
+            )
+        requested = [p for p in request.args.get("properties", "").split(",") if p]
+        wanted = list(dict.fromkeys([*_DEFAULT_PROPS[object_type], *requested]))
+        return json_response(_render(record, wanted))
 
     def _bad_request(self, message: str) -> Response:
         return json_response(error_body(message, "VALIDATION_ERROR"), 400)
@@ -756,8 +861,10 @@ class HubSpotSandbox(SandboxApp):
             return None
         activity = next((k for k in (from_type, to_type) if k in ACTIVITY_KINDS), None)
         if activity is not None:
-            links = [(str(a.activity_id), str(c)) for a in self._activities(activity)
-                     for c in a.contact_ids]
+            # associations follow a merge to the person's new record id
+            links = list(dict.fromkeys(
+                (str(a.activity_id), self.hs_contact_id(c)) for a in self._activities(activity)
+                for c in a.contact_ids))
             out: dict[str, list[str]] = {}
             for act, contact in links:
                 if from_type == activity:
@@ -766,11 +873,11 @@ class HubSpotSandbox(SandboxApp):
                     out.setdefault(contact, []).append(act)
             return out
         deals = self.world.deals_as_of(self.as_of)
-        pairs = [
-            (str(d.deal_id), str(c))
+        pairs = list(dict.fromkeys(
+            (str(d.deal_id), self.hs_contact_id(c))
             for d in deals
             for c in [d.contact_id, *self.extra_deal_contacts.get(d.deal_id, [])]
-        ]
+        ))
         out = {}
         if (from_type, to_type) == ("deals", "contacts"):
             for deal, contact in pairs:
@@ -782,6 +889,120 @@ class HubSpotSandbox(SandboxApp):
             return out
         return None
 
+    # --- forms and their submissions (marketing touches) ------------------------------------
+    def _forms(self) -> list[tuple[str, Campaign]]:
+        """``(guid, campaign)`` of every landing-page form, in creation order: one a campaign."""
+        return [(form_guid(c), c) for c in self.world.campaigns]
+
+    def form_name(self, campaign: Campaign) -> str:
+        # named when the form was built, from the campaign's first name: renames do not follow
+        return f"{campaign.name} - landing page form"
+
+    def _submissions(self, guid: str) -> list[Touch] | None:
+        """The form's submissions at the clock, newest first (HubSpot's order); None for an
+        unknown form."""
+        by_guid = {g: c for g, c in self._forms()}
+        if guid not in by_guid:
+            return None
+        cid = by_guid[guid].campaign_id
+        key = ("submissions", guid, self.as_of)
+        with self._cache_lock:
+            cached = self._cache.get(key)
+        if cached is None:
+            cached = sorted(
+                (t for t in self.world.touches if t.campaign.campaign_id == cid
+                 and t.at <= self.as_of),
+                key=lambda t: (t.at, t.touch_id), reverse=True,
+            )
+            with self._cache_lock:
+                self._cache[key] = cached  # type: ignore[assignment]
+        return cached  # type: ignore[return-value]
+
+    def submission_body(self, t: Touch) -> dict[str, Any]:
+        """One submission as ``form-integrations/v1`` returns it: ``submittedAt`` epoch ms,
+        ``values`` the fields the form captured (the email, the name, the hidden
+        ``utm_campaign`` field filled from the landing page's URL), ``pageUrl``."""
+        c = self.world.contact_by_id[t.contact_id]
+        camp = t.campaign
+        page = (f"{SITE}/lp/{_slug(camp.name)}?utm_source={camp.platform}&utm_medium=paid"
+                f"&utm_campaign={quote_plus(t.utm_campaign)}")
+        return {
+            "conversionId": conversion_id(t),
+            "submittedAt": epoch_ms(t.at),
+            "values": [
+                {"name": "email", "value": c.email, "objectTypeId": "0-1"},
+                {"name": "firstname", "value": c.first_name, "objectTypeId": "0-1"},
+                {"name": "lastname", "value": c.last_name, "objectTypeId": "0-1"},
+                {"name": self.utm_campaign_property, "value": t.utm_campaign,
+                 "objectTypeId": "0-1"},
+            ],
+            "pageUrl": page,
+        }
+
+    def expected_submissions(self) -> set[tuple]:
+        return {(conversion_id(t),) for t in self.world.touches if t.at <= self.as_of}
+
+    def forms(self, request: Request) -> Response:
+        """``GET /marketing/v3/forms?limit=&after=``: the portal's forms (``after`` opaque)."""
+        try:
+            limit = _int(request.args.get("limit", 20), "limit")
+            after = _int(request.args.get("after", 0) or 0, "after")
+        except SearchError as exc:
+            return self._bad_request(str(exc))
+        if not 0 < limit <= MAX_FORMS_LIMIT or after < 0:
+            return self._bad_request(f"limit must be between 1 and {MAX_FORMS_LIMIT}")
+        stamp = hs_datetime(datetime.combine(self.world.start, datetime.min.time(), UTC)
+                            - timedelta(days=30))
+        forms = self._forms()
+        results = [
+            {
+                "id": guid,
+                "name": self.form_name(camp),
+                "formType": "hubspot",
+                "createdAt": stamp,
+                "updatedAt": stamp,
+                "archived": False,
+                "fieldGroups": [
+                    {"groupType": "default_group", "richTextType": "text", "fields": [
+                        {"objectTypeId": "0-1", "name": "email", "label": "Email",
+                         "required": True, "hidden": False, "fieldType": "email"},
+                        {"objectTypeId": "0-1", "name": self.utm_campaign_property,
+                         "label": "utm_campaign", "required": False, "hidden": True,
+                         "fieldType": "single_line_text"},
+                    ]},
+                ],
+            }
+            for guid, camp in forms[after : after + limit]
+        ]
+        body: dict[str, Any] = {"results": results}
+        if after + limit < len(forms):
+            nxt = str(after + limit)
+            body["paging"] = {"next": {"after": nxt, "link": f"{request.base_url}?after={nxt}"}}
+        return json_response(body)
+
+    def submissions(self, request: Request, form_guid: str) -> Response:
+        """``GET /form-integrations/v1/submissions/forms/{guid}?limit=&after=``: newest first,
+        at most 50 a page, no time filter (so a sync stops paging once it reaches what it read
+        last time)."""
+        subs = self._submissions(form_guid)
+        if subs is None:
+            return json_response(error_body(f"Form {form_guid} not found", "OBJECT_NOT_FOUND"),
+                                 404)
+        try:
+            limit = _int(request.args.get("limit", SUBMISSIONS_DEFAULT_LIMIT), "limit")
+            after = _int(request.args.get("after", 0) or 0, "after")
+        except SearchError as exc:
+            return self._bad_request(str(exc))
+        if not 0 < limit <= MAX_SUBMISSIONS_LIMIT or after < 0:
+            return self._bad_request(f"limit must be between 1 and {MAX_SUBMISSIONS_LIMIT}")
+        body: dict[str, Any] = {
+            "results": [self.submission_body(t) for t in subs[after : after + limit]]
+        }
+        if after + limit < len(subs):
+            nxt = str(after + limit)
+            body["paging"] = {"next": {"after": nxt, "link": f"{request.base_url}?after={nxt}"}}
+        return json_response(body)
+
     def pipelines(self, request: Request, object_type: str) -> Response:
         """``GET /crm/v3/pipelines/deals``: the pipelines and their stage metadata (strings)."""
         if object_type != "deals":
@@ -792,6 +1013,30 @@ class HubSpotSandbox(SandboxApp):
             _pipeline(pid, label, order, stages, stamp)
             for order, (pid, label, stages) in enumerate(_PIPELINES)
         ]})
+
+
+# --------------------------------------------------------------------------- forms
+#: the marketing site the landing pages live on
+SITE = "https://www.acme-revops.example"
+MAX_FORMS_LIMIT = 500
+#: ``GET /form-integrations/v1/submissions/forms/{guid}``: default and maximum page
+SUBMISSIONS_DEFAULT_LIMIT = 20
+MAX_SUBMISSIONS_LIMIT = 50
+_FORM_NS = uuid.UUID("3f1c9a52-7d0e-4b8a-9c61-2f5d8e0a4b17")
+
+
+def form_guid(campaign: Campaign) -> str:
+    """The landing-page form of a campaign (one form per campaign): a stable GUID."""
+    return str(uuid.uuid5(_FORM_NS, f"form:{campaign.platform}:{campaign.campaign_id}"))
+
+
+def conversion_id(touch: Touch) -> str:
+    """HubSpot's ``conversionId`` of one submission (a UUID), stable per touch."""
+    return str(uuid.uuid5(_FORM_NS, f"conversion:{touch.touch_id}"))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def _pipeline(

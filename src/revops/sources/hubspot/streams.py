@@ -63,6 +63,7 @@ CONTACT_PROPERTIES = (
     "hs_v2_date_entered_opportunity",
     "hs_v2_date_entered_customer",
     "hs_merged_object_ids",
+    "hs_additional_emails",
     "hs_analytics_source",
     "hs_analytics_source_data_1",
     "hs_analytics_source_data_2",
@@ -126,6 +127,24 @@ PIPELINE_STAGES_SCHEMA = pa.schema(
         pa.field("updatedAt", pa.string()),
     ]
 )
+
+#: marketing touches: one row per form submission (``form-integrations/v1``), with the form's
+#: name from ``GET /marketing/v3/forms`` and the captured fields pulled out of ``values``
+FORM_SUBMISSIONS_SCHEMA = pa.schema(
+    [
+        pa.field("conversionId", pa.string(), nullable=False),
+        pa.field("formId", pa.string()),
+        pa.field("formName", pa.string()),
+        pa.field("submittedAt", pa.int64()),
+        pa.field("pageUrl", pa.string()),
+        pa.field("email", pa.string()),
+        pa.field("utm_campaign", pa.string()),
+        pa.field("values", pa.string()),
+    ]
+)
+FORMS_PAGE_SIZE = 100
+#: the submissions endpoint's maximum page
+SUBMISSIONS_PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -214,6 +233,7 @@ class HubSpotSource:
         self.window = window
         self.page_size = page_size
         self.lookback_minutes = settings.hubspot_lookback_minutes
+        self.utm_campaign_field = settings.hubspot_utm_campaign_property
         contact_props = tuple(
             dict.fromkeys(
                 [
@@ -247,6 +267,10 @@ class HubSpotSource:
                        + (" (+ deleted ones via archived=true)" if obj.archived_pass else ""))
                 for name, obj in self.objects.items()
             ),
+            Stream(SOURCE, "form_submissions", ("conversionId",), FORM_SUBMISSIONS_SCHEMA,
+                   cursor_field="submittedAt", lookback=self.lookback_minutes,
+                   description="form submissions (marketing touches) of every form, newest "
+                   "first, read until the saved submittedAt minus the lookback"),
             Stream(SOURCE, "deal_pipelines", ("pipeline_id", "stage_id"),
                    PIPELINE_STAGES_SCHEMA,
                    description="deal pipelines, one row per stage (full refresh)"),
@@ -261,6 +285,8 @@ class HubSpotSource:
             yield from self._read_owners(stream)
         elif stream.name == "deal_pipelines":
             yield from self._read_pipelines(stream)
+        elif stream.name == "form_submissions":
+            yield from self._read_submissions(stream, state or {})
         elif stream.name in self.objects:
             obj = self.objects[stream.name]
             state = state or {}
@@ -301,6 +327,78 @@ class HubSpotSource:
             for stage in pipeline.get("stages") or []
         ]
         yield Batch(stream, records_to_table(stream, rows))
+
+    # --- form submissions -----------------------------------------------------------------
+    def _read_forms(self) -> list[dict[str, Any]]:
+        """``GET /marketing/v3/forms``: every form (id = the GUID submissions are read by)."""
+        forms: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": FORMS_PAGE_SIZE}
+            if after:
+                params["after"] = after
+            body = self.client.get_json("/marketing/v3/forms", params=params)
+            forms += body.get("results", [])
+            after = _next_after(body)
+            if not after:
+                return forms
+
+    def _read_submissions(self, stream: Stream, state: dict[str, Any]) -> Iterator[Batch]:
+        """Each form's submissions, ``GET /form-integrations/v1/submissions/forms/{guid}``,
+        50 a page. The endpoint has no time filter but answers newest first, so paging stops at
+        the first submission older than the saved cursor minus the lookback (everything on the
+        first run). One batch per form; the state (the newest ``submittedAt`` seen, ISO) rides
+        on the last one, so a crash re-reads from the previous run's cursor."""
+        saved = to_ms(state.get("cursor"))
+        lo = None if saved is None else saved - self.lookback_minutes * 60_000
+        best = saved
+        forms = self._read_forms()
+        for i, form in enumerate(forms):
+            guid = str(form["id"])
+            rows: list[dict[str, Any]] = []
+            after: str | None = None
+            while True:
+                params: dict[str, Any] = {"limit": SUBMISSIONS_PAGE_SIZE}
+                if after:
+                    params["after"] = after
+                body = self.client.get_json(
+                    f"/form-integrations/v1/submissions/forms/{guid}", params=params
+                )
+                reached = False
+                for sub in body.get("results", []):
+                    at = sub.get("submittedAt")
+                    at = int(at) if at is not None else None
+                    if at is not None and lo is not None and at < lo:
+                        reached = True
+                        break
+                    rows.append(self._submission_row(form, sub))
+                    if at is not None and (best is None or at > best):
+                        best = at
+                after = _next_after(body)
+                if reached or not after:
+                    break
+            last = i == len(forms) - 1
+            out_state = {"cursor": ms_to_iso(best)} if last and best is not None else None
+            if rows or out_state:
+                yield Batch(stream, records_to_table(stream, rows), state=out_state,
+                            meta={"form": guid})
+
+    def _submission_row(self, form: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
+        values = sub.get("values") or []
+        by_name: dict[str, str] = {}
+        for v in values:  # a field may repeat (multi-select): the first value is kept
+            by_name.setdefault(str(v.get("name")), v.get("value"))
+        at = sub.get("submittedAt")
+        return {
+            "conversionId": str(sub["conversionId"]),
+            "formId": str(form["id"]),
+            "formName": form.get("name"),
+            "submittedAt": int(at) if at is not None else None,
+            "pageUrl": sub.get("pageUrl"),
+            "email": by_name.get("email"),
+            "utm_campaign": by_name.get(self.utm_campaign_field),
+            "values": json.dumps(values, sort_keys=True, ensure_ascii=False),
+        }
 
     # --- the recycle bin ------------------------------------------------------------------
     def _read_archived(

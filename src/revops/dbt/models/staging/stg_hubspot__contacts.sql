@@ -21,6 +21,7 @@ select
     {{ hs('hs_analytics_source_data_1') }} as analytics_source_data_1,
     {{ hs('hs_analytics_source_data_2') }} as analytics_source_data_2,
     {{ hs('hs_merged_object_ids') }} as merged_object_ids,
+    {{ hs('hs_additional_emails') }} as additional_emails,
     archived as is_archived,
     {{ hs_ts('archivedAt') }} as archived_at
 from {{ source('raw', 'hubspot__contacts') }}

@@ -1,6 +1,7 @@
 -- one row per (engagement, associated contact): HubSpot calls, emails and meetings.
 -- Not every engagement is a sales touch: direction tells an outbound call / a sent email
 -- (is_outbound) from an incoming email or an inbound call; meetings have no direction.
+-- contact_id is the person's surviving id (stg_hubspot__contact_merges), as in core.dim_contact.
 with activities as (
     select
         cast(id as varchar) as engagement_id,
@@ -43,8 +44,14 @@ per_contact as (
     select a.*, cast(null as varchar) as contact_id
     from activities a
     where a.associated_contact_ids is null
+),
+resolved as (
+    -- an engagement logged on a record that a merge later retired belongs to the surviving id
+    select p.*, coalesce(m.survivor_id, p.contact_id) as person_id
+    from per_contact p
+    left join {{ ref('stg_hubspot__contact_merges') }} m on m.merged_id = p.contact_id
 )
-select
+select distinct
     engagement_id,
     type,
     occurred_at,
@@ -54,8 +61,8 @@ select
         when type = 'call' then direction = 'OUTBOUND'
         when type = 'email' then direction = 'EMAIL'
     end as is_outbound,
-    contact_id,
+    person_id as contact_id,
     updated_at,
     is_archived
-from per_contact
+from resolved
 where contact_id is null or contact_id <> ''
