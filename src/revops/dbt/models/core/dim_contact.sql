@@ -13,10 +13,9 @@ with stage_map as (
 ),
 hs_sales_touches as (
     -- outbound calls, sent emails and meetings logged by a sales user (an owner outside the
-    -- marketing teams, var marketing_teams); an engagement on a merged-away contact is its survivor's
-    select coalesce(m.survivor_id, e.contact_id) as contact_id, e.owner_id, e.occurred_at
+    -- marketing teams, var marketing_teams); staging already resolved merged-away contacts
+    select e.contact_id, e.owner_id, e.occurred_at
     from {{ ref('stg_hubspot__engagements') }} e
-    left join {{ ref('stg_hubspot__contact_merges') }} m on m.merged_id = e.contact_id
     left join {{ ref('dim_owner') }} o on o.crm = 'hubspot' and o.owner_id = e.owner_id
     where not e.is_archived
       and e.owner_id is not null
