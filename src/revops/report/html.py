@@ -36,6 +36,11 @@ def write_report(wh: Warehouse, path: Path) -> Path:
         "group by platform, campaign_name, currency order by spend desc"
     )
 
+    attribution = wh.fetch_all(
+        "select channel, model, sum(attributed_revenue) as revenue, sum(spend) as spend "
+        "from marts.kpi_attribution group by channel, model order by channel, model"
+    )
+
     def ratio(a, b):
         return f"{a / b:,.2f}" if b else "—"
 
@@ -46,6 +51,12 @@ def write_report(wh: Warehouse, path: Path) -> Path:
         f"<td>{ratio(float(c['spend']), c['mqls'])}</td><td>{ratio(float(c['spend']), c['sqls'])}</td></tr>"
         for c in campaigns
     )
+    attributed = "".join(
+        f"<tr><td>{html.escape(str(a['channel']))}</td><td>{html.escape(str(a['model']))}</td>"
+        f"<td>{float(a['spend']):,.2f}</td><td>{float(a['revenue']):,.2f}</td>"
+        f"<td>{ratio(float(a['revenue']), float(a['spend']))}</td></tr>"
+        for a in attribution
+    )
     body = f"""<!doctype html><html><head><meta charset="utf-8"><title>revops KPI report</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1000px}}table{{border-collapse:collapse}}
 td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}}td:nth-child(-n+2){{text-align:left}}</style>
@@ -54,7 +65,11 @@ td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}}td:nth-ch
 {_bars([(str(d['date_day']), float(d['spend'])) for d in daily], 'Spend per day')}
 {_bars([(str(d['date_day']), float(d['leads'])) for d in daily], 'Leads per day')}
 <h2>By campaign</h2><table><tr><th>platform</th><th>campaign</th><th>spend</th><th>leads</th><th>MQLs</th>
-<th>SQLs</th><th>CPL</th><th>cost/MQL</th><th>cost/SQL</th></tr>{rows}</table></body></html>"""
+<th>SQLs</th><th>CPL</th><th>cost/MQL</th><th>cost/SQL</th></tr>{rows}</table>
+<h2>Won revenue by attribution model</h2><p>From <code>marts.kpi_attribution</code>: each won deal's
+amount spread over the campaigns its person responded to before the deal.</p>
+<table><tr><th>channel</th><th>model</th><th>spend</th><th>attributed revenue</th><th>ROAS</th></tr>
+{attributed}</table></body></html>"""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body)
     return path
