@@ -469,7 +469,22 @@ class HubSpotSandbox(SandboxApp):
     def hs_contact_id(self, world_id: int, as_of: datetime | None = None) -> str:
         """The HubSpot id the person of ``world_id`` has at the clock: its world id until its
         first merge, then a new id per merge (``MERGED_ID_BASE + k * MERGED_ID_STEP + id``)."""
-        as_of = as_of or self.as_of
+        if as_of is None or as_of == self.as_of:  # associations ask for every link: cached
+            key = ("hs_ids", self.as_of)
+            with self._cache_lock:
+                ids = self._cache.get(key)
+            if ids is None:
+                ids = {c.contact_id: self._hs_contact_id(c.contact_id, self.as_of)
+                       for c in self.world.contacts}
+                with self._cache_lock:
+                    self._cache = {k: v for k, v in self._cache.items() if k[0] != "hs_ids"}
+                    self._cache[key] = ids  # type: ignore[assignment]
+            return ids.get(world_id) or str(world_id)  # type: ignore[union-attr]
+        return self._hs_contact_id(world_id, as_of)
+
+    def _hs_contact_id(self, world_id: int, as_of: datetime) -> str:
+        if world_id not in self.world.contact_by_id:
+            return str(world_id)  # a test's association to a contact the CRM never had
         person = self.person_of(world_id, as_of)
         k = len(person.merged_ids_as_of(as_of, self.world))
         return str(person.contact_id if k == 0 else _merged_id(person.contact_id, k))
