@@ -112,6 +112,12 @@ def visible(t: datetime | None, as_of: datetime) -> datetime | None:
     return t if t is not None and t <= as_of else None
 
 
+def first_engagement(c: Contact, as_of: datetime) -> datetime | None:
+    """What portals show in the hs_first_outreach_date rollup: the first engagement of any kind."""
+    times = [a.at for a in WORLD.activities if c.contact_id in a.contact_ids and a.at <= as_of]
+    return min(times, default=None)
+
+
 def expected_contact(c: Contact, as_of: datetime) -> dict[str, str | None]:
     stages = {"subscriber": visible(c.subscriber_at, as_of)}
     for stage in ("lead", "mql", "sql", "opportunity", "customer"):
@@ -137,7 +143,7 @@ def expected_contact(c: Contact, as_of: datetime) -> dict[str, str | None]:
         "hs_additional_emails": ";".join(d.email for d in dups) or None,
         "createdate": iso(c.created_at),
         "utm_campaign": c.utm_campaign,
-        "hs_first_outreach_date": iso(visible(c.first_sales_touch_at, as_of)),
+        "hs_first_outreach_date": iso(first_engagement(c, as_of)),
     }
     for stage, name in HUBSPOT_STAGE.items():
         out[f"hs_v2_date_entered_{name}"] = iso(stages[stage])
@@ -573,6 +579,10 @@ def test_engagements_include_non_touches_that_come_first(url: str) -> None:
                for cid in (r["associated_contact_ids"] or "").split(";")
                if cid in touch and r["hs_timestamp"] < touch[cid]]
     assert earlier, "some non-touch must precede the first touch"
+    # so the rollup is not the first sales touch: core.dim_contact must read the engagements
+    contacts, _ = read(source, "contacts")
+    rollup = {r["id"]: r["hs_first_outreach_date"] for r in contacts}
+    assert any(rollup.get(cid) not in (None, at) for cid, at in touch.items())
 
 
 def test_engagements_resume_incrementally(url: str, app: HubSpotSandbox) -> None:

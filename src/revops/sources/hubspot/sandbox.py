@@ -28,6 +28,7 @@ from urllib.parse import quote_plus
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from werkzeug.routing import Rule
@@ -436,7 +437,9 @@ class HubSpotSandbox(SandboxApp):
             "lifecyclestage": HUBSPOT_STAGE[reached[-1]] if reached else None,
             "hs_lead_status": lead_status,
             "hubspot_owner_id": c.owner_id,
-            "hs_first_outreach_date": hs_datetime(touched_at),
+            # the rollup as portals report it: set by the first engagement of any kind (an
+            # incoming email, a marketing webinar), so it is not the first sales touch
+            "hs_first_outreach_date": hs_datetime(self._first_engagement(c, as_of)),
             "hs_merged_object_ids": ";".join(merged) or None,
             # a merged-away duplicate's email lives on as a secondary email of the survivor
             "hs_additional_emails": ";".join(additional) or None,
@@ -519,6 +522,9 @@ class HubSpotSandbox(SandboxApp):
 
     def _contact_modified(self, c: Contact, as_of: datetime) -> datetime:
         modified = c.last_modified(as_of, self.world)
+        engaged = self._first_engagement(c, as_of)  # sets hs_first_outreach_date: a change
+        if engaged is not None:
+            modified = max(modified, engaged)
         edit = self.bulk_edit_at
         if edit is not None and edit <= as_of and c.created_at <= edit:
             modified = max(modified, edit)
@@ -569,6 +575,17 @@ class HubSpotSandbox(SandboxApp):
                       "hs_meeting_outcome": "COMPLETED",
                       "hs_meeting_title": "Webinar: RevOps 101" if a.owner_id else "Meeting"}
         return props
+
+    @cached_property
+    def _engagement_times(self) -> dict[int, list[datetime]]:
+        out: dict[int, list[datetime]] = {}
+        for a in self.world.activities:
+            for cid in a.contact_ids:
+                out.setdefault(cid, []).append(a.at)
+        return {cid: sorted(times) for cid, times in out.items()}
+
+    def _first_engagement(self, c: Contact, as_of: datetime) -> datetime | None:
+        return next((t for t in self._engagement_times.get(c.contact_id, ()) if t <= as_of), None)
 
     def _activities(self, kind: str) -> list[Activity]:
         return [a for a in self.world.activities if a.kind == kind and a.at <= self.as_of]
