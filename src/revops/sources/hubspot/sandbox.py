@@ -751,12 +751,9 @@ class HubSpotSandbox(SandboxApp):
                 404,
             )
         try:
-            limit = _int(request.args.get("limit", 10), "limit")
-            after = _int(request.args.get("after", 0) or 0, "after")
+            limit, after = _page_args(request, 10, MAX_LIST_LIMIT)
         except SearchError as exc:
             return self._bad_request(str(exc))
-        if not 0 < limit <= MAX_LIST_LIMIT or after < 0:
-            return self._bad_request(f"limit must be between 1 and {MAX_LIST_LIMIT}")
         archived = request.args.get("archived", "false").lower() == "true"
         records = self._records(object_type, archived=archived)
         requested = [p for p in request.args.get("properties", "").split(",") if p]
@@ -799,12 +796,9 @@ class HubSpotSandbox(SandboxApp):
     def owners(self, request: Request) -> Response:
         """``GET /crm/v3/owners?limit=&after=&archived=``: offset-like ``after`` cursor."""
         try:
-            limit = _int(request.args.get("limit", 100), "limit")
-            after = _int(request.args.get("after", 0) or 0, "after")
+            limit, after = _page_args(request, 100, 500)
         except SearchError as exc:
             return self._bad_request(str(exc))
-        if not 0 < limit <= 500:
-            return self._bad_request("limit must be between 1 and 500")
         archived = request.args.get("archived", "false").lower() == "true"
         owners = [] if archived else self.world.owners
         created = hs_datetime(datetime.combine(self.world.start, datetime.min.time(), UTC)
@@ -977,12 +971,9 @@ class HubSpotSandbox(SandboxApp):
     def forms(self, request: Request) -> Response:
         """``GET /marketing/v3/forms?limit=&after=``: the portal's forms (``after`` opaque)."""
         try:
-            limit = _int(request.args.get("limit", 20), "limit")
-            after = _int(request.args.get("after", 0) or 0, "after")
+            limit, after = _page_args(request, 20, MAX_FORMS_LIMIT)
         except SearchError as exc:
             return self._bad_request(str(exc))
-        if not 0 < limit <= MAX_FORMS_LIMIT or after < 0:
-            return self._bad_request(f"limit must be between 1 and {MAX_FORMS_LIMIT}")
         stamp = hs_datetime(datetime.combine(self.world.start, datetime.min.time(), UTC)
                             - timedelta(days=30))
         forms = self._forms()
@@ -1021,12 +1012,9 @@ class HubSpotSandbox(SandboxApp):
             return json_response(error_body(f"Form {form_guid} not found", "OBJECT_NOT_FOUND"),
                                  404)
         try:
-            limit = _int(request.args.get("limit", SUBMISSIONS_DEFAULT_LIMIT), "limit")
-            after = _int(request.args.get("after", 0) or 0, "after")
+            limit, after = _page_args(request, SUBMISSIONS_DEFAULT_LIMIT, MAX_SUBMISSIONS_LIMIT)
         except SearchError as exc:
             return self._bad_request(str(exc))
-        if not 0 < limit <= MAX_SUBMISSIONS_LIMIT or after < 0:
-            return self._bad_request(f"limit must be between 1 and {MAX_SUBMISSIONS_LIMIT}")
         body: dict[str, Any] = {
             "results": [self.submission_body(t) for t in subs[after : after + limit]]
         }
@@ -1096,6 +1084,15 @@ def _pipeline(
         "archived": False,
         "stages": stages,
     }
+
+
+def _page_args(request: Request, default_limit: int, max_limit: int) -> tuple[int, int]:
+    """``(limit, after)`` of a list endpoint's query; SearchError (a 400) when out of range."""
+    limit = _int(request.args.get("limit", default_limit), "limit")
+    after = _int(request.args.get("after", 0) or 0, "after")
+    if not 0 < limit <= max_limit or after < 0:
+        raise SearchError(f"limit must be between 1 and {max_limit}")
+    return limit, after
 
 
 def _int(value: Any, name: str) -> int:
