@@ -23,6 +23,7 @@ from revops.sources.salesforce.sandbox import sf_id
 from revops.transform import ModelBuildError
 from tests.conftest import MART_WORLD_CONFIG, nightly_warehouse
 from tests.kpi_compare import diff_rows
+from tests.marts.test_attribution import test_kpi_attribution_equals_truth  # noqa: F401
 from tests.marts.test_funnel_marts import (  # noqa: F401 - reused against this module's warehouse
     funnel,
     test_funnel_months_without_leads_are_zero_rows,
