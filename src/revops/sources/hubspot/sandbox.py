@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import unicodedata
 import uuid
 import zlib
 from urllib.parse import quote_plus
@@ -74,19 +75,33 @@ _NUMERIC_PROPS = {"hs_object_id", "amount"}
 _DEFAULT_PROPS = {
     "contacts": ("createdate", "hs_object_id", "lastmodifieddate"),
     "deals": ("createdate", "hs_lastmodifieddate", "hs_object_id"),
+    "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
     **{k: ("hs_createdate", "hs_lastmodifieddate", "hs_object_id") for k in ACTIVITY_KINDS},
 }
 #: the property holding each object's last change (the search cursor)
 _MODIFIED_PROP = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate",
+                  "companies": "hs_lastmodifieddate",
                   **{k: "hs_lastmodifieddate" for k in ACTIVITY_KINDS}}
-_CREATED_PROP = {"contacts": "createdate", "deals": "createdate",
+_CREATED_PROP = {"contacts": "createdate", "deals": "createdate", "companies": "createdate",
                  **{k: "hs_createdate" for k in ACTIVITY_KINDS}}
 #: v4 association type ids (HUBSPOT_DEFINED), from -> to
 _ASSOCIATION_TYPE = {
     ("deals", "contacts"): 3, ("contacts", "deals"): 4,
     ("calls", "contacts"): 194, ("emails", "contacts"): 198, ("meetings", "contacts"): 200,
     ("contacts", "calls"): 193, ("contacts", "emails"): 197, ("contacts", "meetings"): 199,
+    ("contacts", "companies"): 279, ("companies", "contacts"): 280,
+    ("deals", "companies"): 341, ("companies", "deals"): 342,
 }
+#: the "Primary" label's type id of the company pairs (each also carries the unlabeled type)
+_PRIMARY_TYPE = {
+    ("contacts", "companies"): 1, ("companies", "contacts"): 2,
+    ("deals", "companies"): 5, ("companies", "deals"): 6,
+}
+#: a company's id: ``COMPANY_ID_BASE + <world id of the contact whose deal made it>``
+#: (deterministic, clear of deals 5000001..., activities 4e10, touches 7e10, merged ids 9e10)
+COMPANY_ID_BASE = 30_000_000_000
+#: companies' web domains (a reserved example TLD)
+COMPANY_DOMAIN = "example.com.br"
 #: a merge mints a new record id (api-notes crm.md "Merges"): the person's k-th merged record
 #: is ``MERGED_ID_BASE + k * MERGED_ID_STEP + <survivor's world contact id>``: deterministic,
 #: never colliding with the world's own ids (100001...), and, like HubSpot's, a later record has
@@ -282,6 +297,8 @@ class HubSpotSandbox(SandboxApp):
         self.association_page_size = 500
         #: deal id -> more contact ids associated with it (a buying committee), for tests
         self.extra_deal_contacts: dict[int, list[int]] = {}
+        #: world contact id (a company's) -> more world contacts at that company (unlabeled)
+        self.extra_company_contacts: dict[int, list[int]] = {}
         self.utm_campaign_property = utm_campaign_property
         self.rejection_reason_property = rejection_reason_property
         self.rejected_at_property = rejected_at_property
@@ -550,6 +567,52 @@ class HubSpotSandbox(SandboxApp):
             "hubspot_owner_id": d.owner_id,
         }
 
+    # --- companies: the buying organisation of each contact with a deal ----------------------
+    @cached_property
+    def _company_deals(self) -> dict[int, list[Deal]]:
+        """world contact id -> its deals, oldest first (deleted ones too: deleting a deal does
+        not delete the company it made)."""
+        out: dict[int, list[Deal]] = {}
+        for d in sorted(self.world.deals, key=lambda d: (d.created_at, d.deal_id)):
+            out.setdefault(d.contact_id, []).append(d)
+        return out
+
+    def company_of(self, world_id: int, as_of: datetime | None = None) -> Contact | None:
+        """The contact whose company ``world_id``'s person belongs to at the clock (None: no
+        deal yet, so no company)."""
+        as_of = as_of or self.as_of
+        if world_id not in self.world.contact_by_id:
+            return None
+        c = self.person_of(world_id, as_of)
+        deals = self._company_deals.get(c.contact_id, [])
+        return c if deals and deals[0].created_at <= as_of else None
+
+    def _companies(self) -> list[Contact]:
+        """Contacts whose company exists and is live at the clock."""
+        return [
+            c for c in self.world.contacts
+            if self.company_of(c.contact_id) is c and not c.deleted_by(self.as_of)
+        ]
+
+    def company_properties(self, c: Contact, at: datetime | None = None) -> dict[str, str | None]:
+        """The company created with ``c``'s first deal: named after the contact, ``customer``
+        once one of its deals is won (when the world's contact becomes a customer), owned by
+        the first deal's owner (the account executive)."""
+        as_of = at or self.as_of
+        first = self._company_deals[c.contact_id][0]
+        won = [d.close_at for d in self._company_deals[c.contact_id]
+               if d.is_won and d.close_at is not None and d.close_at <= as_of]
+        modified = max([first.created_at, *won])
+        return {
+            "hs_object_id": company_id(c),
+            "name": company_name(c),
+            "domain": company_domain(c),
+            "lifecyclestage": "customer" if won else "opportunity",
+            "createdate": hs_datetime(first.created_at),
+            "hs_lastmodifieddate": hs_datetime(modified),
+            "hubspot_owner_id": first.owner_id,
+        }
+
     def activity_properties(self, a: Activity) -> dict[str, str | None]:
         """A call, email or meeting: logged when it happened, never edited afterwards."""
         when = hs_datetime(a.at)
@@ -596,6 +659,15 @@ class HubSpotSandbox(SandboxApp):
             pool: list[Contact | Deal] = [*self.world.contacts]
         elif object_type == "deals":
             pool = [*self.world.deals]
+        elif object_type == "companies":
+            # a company goes to the bin with its contact (the world never deletes a contact
+            # with a deal, so in practice never)
+            return [
+                (c, c.deleted_at) for c in self.world.contacts
+                if c.deleted_at is not None and c.deleted_by(self.as_of)
+                and self.company_of(c.contact_id, c.deleted_at) is c
+                and self.as_of - timedelta(days=ARCHIVE_DAYS) < c.deleted_at
+            ]
         else:
             return []
         oldest = self.as_of - timedelta(days=ARCHIVE_DAYS)
@@ -636,6 +708,7 @@ class HubSpotSandbox(SandboxApp):
         builders: dict[str, tuple[Callable[[], list], Callable[[Any], dict]]] = {
             "contacts": (lambda: self.world.contacts_as_of(self.as_of), self.contact_properties),
             "deals": (lambda: self.world.deals_as_of(self.as_of), self.deal_properties),
+            "companies": (self._companies, self.company_properties),
             **{
                 kind: (lambda kind=kind: self._activities(kind), self.activity_properties)
                 for kind in ACTIVITY_KINDS
@@ -663,7 +736,9 @@ class HubSpotSandbox(SandboxApp):
         """Deleted records as they were at their deletion; ``updatedAt`` = ``archivedAt``."""
         out = []
         for obj, deleted_at in self._archived(object_type):
-            if isinstance(obj, Contact):
+            if object_type == "companies":
+                props = self.company_properties(obj, at=deleted_at)  # type: ignore[arg-type]
+            elif isinstance(obj, Contact):
                 props = self.contact_properties(obj, at=deleted_at)
             else:
                 props = self.deal_properties(obj, at=deleted_at)
@@ -683,7 +758,7 @@ class HubSpotSandbox(SandboxApp):
         """Primary keys a full read of ``stream_name`` must yield at the current clock."""
         if stream_name == "owners":
             return {(o.owner_id,) for o in self.world.owners}
-        if stream_name in ("contacts", "deals"):
+        if stream_name in ("contacts", "deals", "companies"):
             # the search's live records plus the recycle bin's (read with archived=true)
             live = {(r["id"],) for r in self._records(stream_name)}
             return live | {(r["id"],) for r in self._records(stream_name, archived=True)}
@@ -827,7 +902,10 @@ class HubSpotSandbox(SandboxApp):
         return json_response(body)
 
     def associations(self, request: Request, from_type: str, to_type: str) -> Response:
-        """``POST /crm/v4/associations/{from}/{to}/batch/read``: deals <-> contacts."""
+        """``POST /crm/v4/associations/{from}/{to}/batch/read``: deals, activities and
+        companies <-> contacts, deals <-> companies. Company links carry the Primary type
+        (contact->company 1, company->contact 2, deal->company 5, company->deal 6) before the
+        unlabeled one (279, 280, 341, 342)."""
         links = self._association_map(from_type, to_type)
         if links is None:
             return self._bad_request(f"Unsupported association {from_type} -> {to_type}")
@@ -838,6 +916,7 @@ class HubSpotSandbox(SandboxApp):
         started = hs_datetime(datetime.now(UTC))
         results, errors = [], []
         type_id = _ASSOCIATION_TYPE[(from_type, to_type)]
+        primary = self._primary_links(from_type, to_type)
         for item in inputs:
             from_id = str(item.get("id"))
             to_ids = links.get(from_id, [])
@@ -859,9 +938,12 @@ class HubSpotSandbox(SandboxApp):
                 "to": [
                     {
                         "toObjectId": int(t),
-                        "associationTypes": [
-                            {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}
-                        ],
+                        "associationTypes": (
+                            [{"category": "HUBSPOT_DEFINED",
+                              "typeId": _PRIMARY_TYPE[(from_type, to_type)],
+                              "label": "Primary"}]
+                            if (from_id, t) in primary else []
+                        ) + [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}],
                     }
                     for t in chunk
                 ],
@@ -885,6 +967,8 @@ class HubSpotSandbox(SandboxApp):
         """from id -> [to ids] at the clock; None for a pair the sandbox does not serve."""
         if (from_type, to_type) not in _ASSOCIATION_TYPE:
             return None
+        if "companies" in (from_type, to_type):
+            return self._company_map(from_type, to_type)
         activity = next((k for k in (from_type, to_type) if k in ACTIVITY_KINDS), None)
         if activity is not None:
             # associations follow a merge to the person's new record id
@@ -914,6 +998,52 @@ class HubSpotSandbox(SandboxApp):
                 out.setdefault(contact, []).append(deal)
             return out
         return None
+
+    def _company_links(self) -> list[tuple[str, str, str, bool]]:
+        """``(company id, kind, other id, primary)`` at the clock, kind ``contacts`` or
+        ``deals``: the company's contact (its current id after merges; primary), the test's
+        extra contacts (unlabeled) and its deals (primary)."""
+        key = ("company_links", self.as_of,
+               tuple(sorted((k, tuple(v)) for k, v in self.extra_company_contacts.items())))
+        with self._cache_lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
+        out: list[tuple[str, str, str, bool]] = []
+        for c in self._companies():
+            cid = company_id(c)
+            out.append((cid, "contacts", self.hs_contact_id(c.contact_id), True))
+            for extra in self.extra_company_contacts.get(c.contact_id, []):
+                out.append((cid, "contacts", self.hs_contact_id(extra), False))
+            for d in self._company_deals[c.contact_id]:
+                if d.visible(self.as_of):
+                    out.append((cid, "deals", str(d.deal_id), True))
+        with self._cache_lock:
+            self._cache = {k: v for k, v in self._cache.items() if k[0] != "company_links"}
+            self._cache[key] = out  # type: ignore[assignment]
+        return out
+
+    def _company_map(self, from_type: str, to_type: str) -> dict[str, list[str]]:
+        other = to_type if from_type == "companies" else from_type
+        out: dict[str, list[str]] = {}
+        for company, kind, other_id, _ in self._company_links():
+            if kind != other:
+                continue
+            src, dst = (company, other_id) if from_type == "companies" else (other_id, company)
+            if dst not in out.setdefault(src, []):
+                out[src].append(dst)
+        return out
+
+    def _primary_links(self, from_type: str, to_type: str) -> set[tuple[str, str]]:
+        """``(from id, to id)`` pairs carrying the Primary label."""
+        if (from_type, to_type) not in _PRIMARY_TYPE:
+            return set()
+        other = to_type if from_type == "companies" else from_type
+        return {
+            (company, other_id) if from_type == "companies" else (other_id, company)
+            for company, kind, other_id, primary in self._company_links()
+            if kind == other and primary
+        }
 
     # --- forms and their submissions (marketing touches) ------------------------------------
     def _forms(self) -> list[tuple[str, Campaign]]:
@@ -1053,6 +1183,21 @@ def form_guid(campaign: Campaign) -> str:
 def conversion_id(touch: Touch) -> str:
     """HubSpot's ``conversionId`` of one submission (a UUID), stable per touch."""
     return str(uuid.uuid5(_FORM_NS, f"conversion:{touch.touch_id}"))
+
+
+def company_id(c: Contact) -> str:
+    """The HubSpot id of the company ``c``'s first deal created."""
+    return str(COMPANY_ID_BASE + c.contact_id)
+
+
+def company_name(c: Contact) -> str:
+    return f"{c.last_name} Ltda {c.contact_id}"
+
+
+def company_domain(c: Contact) -> str:
+    """``<last name, ASCII-folded, lower case><world contact id>.example.com.br``."""
+    folded = unicodedata.normalize("NFKD", c.last_name).encode("ascii", "ignore").decode()
+    return f"{re.sub(r'[^a-z0-9]', '', folded.lower())}{c.contact_id}.{COMPANY_DOMAIN}"
 
 
 def _slug(text: str) -> str:
