@@ -1,4 +1,4 @@
-"""HubSpot CRM v3: owners, contacts and deals (with their contact associations and deleted
+"""HubSpot CRM v3: owners, contacts, deals and companies (with their contact associations and deleted
 records), calls/emails/meetings (with their contacts) and deal pipelines.
 
 See README.md in this folder for what is read, the settings and the wire pitfalls handled.

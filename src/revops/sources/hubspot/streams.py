@@ -1,4 +1,4 @@
-"""HubSpot streams (owners, contacts, deals, calls, emails, meetings, deal pipelines), the
+"""HubSpot streams (owners, contacts, deals, companies, calls, emails, meetings, deal pipelines), the
 search paging that survives the 10k cap and the recycle-bin pass for deleted records.
 
 Why the search read is shaped this way (api-notes crm.md, "Search"):
@@ -82,6 +82,16 @@ DEAL_PROPERTIES = (
     "hs_is_closed_won",
     "hubspot_owner_id",
 )
+COMPANY_PROPERTIES = (
+    "name",
+    "domain",
+    "lifecyclestage",
+    "createdate",
+    "hs_lastmodifieddate",
+    "hubspot_owner_id",
+)
+#: v4 association type of the Primary label, company -> contact (api-notes crm.md)
+COMPANY_TO_CONTACT_PRIMARY = 2
 #: calls, emails and meetings: the activity time, who logged it, and which way it went
 _ACTIVITY_COMMON = ("hs_timestamp", "hs_createdate", "hs_lastmodifieddate", "hubspot_owner_id")
 ACTIVITY_PROPERTIES = {
@@ -158,12 +168,16 @@ class SearchObject:
     with_contacts: bool = False
     #: also list the recycle bin (``archived=true``): deleted records, which search never shows
     archived_pass: bool = False
+    #: the association typeId marking the primary contact: kept in ``primary_contact_id``
+    primary_contact_type: int | None = None
 
 
 def search_schema(obj: SearchObject) -> pa.Schema:
     fields = [*_RECORD_FIELDS, *(pa.field(p, pa.string()) for p in obj.properties)]
     if obj.with_contacts:
         fields.append(pa.field("associated_contact_ids", pa.string()))
+    if obj.primary_contact_type is not None:
+        fields.append(pa.field("primary_contact_id", pa.string()))
     if obj.archived_pass:
         fields.append(pa.field("archivedAt", pa.string()))
     return pa.schema(fields)
@@ -208,8 +222,9 @@ def windows(lo: int | None, first: int, last: int, width_ms: int) -> list[Window
 
 # --------------------------------------------------------------------------- the source
 class HubSpotSource:
-    """Reads owners and deal pipelines (full refresh); contacts, deals, calls, emails and
-    meetings (incremental search; contacts and deals also list their recycle bin)."""
+    """Reads owners and deal pipelines (full refresh); contacts, deals, companies, calls, emails
+    and meetings (incremental search; contacts, deals and companies also list their recycle
+    bin)."""
 
     name = SOURCE
 
@@ -251,6 +266,10 @@ class HubSpotSource:
             "deals": SearchObject(
                 "deals", "hs_lastmodifieddate", DEAL_PROPERTIES, with_contacts=True,
                 archived_pass=True,
+            ),
+            "companies": SearchObject(
+                "companies", "hs_lastmodifieddate", COMPANY_PROPERTIES, with_contacts=True,
+                archived_pass=True, primary_contact_type=COMPANY_TO_CONTACT_PRIMARY,
             ),
             **{
                 kind: SearchObject(kind, "hs_lastmodifieddate", props, with_contacts=True)
@@ -438,6 +457,8 @@ class HubSpotSource:
         if obj.with_contacts and rows:
             for row in rows:  # a deleted record has no associations left to read
                 row["associated_contact_ids"] = None
+                if obj.primary_contact_type is not None:
+                    row["primary_contact_id"] = None
         if best is None or (not rows and best == saved):
             return  # nothing deleted since the last run: no batch, the state stays
         new_state = {key: value for key, value in state.items() if value is not None}
@@ -521,16 +542,19 @@ class HubSpotSource:
             results = page.get("results", [])
             rows = [_record_row(r) for r in results]
             if obj.with_contacts and rows:
-                self._attach_contacts(obj.object_type, rows)
+                self._attach_contacts(obj, rows)
             done = _next_after(page) is None or not results
             yield rows, done
             if done:
                 return
             last_id = int(results[-1]["id"])
 
-    def _attach_contacts(self, object_type: str, rows: list[dict[str, Any]]) -> None:
-        """Object -> contact ids via the v4 batch read (search returns no associations)."""
+    def _attach_contacts(self, obj: SearchObject, rows: list[dict[str, Any]]) -> None:
+        """Object -> contact ids via the v4 batch read (search returns no associations); with
+        ``primary_contact_type``, the contact carrying that type id is ``primary_contact_id``."""
+        object_type = obj.object_type
         found: dict[str, list[str]] = {r["id"]: [] for r in rows}
+        primary: dict[str, str] = {}
         pending = [{"id": r["id"]} for r in rows]
         while pending:
             chunk, pending = pending[:ASSOCIATION_BATCH], pending[ASSOCIATION_BATCH:]
@@ -542,12 +566,19 @@ class HubSpotSource:
                 deal_id = str(result["from"]["id"])
                 to_ids = [str(t["toObjectId"]) for t in result.get("to", [])]
                 found.setdefault(deal_id, []).extend(to_ids)
+                if obj.primary_contact_type is not None:
+                    for t in result.get("to", []):
+                        types = {a.get("typeId") for a in t.get("associationTypes") or []}
+                        if obj.primary_contact_type in types:
+                            primary.setdefault(deal_id, str(t["toObjectId"]))
                 more = _next_after(result)
                 if more:
                     pending.append({"id": deal_id, "after": more})
         for row in rows:
             ids = list(dict.fromkeys(found.get(row["id"], [])))
             row["associated_contact_ids"] = ";".join(ids) or None
+            if obj.primary_contact_type is not None:
+                row["primary_contact_id"] = primary.get(row["id"])
 
 
 # --------------------------------------------------------------------------- wire helpers
