@@ -517,7 +517,8 @@ def test_spec() -> None:
     assert not SPEC.configured(make_settings("http://x", token=None))
     source = SPEC.build(make_settings("http://x", token=None))  # building never needs the token
     assert [s.name for s in source.streams] == [
-        "owners", "contacts", "deals", "calls", "emails", "meetings", "form_submissions",
+        "owners", "contacts", "deals", "companies", "calls", "emails", "meetings",
+        "form_submissions",
         "deal_pipelines"]
     assert isinstance(SPEC.sandbox_app(WORLD, token="t"), HubSpotSandbox)
 
@@ -741,3 +742,142 @@ def test_form_submissions_resume_stops_at_the_saved_cursor(url: str, app: HubSpo
     cut = epoch(datetime.fromisoformat(last_state(b1)["cursor"])) - 10 * 60_000
     assert second and all(r["submittedAt"] >= cut for r in second)
     assert len(second) < len(full)
+
+
+# --------------------------------------------------------------------------- companies
+#: the README's company ids: COMPANY_ID_BASE + the world id of the contact whose deal made it
+COMPANY_ID_BASE = 30_000_000_000
+ASCII = {"Müller": "muller"}
+
+
+def expected_companies(world: World, as_of: datetime) -> dict[str, dict[str, Any]]:
+    """The world's companies at ``as_of`` as the README documents them, computed from the
+    world's deals (not through the sandbox): one per contact with a deal, from its first deal."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in world.contacts:
+        deals = sorted((d for d in world.deals if d.contact_id == c.contact_id),
+                       key=lambda d: d.created_at)
+        if not deals or deals[0].created_at > as_of or (c.deleted_at and c.deleted_at <= as_of):
+            continue
+        won = [d.close_at for d in deals if d.is_won and d.close_at and d.close_at <= as_of]
+        last = ASCII.get(c.last_name, c.last_name.lower())
+        out[str(COMPANY_ID_BASE + c.contact_id)] = {
+            "name": f"{c.last_name} Ltda {c.contact_id}",
+            "domain": f"{last}{c.contact_id}.example.com.br",
+            "lifecyclestage": "customer" if won else "opportunity",
+            "createdate": iso(deals[0].created_at),
+            "hs_lastmodifieddate": iso(max([deals[0].created_at, *won])),
+            "hubspot_owner_id": deals[0].owner_id,
+            "contact": ids.hs_id(world, c.contact_id, as_of),
+        }
+    return out
+
+
+def test_companies_equal_the_world_with_their_primary_contact(
+    url: str, app: HubSpotSandbox
+) -> None:
+    rows, batches = read(HubSpotSource(make_settings(url)), "companies")
+    want = expected_companies(WORLD, WORLD.now)
+    by_id = {r["id"]: r for r in rows}
+    assert len(rows) == len(by_id) and set(by_id) == set(want)
+    assert set(by_id) == {k[0] for k in app.expected_keys("companies")}
+    for cid, w in want.items():
+        row = by_id[cid]
+        for prop in ("name", "domain", "lifecyclestage", "createdate", "hs_lastmodifieddate",
+                     "hubspot_owner_id"):
+            assert row[prop] == w[prop], (cid, prop)
+        assert row["associated_contact_ids"] == w["contact"]
+        assert row["primary_contact_id"] == w["contact"]
+        assert row["archived"] is False and row["archivedAt"] is None
+    stages = {w["lifecyclestage"] for w in want.values()}
+    assert stages == {"customer", "opportunity"}
+    # a company whose person was merged points at the person's new record id
+    assert any(int(w["contact"]) >= MERGED_ID_BASE for w in want.values()), \
+        "the world must hold a merged person with a company"
+    assert last_state(batches)["cursor"] == max(r["hs_lastmodifieddate"] for r in rows)
+
+
+def test_company_wire_format_and_association_types(url: str) -> None:
+    body = _post(url, "/crm/v3/objects/companies/search",
+                 {"limit": 1, "properties": ["lifecyclestage"]}).json()
+    result = body["results"][0]
+    # name, domain, createdate, hs_lastmodifieddate and hs_object_id come unrequested
+    assert set(result["properties"]) == {"name", "domain", "createdate", "hs_lastmodifieddate",
+                                         "hs_object_id", "lifecyclestage"}
+    assert all(isinstance(v, str) for v in result["properties"].values())
+    assert body["paging"]["next"]["after"] == "1"
+    company = result["id"]
+    contact = str(int(company) - COMPANY_ID_BASE)
+    deal = next(str(d.deal_id) for d in WORLD.deals if d.contact_id == int(contact))
+
+    def types(from_type: str, to_type: str, from_id: str) -> list[tuple[int, str | None]]:
+        out = _post(url, f"/crm/v4/associations/{from_type}/{to_type}/batch/read",
+                    {"inputs": [{"id": from_id}]}).json()
+        [res] = out["results"]
+        [to] = res["to"]
+        assert all(t["category"] == "HUBSPOT_DEFINED" for t in to["associationTypes"])
+        return [(t["typeId"], t["label"]) for t in to["associationTypes"]]
+
+    assert types("contacts", "companies", contact) == [(1, "Primary"), (279, None)]
+    assert types("companies", "contacts", company) == [(2, "Primary"), (280, None)]
+    assert types("deals", "companies", deal) == [(5, "Primary"), (341, None)]
+    assert types("companies", "deals", company) == [(6, "Primary"), (342, None)]
+
+
+def test_primary_contact_comes_from_the_label_not_the_order(
+    url: str, app: HubSpotSandbox
+) -> None:
+    want = expected_companies(WORLD, WORLD.now)
+    company = next(k for k in want if int(want[k]["contact"]) > 100010)
+    buyer = int(company) - COMPANY_ID_BASE
+    colleague = WORLD.contacts_as_of(WORLD.now)[0].contact_id  # a smaller id, listed first
+    assert colleague < buyer
+    app.extra_company_contacts = {buyer: [colleague]}
+    app.association_page_size = 1  # the primary arrives on the second page
+    rows, _ = read(HubSpotSource(make_settings(url)), "companies")
+    row = next(r for r in rows if r["id"] == company)
+    # listed in ascending id order: the colleague first, the buyer (Primary) second
+    assert row["associated_contact_ids"] == f"{hs_id(colleague)};{want[company]['contact']}"
+    assert row["primary_contact_id"] == want[company]["contact"]
+
+
+def test_companies_page_and_resume_incrementally(url: str, app: HubSpotSandbox) -> None:
+    settings = make_settings(url)
+    app.as_of = EARLIER
+    first, b1 = read(HubSpotSource(settings, page_size=10), "companies")
+    assert len(searches(app, "companies")) > len(first) // 10  # keyset pages of 10
+    assert len(first) == len({r["id"] for r in first}) == len(expected_companies(WORLD, EARLIER))
+    state = last_state(b1)
+    assert state is not None and "cursor" in state
+    app.as_of = WORLD.now
+    seen = len(searches(app, "companies"))
+    second, _ = read(HubSpotSource(settings), "companies", state)
+    cursor_filters = [f for body in searches(app, "companies")[seen:] for f in filters_of(body)
+                      if f["propertyName"] == "hs_lastmodifieddate" and f["operator"] == "GTE"]
+    assert cursor_filters and all(int(f["value"]) <= ms(state["cursor"]) for f in cursor_filters)
+    full, _ = read(HubSpotSource(settings), "companies")
+    merged = {r["id"]: r for r in first} | {r["id"]: r for r in second}
+    assert merged == {r["id"]: r for r in full}
+    assert len(second) < len(full)
+    # a company won between the runs comes again, now a customer
+    old = {r["id"]: r["lifecyclestage"] for r in first}
+    assert any(old.get(r["id"]) == "opportunity" and r["lifecyclestage"] == "customer"
+               for r in second)
+
+
+def test_a_company_whose_contact_is_deleted_comes_back_archived() -> None:
+    world = World(WorldConfig(days=23))  # its own world: this one deletes a contact with a deal
+    buyer = next(world.contact_by_id[d.contact_id] for d in world.deals
+                 if d.created_at < EARLIER and not world.contact_by_id[d.contact_id].absorbed)
+    buyer.deleted_at = EARLIER + timedelta(days=1)
+    app = HubSpotSandbox(world, token=TOKEN, as_of=EARLIER)
+    with SandboxServer(app) as running:
+        source = HubSpotSource(make_settings(running.url))
+        first, b1 = read(source, "companies")
+        company = str(COMPANY_ID_BASE + buyer.contact_id)
+        assert company in {r["id"] for r in first}
+        app.as_of = world.now
+        second, _ = read(source, "companies", last_state(b1))
+    gone = [r for r in second if r["id"] == company]
+    assert gone == [dict(gone[0], archived=True, archivedAt=iso(buyer.deleted_at))]
+    assert gone[0]["associated_contact_ids"] is None and gone[0]["primary_contact_id"] is None

@@ -1032,7 +1032,8 @@ class HubSpotSandbox(SandboxApp):
             src, dst = (company, other_id) if from_type == "companies" else (other_id, company)
             if dst not in out.setdefault(src, []):
                 out[src].append(dst)
-        return out
+        # ascending ids, as HubSpot lists them: the Primary one is not necessarily first
+        return {k: sorted(v, key=int) for k, v in out.items()}
 
     def _primary_links(self, from_type: str, to_type: str) -> set[tuple[str, str]]:
         """``(from id, to id)`` pairs carrying the Primary label."""
