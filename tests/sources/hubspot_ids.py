@@ -31,3 +31,32 @@ def hs_id(world: World, world_id: int, as_of: datetime) -> str:
     c = person(world, world_id, as_of)
     k = len(merges_of(world, c, as_of))
     return str(MERGED_ID_BASE + k * MERGED_ID_STEP + c.contact_id if k else c.contact_id)
+
+
+#: the README's company ids: COMPANY_ID_BASE + the world id of the contact whose deal made it
+COMPANY_ID_BASE = 30_000_000_000
+_ASCII = {"Müller": "muller"}
+
+
+def world_companies(world: World, as_of: datetime) -> dict[str, dict]:
+    """The world's HubSpot companies at ``as_of`` as the README documents them, from the world's
+    deals (not through the sandbox): one per contact with a deal, created with its first deal,
+    a customer once one of its deals is won, gone with its contact."""
+    out: dict[str, dict] = {}
+    for c in world.contacts:
+        deals = sorted((d for d in world.deals if d.contact_id == c.contact_id),
+                       key=lambda d: d.created_at)
+        if not deals or deals[0].created_at > as_of or (c.deleted_at and c.deleted_at <= as_of):
+            continue
+        won = [d.close_at for d in deals if d.is_won and d.close_at and d.close_at <= as_of]
+        last = _ASCII.get(c.last_name, c.last_name.lower())
+        out[str(COMPANY_ID_BASE + c.contact_id)] = {
+            "name": f"{c.last_name} Ltda {c.contact_id}",
+            "domain": f"{last}{c.contact_id}.example.com.br",
+            "is_customer": bool(won),
+            "created_at": deals[0].created_at,
+            "modified_at": max([deals[0].created_at, *won]),
+            "owner_id": deals[0].owner_id,
+            "contact": hs_id(world, c.contact_id, as_of),
+        }
+    return out

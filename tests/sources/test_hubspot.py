@@ -745,32 +745,23 @@ def test_form_submissions_resume_stops_at_the_saved_cursor(url: str, app: HubSpo
 
 
 # --------------------------------------------------------------------------- companies
-#: the README's company ids: COMPANY_ID_BASE + the world id of the contact whose deal made it
-COMPANY_ID_BASE = 30_000_000_000
-ASCII = {"Müller": "muller"}
+COMPANY_ID_BASE = ids.COMPANY_ID_BASE
 
 
 def expected_companies(world: World, as_of: datetime) -> dict[str, dict[str, Any]]:
-    """The world's companies at ``as_of`` as the README documents them, computed from the
-    world's deals (not through the sandbox): one per contact with a deal, from its first deal."""
-    out: dict[str, dict[str, Any]] = {}
-    for c in world.contacts:
-        deals = sorted((d for d in world.deals if d.contact_id == c.contact_id),
-                       key=lambda d: d.created_at)
-        if not deals or deals[0].created_at > as_of or (c.deleted_at and c.deleted_at <= as_of):
-            continue
-        won = [d.close_at for d in deals if d.is_won and d.close_at and d.close_at <= as_of]
-        last = ASCII.get(c.last_name, c.last_name.lower())
-        out[str(COMPANY_ID_BASE + c.contact_id)] = {
-            "name": f"{c.last_name} Ltda {c.contact_id}",
-            "domain": f"{last}{c.contact_id}.example.com.br",
-            "lifecyclestage": "customer" if won else "opportunity",
-            "createdate": iso(deals[0].created_at),
-            "hs_lastmodifieddate": iso(max([deals[0].created_at, *won])),
-            "hubspot_owner_id": deals[0].owner_id,
-            "contact": ids.hs_id(world, c.contact_id, as_of),
+    """The world's companies at ``as_of`` in HubSpot's wire format (tests/sources/hubspot_ids)."""
+    return {
+        cid: {
+            "name": w["name"],
+            "domain": w["domain"],
+            "lifecyclestage": "customer" if w["is_customer"] else "opportunity",
+            "createdate": iso(w["created_at"]),
+            "hs_lastmodifieddate": iso(w["modified_at"]),
+            "hubspot_owner_id": w["owner_id"],
+            "contact": w["contact"],
         }
-    return out
+        for cid, w in ids.world_companies(world, as_of).items()
+    }
 
 
 def test_companies_equal_the_world_with_their_primary_contact(
