@@ -1,5 +1,5 @@
-"""HubSpot CRM v3: owners, contacts, deals and companies (with their contact associations and deleted
-records), calls/emails/meetings (with their contacts) and deal pipelines.
+"""HubSpot CRM v3: owners, contacts, deals and companies (with their contact associations and
+deleted records), calls/emails/meetings (with their contacts) and deal pipelines.
 
 See README.md in this folder for what is read, the settings and the wire pitfalls handled.
 """

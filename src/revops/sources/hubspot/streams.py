@@ -1,5 +1,6 @@
-"""HubSpot streams (owners, contacts, deals, companies, calls, emails, meetings, deal pipelines), the
-search paging that survives the 10k cap and the recycle-bin pass for deleted records.
+"""HubSpot streams (owners, contacts, deals, companies, calls, emails, meetings, deal
+pipelines), the search paging that survives the 10k cap and the recycle-bin pass for deleted
+records.
 
 Why the search read is shaped this way (api-notes crm.md, "Search"):
 
