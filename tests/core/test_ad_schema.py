@@ -9,6 +9,7 @@ import pytest
 
 from revops.load.warehouse import Warehouse
 from revops.sandbox.world import AD_PLATFORMS
+from tests.sources.hubspot_ids import hs_id
 
 #: the pinned day convention of each platform (docs/architecture.md, "Whose day is date_day")
 DAY_BASIS = {
@@ -106,7 +107,8 @@ def test_renamed_campaign_keeps_one_id_and_every_name(built_warehouse):
                 if c.source_campaign is camp and c.utm_campaign and _norm(c.utm_campaign) == _norm(camp.name)
             ]
             assert old_name_leads, "the world must have leads tagged with the old name"
-            ids = ", ".join(f"'{i}'" for i in old_name_leads)
+            # HubSpot's id of the person today (a merge mints a new one)
+            ids = ", ".join(f"'{hs_id(world, i, world.now)}'" for i in old_name_leads)
             resolved = wh.fetch_all(
                 f"select source_campaign_id from core.dim_contact where cast(contact_id as varchar) in ({ids})"
             )

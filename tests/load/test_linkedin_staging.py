@@ -7,7 +7,6 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 
-from sqlalchemy import create_engine, text
 
 from revops import pipeline
 from revops.sandbox.server import SandboxServer
@@ -15,17 +14,9 @@ from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
 from revops.sources.linkedin import SPEC
 from revops.transform import build
+from tests.db import rows as _rows
 
 WORLD = World(WorldConfig(seed=5, days=12, platforms=("linkedin",)))
-
-
-def _rows(url: str, sql: str) -> list[dict]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(text(sql))]
-    finally:
-        engine.dispose()
 
 
 def test_staging_equals_the_world(warehouse_url, tmp_path):

@@ -14,6 +14,7 @@ from revops.load.pseudonymize import refresh_email_hashes
 from revops.load.warehouse import Warehouse
 from revops.settings import settings_from_env
 from tests.conftest import EMAIL_HASH_SALT
+from tests.sources.hubspot_ids import hs_id
 
 
 def _contacts(*emails: str) -> pa.Table:
@@ -63,7 +64,7 @@ def test_core_holds_the_salted_hash_and_the_salt_is_nowhere(built_warehouse):
             "where table_schema in ('core', 'marts') and column_name like '%email%' and column_name <> 'email_hash'")}
         stored = [str(v) for schema_table in ("ops.runs", "ops.quality_results", "ops.run_streams", "ops.email_hashes")
                   for row in wh.fetch_all(f"select * from {schema_table}") for v in row.values()]
-    people = {str(c.contact_id): c for c in world.contacts_as_of(world.now)}
+    people = {hs_id(world, c.contact_id, world.now): c for c in world.contacts_as_of(world.now)}
     assert got and set(got) <= set(people)
     key = EMAIL_HASH_SALT.encode()
     for cid, digest in got.items():

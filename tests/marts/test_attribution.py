@@ -8,12 +8,12 @@ from decimal import Decimal
 from revops.load.warehouse import Warehouse
 from revops.sandbox import truth_attribution
 from revops.sandbox.truth_sales import crm_time
-from revops.sources.hubspot.sandbox import MERGED_ID_BASE, MERGED_ID_STEP
 from tests.kpi_compare import diff_rows, fetch_like
+from tests.sources.hubspot_ids import MERGED_ID_BASE, MERGED_ID_STEP
 
 
 def world_id(hubspot_id: str) -> int:
-    """The world person behind a HubSpot record id (a merge mints ids per the sandbox's scheme)."""
+    """The world person behind a HubSpot record id (a merge mints ids per the sandbox README)."""
     n = int(hubspot_id)
     return n % MERGED_ID_STEP if n >= MERGED_ID_BASE else n
 

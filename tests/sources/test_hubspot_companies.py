@@ -7,9 +7,8 @@ Real HTTP to the sandbox, real DuckDB/PostgreSQL, real dbt."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import create_engine, text
 
 from revops import pipeline
 from revops.sandbox.server import SandboxServer
@@ -18,6 +17,7 @@ from revops.settings import settings_from_env
 from revops.sources.hubspot import SPEC
 from revops.transform import build
 from tests.sources.hubspot_ids import COMPANY_ID_BASE, MERGED_ID_BASE, world_companies
+from tests.db import ms, rows as _rows, utc
 
 TOKEN = "pat-na1-companies-5c1d"
 WORLD = World(WorldConfig(days=23))
@@ -37,23 +37,6 @@ GONE_BUYER = next(
     and not WORLD.contact_by_id[d.contact_id].absorbed
 )
 GONE_BUYER.deleted_at = FIRST + timedelta(days=1)
-
-
-def _rows(url: str, sql: str) -> list[dict]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(text(sql))]
-    finally:
-        engine.dispose()
-
-
-def ms(dt: datetime) -> datetime:
-    return dt.astimezone(UTC).replace(microsecond=dt.microsecond // 1000 * 1000)
-
-
-def utc(value: datetime) -> datetime:
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def test_dim_company_equals_the_worlds_companies(warehouse_url, tmp_path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import create_engine, text
 
 from revops import pipeline
 from revops.sandbox.server import SandboxServer
@@ -18,6 +17,7 @@ from revops.settings import settings_from_env
 from revops.sources.hubspot import SPEC
 from revops.transform import build
 from tests.sources.hubspot_ids import hs_id
+from tests.db import ms, rows as _rows, utc
 
 TOKEN = "pat-na1-staging-3b7e"
 WORLD = World(WorldConfig(days=23))
@@ -33,23 +33,6 @@ GONE_CONTACT = next(
 GONE_CONTACT.deleted_at = FIRST + timedelta(days=1)
 GONE_DEAL = next(d for d in WORLD.deals if d.created_at < FIRST and d.deleted_at is None)
 GONE_DEAL.deleted_at = FIRST + timedelta(days=2)
-
-
-def _rows(url: str, sql: str) -> list[dict]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(text(sql))]
-    finally:
-        engine.dispose()
-
-
-def utc(value: datetime) -> datetime:
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def ms(dt: datetime) -> datetime:
-    return dt.astimezone(UTC).replace(microsecond=dt.microsecond // 1000 * 1000)
 
 
 def test_deletes_between_runs_and_staging_equal_the_world(warehouse_url, tmp_path) -> None:

@@ -7,9 +7,8 @@ Real HTTP to the sandbox, real DuckDB/PostgreSQL, real dbt."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import create_engine, text
 
 from revops import pipeline
 from revops.sandbox.server import SandboxServer
@@ -17,26 +16,10 @@ from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
 from revops.sources.salesforce import SPEC
 from revops.transform import build
+from tests.db import ms, rows as _rows, utc
 
 TOKEN = "refresh-token-for-companies-7a41"
 WORLD = World(WorldConfig(days=23))
-
-
-def _rows(url: str, sql: str) -> list[dict]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(text(sql))]
-    finally:
-        engine.dispose()
-
-
-def ms(dt: datetime) -> datetime:
-    return dt.astimezone(UTC).replace(microsecond=dt.microsecond // 1000 * 1000)
-
-
-def utc(value: datetime) -> datetime:
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def world_accounts(world: World, as_of: datetime) -> dict[str, dict]:

@@ -24,6 +24,7 @@ from revops.sources.salesforce.client import RequestLimitExceeded
 from revops.sources.salesforce.sandbox import SalesforceSandbox
 from revops.sources.salesforce.streams import SalesforceSource
 from revops.transform import build
+from tests.db import ms
 
 TOKEN = "refresh-token-for-staging-9c2e"
 WORLD = World(WorldConfig(days=23))
@@ -42,10 +43,6 @@ def settings_for(env: dict[str, str], url: str, tmp_path) -> Settings:
     return settings_from_env(env, warehouse_url=url, data_dir=tmp_path,
                              http_max_backoff_seconds=0.02,
                              salesforce_batch_size=SMALL_BATCH)
-
-
-def ms(dt: datetime) -> datetime:
-    return dt.astimezone(UTC).replace(microsecond=dt.microsecond // 1000 * 1000)
 
 
 def utc(value) -> datetime:
