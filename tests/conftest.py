@@ -12,10 +12,9 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+from revops.runtime import quiet_offline_defaults
+
+quiet_offline_defaults()
 # Prefect keeps its database and settings here, per test session, never in ~/.prefect
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="revops-prefect-")
 os.environ.pop("PREFECT_API_URL", None)

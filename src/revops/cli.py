@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from revops.runtime import silence_native_teardown_noise
+from revops.runtime import quiet_offline_defaults, silence_native_teardown_noise
 
 silence_native_teardown_noise()
 
@@ -24,15 +24,8 @@ app.add_typer(warehouse_app, name="warehouse")
 console = Console()
 
 
-def _quiet_env() -> None:
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-
-
 def _run_flow() -> dict:
-    _quiet_env()
+    quiet_offline_defaults()
     with console.status("Starting Prefect and running the nightly flow (first run takes ~20 s)..."):
         from flows.nightly_sync import nightly_sync
 

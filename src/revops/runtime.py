@@ -24,3 +24,19 @@ def silence_native_teardown_noise() -> None:
         os.dup2(devnull, 2)
 
     atexit.register(_discard_stderr_from_here_on)
+
+
+def quiet_offline_defaults() -> None:
+    """Environment defaults for a machine without network, set before Prefect, GX or dbt load:
+    no usage analytics, and time for Prefect's temporary API server to start. Its first start
+    creates its SQLite database and runs every migration: ~26 s on a 2-core machine, past
+    Prefect's 20 s default (``Timed out while attempting to connect to ephemeral Prefect API
+    server``). A value already in the environment wins."""
+    for key, value in (
+        ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
+        ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180"),
+        ("DO_NOT_TRACK", "1"),
+        ("GX_ANALYTICS_ENABLED", "false"),
+        ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"),
+    ):
+        os.environ.setdefault(key, value)
