@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
 import pytest
 
 from revops.runtime import quiet_offline_defaults
@@ -26,29 +24,26 @@ from revops.runtime import silence_native_teardown_noise  # noqa: E402
 
 silence_native_teardown_noise()
 
-#: admin connection to the test PostgreSQL server (trust auth on this machine and in CI)
-PG_ADMIN = os.environ.get("REVOPS_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+from tests import pg  # noqa: E402
+
+create_pg_database = pg.create_database
+drop_pg_database = pg.drop_database
 
 
-def _pg_url(dbname: str) -> str:
-    parts = dict(p.split("=", 1) for p in PG_ADMIN.split())
-    user = parts.get("user", "postgres")
-    pw = f":{parts['password']}" if "password" in parts else ""
-    return f"postgresql+psycopg://{user}{pw}@{parts.get('host', '127.0.0.1')}:{parts.get('port', '5432')}/{dbname}"
+def pytest_configure(config):
+    """The controlling process makes sure a PostgreSQL answers (starting a throwaway one when
+    none does) before xdist starts its workers, which inherit its DSN."""
+    if not hasattr(config, "workerinput"):
+        config._revops_pg = pg.ensure_server()
 
 
-def create_pg_database() -> str:
-    """A fresh, empty PostgreSQL database; returns its SQLAlchemy URL."""
-    name = f"revops_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    return _pg_url(name)
+def pytest_report_header(config):
+    return getattr(config, "_revops_pg", None)
 
 
-def drop_pg_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+def pytest_unconfigure(config):
+    if not hasattr(config, "workerinput"):
+        pg.stop_server()
 
 
 @pytest.fixture

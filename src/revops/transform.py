@@ -46,10 +46,11 @@ def profile_for(url: str, threads: int = 1) -> dict[str, Any]:
         return {"type": "duckdb", "path": str(Path(path).resolve()) if path != ":memory:" else path,
                 "threads": 1, "schema": "main"}
     if u.drivername.startswith("postgresql"):
+        # a unix-socket directory comes as ``?host=/path`` (libpq takes a directory as host)
         return {
             "type": "postgres",
-            "host": u.host or "127.0.0.1",
-            "port": u.port or 5432,
+            "host": u.host or u.query.get("host") or "127.0.0.1",
+            "port": int(u.port or u.query.get("port") or 5432),
             "user": u.username or "postgres",
             "password": u.password or "",
             "dbname": u.database,

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from revops.load.grants import grant_bi_role
 from revops.load.publish import publish
 from revops.load.warehouse import Warehouse
+from tests import pg
 
 OLD, NEW = (5000, 1), (3000, 2)  # (rows, value per row): each state has its own count and sum
 
@@ -83,11 +84,11 @@ def test_bi_role_reads_marts_and_nothing_else(pg_url):
     _build(wh, *OLD)
     publish(wh, ["kpi_x"])
     role = f"revops_bi_{uuid.uuid4().hex[:8]}"
-    db = pg_url.rsplit("/", 1)[1]
+    db = pg_url.split("?", 1)[0].rsplit("/", 1)[1]
     try:
         grant_bi_role(wh, role, "s3cret-pw")
         grant_bi_role(wh, role, "s3cret-pw")  # idempotent: a deploy re-applies it
-        with psycopg.connect(host="127.0.0.1", dbname=db, user=role, password="s3cret-pw", autocommit=True) as bi:
+        with psycopg.connect(**pg.connect_kwargs(db), user=role, password="s3cret-pw", autocommit=True) as bi:
             assert bi.execute("select count(*) from marts.kpi_x").fetchone() == (OLD[0],)
             for sql in ("select * from raw.secret", "insert into marts.kpi_x values (0, 0)",
                         "delete from marts.kpi_x", "create table marts.mine (x int)",
@@ -99,7 +100,7 @@ def test_bi_role_reads_marts_and_nothing_else(pg_url):
             conn.execute(text("drop table marts_build.kpi_x"))
             conn.execute(text("create table marts_build.kpi_x as select cast(7 as bigint) as id, 'x' as label"))
         publish(wh, ["kpi_x"])
-        with psycopg.connect(host="127.0.0.1", dbname=db, user=role, password="s3cret-pw") as bi:
+        with psycopg.connect(**pg.connect_kwargs(db), user=role, password="s3cret-pw") as bi:
             assert bi.execute("select id, label from marts.kpi_x").fetchall() == [(7, "x")]
     finally:
         with wh.engine.begin() as conn:

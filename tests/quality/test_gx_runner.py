@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 from revops.quality import gx_runner  # noqa: E402
+from tests import pg  # noqa: E402
 from revops.quality.gx_runner import (  # noqa: E402
     SUITES_DIR,
     BatchRejected,
@@ -36,15 +37,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:This pattern is interpreted as a regular expression:UserWarning"),
     pytest.mark.filterwarnings("ignore:`schema_name` is deprecated:DeprecationWarning"),
 ]
-
-
-def _pg_test_url() -> str:
-    """The ``test`` database of the test PostgreSQL server (same server settings as conftest)."""
-    dsn = os.environ.get("REVOPS_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
-    parts = dict(p.split("=", 1) for p in dsn.split())
-    pw = f":{parts['password']}" if "password" in parts else ""
-    host, port = parts.get("host", "127.0.0.1"), parts.get("port", "5432")
-    return f"postgresql+psycopg://{parts.get('user', 'postgres')}{pw}@{host}:{port}/test"
 
 
 def write_suite(suites_dir: Path, name: str, expectations: list[dict], **extra) -> Path:
@@ -373,7 +365,7 @@ def _create_mart(conn, qualified: str, rows) -> None:
 
 @pytest.fixture(scope="module")
 def pg_schema():
-    url = _pg_test_url()
+    url = pg.create_database()
     schema = f"gx_runner_{uuid.uuid4().hex[:8]}"
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -383,9 +375,8 @@ def pg_schema():
     try:
         yield url, schema
     finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'drop schema if exists "{schema}" cascade'))
         engine.dispose()
+        pg.drop_database(url)
 
 
 @pytest.fixture
@@ -466,7 +457,8 @@ def test_postgres_revalidation_sees_current_data(pg_schema, tmp_path, mart_suite
 def test_postgres_connections_closed_and_datasources_bounded(pg_schema, mart_suites, monkeypatch):
     url, schema = pg_schema
     tag = f"gx_runner_{uuid.uuid4().hex[:8]}"
-    urls = [f"{url}?application_name={tag}_a", f"{url}?application_name={tag}_b"]
+    sep = "&" if "?" in url else "?"
+    urls = [f"{url}{sep}application_name={tag}_a", f"{url}{sep}application_name={tag}_b"]
     monkeypatch.setattr(gx_runner, "_MAX_SQL_SOURCES", 1)
     for u in [*urls, urls[0]]:
         assert validate_sql_table("marts__test", u, schema, "mart_good", SPEND_20, suites_dir=mart_suites).success

@@ -67,7 +67,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 import pandas as pd  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import URL, Engine  # noqa: E402
+from sqlalchemy.engine import URL, Engine, make_url  # noqa: E402
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -318,10 +318,14 @@ class _Runtime:
         if source is None:
             self._seq += 1
             name = f"revops_sql_{self._seq}"
-            if url.startswith(("postgresql", "postgres:")):
+            # GX's PostgresDatasource insists on a TCP host; a unix-socket URL (``?host=/dir``)
+            # goes through the generic SQL datasource, which is the same SQLAlchemy underneath
+            if url.startswith(("postgresql", "postgres:")) and make_url(url).host:
                 source = self.context.data_sources.add_postgres(name, connection_string=url)
             else:
-                source = self.context.data_sources.add_sql(name, connection_string=url)
+                with warnings.catch_warnings():  # "a more specific PostgresDatasource ..."
+                    warnings.simplefilter("ignore")
+                    source = self.context.data_sources.add_sql(name, connection_string=url)
             self.sql_sources[url] = source
             while len(self.sql_sources) > _MAX_SQL_SOURCES:
                 old_url, old = self.sql_sources.popitem(last=False)
