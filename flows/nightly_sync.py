@@ -1,11 +1,16 @@
 """The nightly sync: extract every configured source concurrently -> validate -> load ->
-build models -> quality gate -> publish -> report.
+build models -> quality gate -> publish.
 
-This file only wires steps; the logic lives in ``revops.pipeline``. Settings (warehouse URL,
-credentials) come from the environment at run time, never from flow parameters.
+This file only wires steps: the sequence itself is ``revops.pipeline.run`` (the one copy of
+it); here each step becomes a Prefect task and the sources are extracted concurrently, with
+retries on transient errors only. Settings (warehouse URL, credentials) come from the
+environment at run time, never from flow parameters.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -13,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 
 from revops import pipeline
 from revops.report.summary import markdown_summary
-from revops.settings import get_settings
+from revops.settings import Settings, get_settings
 from revops.sources.errors import RetriableAPIError
 
 
@@ -30,74 +35,38 @@ def _transient(task, task_run, state) -> bool:  # noqa: ARG001 - Prefect's signa
     return False
 
 
-# Every task opens the warehouse and closes it before returning: DuckDB has one writer, and dbt
-# (a child process) must find the file free.
+def _as_task(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return task(fn, name=fn.__name__, cache_policy=NO_CACHE)
 
 
-@task(cache_policy=NO_CACHE)
-def prepare_warehouse(flow_name: str) -> str:
-    wh, run_id = pipeline.prepare(get_settings(), flow_name)
-    wh.dispose()
-    return run_id
-
-
-@task(retries=2, retry_delay_seconds=30, retry_condition_fn=_transient, cache_policy=NO_CACHE)
-def sync_source(source: str, run_id: str) -> dict:
-    settings = get_settings()
-    with pipeline.Warehouse(settings.warehouse_url) as wh:
-        result = pipeline.sync_source(settings, wh, run_id, source)
+@task(name="extract_source", retries=2, retry_delay_seconds=30, retry_condition_fn=_transient,
+      cache_policy=NO_CACHE, task_run_name="extract {source}")
+def extract_source(settings: Settings, run_id: str, source: str) -> pipeline.SourceResult:
+    result = pipeline.extract_source(settings, run_id, source)
     get_run_logger().info(
         "%s: %s", source, ", ".join(f"{s.stream} {s.rows_loaded} rows" for s in result.streams)
     )
-    return {"source": source, "streams": [s.__dict__ for s in result.streams], "http": result.http}
+    return result
 
 
-@task(cache_policy=NO_CACHE)
-def build_models(run_id: str) -> None:
-    settings = get_settings()
-    with pipeline.Warehouse(settings.warehouse_url) as wh:
-        pipeline.build_models(settings, wh, run_id)
-
-
-@task(cache_policy=NO_CACHE)
-def quality_gate(run_id: str) -> list[str]:
-    with pipeline.Warehouse(get_settings().warehouse_url) as wh:
-        return pipeline.quality_gate(wh, run_id)
-
-
-@task(cache_policy=NO_CACHE)
-def publish() -> list[str]:
-    with pipeline.Warehouse(get_settings().warehouse_url) as wh:
-        return pipeline.publish_marts(wh)
+def _extract_concurrently(settings: Settings, run_id: str, sources: list[str]) -> list[pipeline.SourceResult]:
+    futures = [extract_source.submit(settings, run_id, name) for name in sources]
+    return [f.result() for f in futures]
 
 
 @flow(name="nightly_sync", log_prints=True)
 def nightly_sync(sources: list[str] | None = None) -> dict:
     """``sources``: restrict to these source names (default: every configured source)."""
-    settings = get_settings()
-    chosen = sources or pipeline.configured_sources(settings)
-    if not chosen:
-        raise RuntimeError("no source is configured: set REVOPS_META_* / REVOPS_HUBSPOT_* (see .env.example)")
-    run_id = prepare_warehouse("nightly_sync")
-    try:
-        futures = [sync_source.submit(name, run_id) for name in chosen]
-        extracted = [f.result() for f in futures]
-        build_models(run_id)
-        quality_gate(run_id)
-        published = publish()
-    except BaseException as exc:
-        with pipeline.Warehouse(settings.warehouse_url) as wh:
-            wh.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}"[:4000])
-        raise
-    with pipeline.Warehouse(settings.warehouse_url) as wh:
-        wh.finish_run(run_id, "completed")
-        summary = pipeline.summary(wh)
+    result = pipeline.run(get_settings(), "nightly_sync", sources, step=_as_task, extract=_extract_concurrently)
+    extracted = [{"source": r.source, "streams": [s.__dict__ for s in r.streams], "http": r.http}
+                 for r in result.extracted]
     create_markdown_artifact(
         key="nightly-sync-summary",
-        markdown=markdown_summary(run_id, extracted, published, summary),
+        markdown=markdown_summary(result.run_id, extracted, result.published, result.summary),
         description="Rows per stream and headline KPIs of this run",
     )
-    return {"run_id": run_id, "extracted": extracted, "published": published, "summary": summary}
+    return {"run_id": result.run_id, "extracted": extracted, "published": result.published,
+            "summary": result.summary}
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ FIRST_CLOCK = WORLD.now - timedelta(days=6)
 
 
 def _run(settings: Settings) -> dict:
-    run_id = pipeline.run_once(settings, "test")
+    run_id = pipeline.run(settings, "test").run_id
     with Warehouse(settings.warehouse_url) as wh:
         return {"run_id": run_id, "summary": pipeline.summary(wh)}
 

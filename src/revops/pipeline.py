@@ -225,28 +225,82 @@ def quality_gate(wh: Warehouse, run_id: str) -> list[str]:
     return marts
 
 
-def publish_marts(wh: Warehouse) -> list[str]:
-    return publish(wh)
+class NoSourceConfigured(RuntimeError):
+    """Nothing to extract: no source has its settings."""
 
 
-def run_once(settings: Settings, flow: str = "manual") -> str:
-    """The whole nightly sequence in this process, without Prefect (tests, scripts, debugging):
-    every configured source, dbt build, gate, publish. Returns the run id; a failure is
-    recorded in ops.runs and re-raised, with the published marts left as they were."""
+@dataclass
+class RunResult:
+    run_id: str
+    extracted: list[SourceResult]
+    published: list[str]
+    summary: dict[str, Any]
+
+
+#: how a step runs: ``step(fn)`` returns the callable to call (identity here; the Prefect flow
+#: turns each step into a task)
+Step = Callable[[Callable[..., Any]], Callable[..., Any]]
+#: how the sources are extracted: ``extract(settings, run_id, sources)``
+Extract = Callable[[Settings, str, list[str]], list[SourceResult]]
+
+
+def start_run(settings: Settings, flow: str) -> str:
     wh, run_id = prepare(settings, flow)
-    try:
-        for source in configured_sources(settings):
-            sync_source(settings, wh, run_id, source)
-        build_models(settings, wh, run_id)
-        quality_gate(wh, run_id)
-        publish_marts(wh)
-    except BaseException as exc:
-        wh.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}"[:4000])
-        wh.dispose()
-        raise
-    wh.finish_run(run_id, "completed")
     wh.dispose()
     return run_id
+
+
+def extract_source(settings: Settings, run_id: str, source: str) -> SourceResult:
+    """One source into raw, over its own warehouse connection (sources may run concurrently)."""
+    with Warehouse(settings.warehouse_url) as wh:
+        return sync_source(settings, wh, run_id, source)
+
+
+def extract_in_turn(settings: Settings, run_id: str, sources: list[str]) -> list[SourceResult]:
+    return [extract_source(settings, run_id, name) for name in sources]
+
+
+def transform(settings: Settings, run_id: str) -> None:
+    with Warehouse(settings.warehouse_url) as wh:
+        build_models(settings, wh, run_id)
+
+
+def gate(settings: Settings, run_id: str) -> list[str]:
+    with Warehouse(settings.warehouse_url) as wh:
+        return quality_gate(wh, run_id)
+
+
+def publish_built(settings: Settings) -> list[str]:
+    with Warehouse(settings.warehouse_url) as wh:
+        return publish(wh)
+
+
+def run(settings: Settings, flow: str = "manual", sources: list[str] | None = None, *,
+        step: Step = lambda fn: fn, extract: Extract = extract_in_turn) -> RunResult:
+    """The nightly sequence, the one copy of it: every configured source (or ``sources``) into
+    raw, one dbt build, the quality gate, the publish. ``flows/nightly_sync.py`` runs it with
+    each step as a Prefect task and the sources extracted concurrently; tests and scripts call it
+    as it is. A failure is recorded in ``ops.runs`` and re-raised, the published marts left as
+    they were. Every step opens the warehouse and closes it before it returns (DuckDB has one
+    writer, and dbt, a child process, must find the file free)."""
+    chosen = list(sources or configured_sources(settings))
+    if not chosen:
+        raise NoSourceConfigured(
+            "no source is configured: set the REVOPS_<SOURCE>_* variables of at least one source "
+            "(see .env.example)")
+    run_id = step(start_run)(settings, flow)
+    try:
+        extracted = extract(settings, run_id, chosen)
+        step(transform)(settings, run_id)
+        step(gate)(settings, run_id)
+        published = step(publish_built)(settings)
+    except BaseException as exc:
+        with Warehouse(settings.warehouse_url) as wh:
+            wh.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}"[:4000])
+        raise
+    with Warehouse(settings.warehouse_url) as wh:
+        wh.finish_run(run_id, "completed")
+        return RunResult(run_id, extracted, published, summary(wh))
 
 
 def summary(wh: Warehouse) -> dict[str, Any]:

@@ -22,7 +22,7 @@ def test_missing_rate_fails_the_run_naming_currency_and_days(warehouse_url, tmp_
     cut = WORLD.start + timedelta(days=4)
     with sandboxes(WORLD) as sb:
         settings = sb.settings(warehouse_url=warehouse_url, data_dir=tmp_path, http_max_backoff_seconds=0.02)
-        pipeline.run_once(settings, "test")
+        pipeline.run(settings, "test")
         with Warehouse(warehouse_url) as wh:
             published = wh.fetch_all("select * from marts.kpi_channel_daily order by date_day, platform, campaign_id")
             gbp_days = wh.scalar(
@@ -32,7 +32,7 @@ def test_missing_rate_fails_the_run_naming_currency_and_days(warehouse_url, tmp_
                 conn.execute(text(f"delete from raw.ecb__rates where currency = 'GBP' and rate_date <= '{cut}'"))
         assert gbp_days > 0 and published
         with pytest.raises(ModelBuildError) as err:
-            pipeline.run_once(settings, "test")
+            pipeline.run(settings, "test")
     message = str(err.value)
     assert "fx_rate_exists" in message
     assert "no ECB rate for GBP from" in message

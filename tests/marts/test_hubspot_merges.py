@@ -15,7 +15,7 @@ Every night the marts equal the sandbox's ground truth at that clock, the person
 under its id of that night, with its deal and engagements; and the form submissions in staging
 equal the world's touches as of the clock, per person after merge resolution.
 
-Real HTTP to the sandboxes, the real pipeline (run_once), DuckDB and PostgreSQL.
+Real HTTP to the sandboxes, the real pipeline (pipeline.run), DuckDB and PostgreSQL.
 """
 
 from __future__ import annotations

@@ -179,7 +179,7 @@ def edge_warehouse(request, tmp_path_factory):
         with sandboxes(world, as_of=clock) as sb:
             settings = sb.settings(warehouse_url=url, data_dir=tmp_path_factory.mktemp("edge-data"),
                                    http_max_backoff_seconds=0.05)
-            pipeline.run_once(settings, "test")
+            pipeline.run(settings, "test")
         yield {"url": url, "world": world, "clock": clock, "built_by": datetime.now(UTC)}
     finally:
         if request.param == "postgresql":

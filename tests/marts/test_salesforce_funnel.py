@@ -111,7 +111,7 @@ def test_unmapped_lead_status_fails_the_build_naming_it(warehouse_url, tmp_path)
     with sandboxes(world, as_of=first) as sb:
         settings = sb.settings(warehouse_url=url, data_dir=tmp_path / "data",
                                http_max_backoff_seconds=0.05)
-        pipeline.run_once(settings, "test")
+        pipeline.run(settings, "test")
         with Warehouse(url) as wh:
             before = {m: wh.fetch_all(f"select * from marts.{m}") for m in
                       ("kpi_funnel_monthly", "kpi_lead_quality", "kpi_lead_response")}
@@ -120,7 +120,7 @@ def test_unmapped_lead_status_fails_the_build_naming_it(warehouse_url, tmp_path)
         sb.app("salesforce").status_labels = {"Marketing Qualified": UNMAPPED}
         sb.set_clock(world.now)
         with pytest.raises(ModelBuildError) as err:
-            pipeline.run_once(settings, "test")
+            pipeline.run(settings, "test")
     message = str(err.value)
     assert "assert_crm_stage_values_mapped" in message
     assert UNMAPPED in message and "salesforce" in message
