@@ -9,6 +9,11 @@ export GX_ANALYTICS_ENABLED ?= false
 export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false
 export DO_NOT_TRACK ?= 1
 
+# Two workers on the 2-core machine; tests that share a built warehouse stay on one worker
+# (xdist groups set in tests/conftest.py), so each shared build happens once per engine.
+PYTEST_WORKERS ?= 2
+PYTEST := $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
 .PHONY: venv demo test test-fast bench clean
 
 venv: $(STAMP)
@@ -23,8 +28,13 @@ $(STAMP): pyproject.toml uv.lock
 demo: venv
 	$(VENV)/bin/revops demo
 
+# Everything, both engines (a throwaway PostgreSQL is started when none answers): before you land.
 test: venv
-	$(VENV)/bin/pytest
+	$(PYTEST) --durations=25
+
+# Unit and contract tests plus one DuckDB pipeline run against ground truth: while you work.
+test-fast: venv
+	$(PYTEST) -m "not slow or smoke" --durations=10
 
 bench: venv
 	$(VENV)/bin/python -m bench.load_bench

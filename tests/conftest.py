@@ -46,6 +46,33 @@ def pytest_unconfigure(config):
         pg.stop_server()
 
 
+def _shared_fixture_group(item) -> str | None:
+    """The session- or module-scoped fixture this test shares with others (a built warehouse, a
+    world's sandboxes), with its parameter (the engine): the xdist group that keeps every test
+    of one shared build on one worker, so it is built once per session and engine."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    best: tuple[int, str] | None = None
+    for name in info.names_closure:
+        defs = info.name2fixturedefs.get(name)
+        if not defs or defs[-1].scope not in ("session", "module"):
+            continue
+        rank = 0 if defs[-1].scope == "session" else 1
+        key = f"{defs[-1].baseid or 'tests'}::{name}[{params.get(name, '')}]"
+        if best is None or rank < best[0]:
+            best = (rank, key)
+    return best[1] if best else None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = _shared_fixture_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     url = create_pg_database()
@@ -112,7 +139,7 @@ def nightly_warehouse(world, engine: str, tmp_path_factory, prefix: str = "built
                                    http_max_backoff_seconds=0.05, email_hash_salt=EMAIL_HASH_SALT)
             for clock in clocks or world.nightly_clocks():  # by default the 2nd sees a rename
                 sb.set_clock(clock)
-                pipeline.run_once(settings, "test")
+                pipeline.run(settings, "test")
                 if after_night is not None:
                     after_night(clock, url)
         yield {"url": url, "world": world, "settings": settings, "engine": engine}

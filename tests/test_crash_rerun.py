@@ -21,6 +21,12 @@ META_ROWS = sum(1 for r in WORLD.ad_days if r.ad.platform == "meta")
 KEYS = ("date_day", "platform", "campaign_id")
 
 
+pytestmark = pytest.mark.slow
+
+
+# the DuckDB half is the pipeline run `make test-fast` keeps: a crash, a resume, ground truth
+@pytest.mark.parametrize("warehouse_url", [pytest.param("duckdb", marks=pytest.mark.smoke), "postgresql"],
+                         indirect=True)
 def test_crash_mid_stream_then_rerun(warehouse_url, tmp_path):
     with sandboxes(WORLD) as sb:
         settings = sb.settings(warehouse_url=warehouse_url, data_dir=tmp_path,
@@ -39,7 +45,7 @@ def test_crash_mid_stream_then_rerun(warehouse_url, tmp_path):
         wh.dispose()
 
         # the rerun resumes from the saved state and completes
-        run_id = pipeline.run_once(settings, "test")
+        run_id = pipeline.run(settings, "test").run_id
     wh = Warehouse(warehouse_url)
     resumed = wh.fetch_all(
         "select state_before from ops.run_streams where run_id = :r and stream = 'ads_insights'", r=run_id

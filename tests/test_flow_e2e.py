@@ -21,7 +21,18 @@ MART_SQL = "select * from marts.kpi_channel_daily"
 pytestmark = pytest.mark.e2e
 
 
-def test_nightly_flow_publishes_truth_and_leaks_no_secret(tmp_path, monkeypatch, capfd):
+@pytest.fixture(scope="module")
+def prefect_api() -> str:
+    """One Prefect API server for this module (a cold start costs 10-80 s): the in-process flow
+    finds it as its ephemeral server, the CLI's child processes through PREFECT_API_URL."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    return server.api_url
+
+
+def test_nightly_flow_publishes_truth_and_leaks_no_secret(prefect_api, tmp_path, monkeypatch, capfd):
     world = World(WorldConfig(seed=11, days=20, rename_campaigns=False))  # one night
     url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
     with sandboxes(world) as sb:
@@ -56,8 +67,9 @@ def test_nightly_flow_publishes_truth_and_leaks_no_secret(tmp_path, monkeypatch,
         assert secret not in str(result)
 
 
-def test_demo_command_matches_truth_and_is_idempotent(tmp_path):
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "REVOPS_DATA_DIR": str(tmp_path / "data")}
+def test_demo_command_matches_truth_and_is_idempotent(prefect_api, tmp_path):
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": prefect_api,
+           "REVOPS_DATA_DIR": str(tmp_path / "data")}
     url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
     report = tmp_path / "report.html"
     cmd = [sys.executable, "-m", "revops.cli", "demo", "--days", "15", "--seed", "3",
