@@ -26,7 +26,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from revops.load.warehouse import Warehouse
-from revops.sandbox import truth, truth_funnel, truth_sales
+from revops.sandbox import truth
+from revops.sandbox.truth import funnel as truth_funnel, sales as truth_sales
 from revops.sandbox.world import World, WorldConfig
 from tests.conftest import nightly_warehouse
 from tests.kpi_compare import diff_rows

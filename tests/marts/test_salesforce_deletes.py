@@ -16,8 +16,9 @@ from datetime import UTC, timedelta
 
 from revops import pipeline
 from revops.load.warehouse import Warehouse
-from revops.sandbox import truth, truth_funnel, truth_sales
+from revops.sandbox import truth
 from revops.sandbox.harness import sandboxes
+from revops.sandbox.truth import funnel as truth_funnel, sales as truth_sales
 from revops.sandbox.world import World, WorldConfig
 from revops.sources.salesforce.sandbox import sf_id
 from tests.kpi_compare import diff_rows, fetch_like

@@ -16,8 +16,9 @@ import pytest
 
 from revops import pipeline
 from revops.load.warehouse import Warehouse
-from revops.sandbox import truth, truth_sales
+from revops.sandbox import truth
 from revops.sandbox.harness import sandboxes, uses
+from revops.sandbox.truth import sales as truth_sales
 from revops.sandbox.world import World, WorldConfig
 from revops.sources.salesforce.sandbox import sf_id
 from revops.transform import ModelBuildError
