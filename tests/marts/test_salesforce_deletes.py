@@ -18,9 +18,9 @@ from revops import pipeline
 from revops.load.warehouse import Warehouse
 from revops.sandbox import truth
 from revops.sandbox.harness import sandboxes
+from revops.sandbox.servers.salesforce import sf_id
 from revops.sandbox.truth import funnel as truth_funnel, sales as truth_sales
 from revops.sandbox.world import World, WorldConfig
-from revops.sources.salesforce.sandbox import sf_id
 from tests.kpi_compare import diff_rows, fetch_like
 
 WORLD = World(WorldConfig(seed=8, days=40, contacts_per_campaign_day=0.6, crms=("salesforce",),

@@ -52,7 +52,7 @@ from revops.sandbox.server import SandboxApp, json_response
 from revops.sandbox.world import AdAccount, AdDay
 
 PLATFORM = "microsoft_ads"
-#: fixed sandbox identifiers handed to the connector by ``sandbox_env``
+#: fixed sandbox identifiers handed to the connector by ``revops.sandbox.registry``
 CUSTOMER_ID = "251830467"
 CLIENT_ID = "5f2c6d0e-sandbox-client"
 DEVELOPER_TOKEN = "SBX-DEVTOKEN-1234"
