@@ -1,6 +1,7 @@
 """Every source the product knows, and the one list of platforms. The flow extracts from these;
 the contract test suite runs over them, so a new source gets paging/resume/retry/fault tests
-without new test code.
+without new test code; the sandbox (``revops.sandbox``) derives its ad platforms and CRMs from
+here. See docs/adding-a-source.md.
 
 A platform package ``revops.sources.<name>`` exposes ``SPEC: SourceSpec``. The connector class
 is named by a dotted path and imported by ``SourceSpec.build``, so reading the registry loads no
@@ -61,3 +62,7 @@ def get_spec(name: str) -> SourceSpec:
 def all_specs() -> list[SourceSpec]:
     return [get_spec(n) for n in SOURCE_NAMES]
 
+
+def names_of_kind(kind: Kind) -> tuple[str, ...]:
+    """The sources of one kind, in registry order (e.g. the ad platforms)."""
+    return tuple(s.name for s in all_specs() if s.kind == kind)
