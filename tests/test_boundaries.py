@@ -1,13 +1,16 @@
 """The repository's boundaries, checked by reading files (no import, no warehouse):
 
-production code imports nothing from the sandbox (``revops.sandbox``), not even for type
-checking: the sandbox is used by ``revops demo`` / ``revops sandbox serve`` (lazily, inside the
-commands), the tests and the benchmarks only.
+* production code imports nothing from the sandbox (``revops.sandbox``), not even for type
+  checking: the sandbox is used by ``revops demo`` / ``revops sandbox serve`` (lazily, inside
+  the commands), the tests and the benchmarks only;
+* no tracked file names a path of a development machine or the notes kept outside the repo: the
+  repository stands alone.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,3 +96,24 @@ def test_the_check_sees_every_kind_of_import(tmp_path):
     hits = _sandbox_imports(path, ast.walk(ast.parse(source)))
     assert [h.split(":")[1].split(" ")[0] for h in hits] == ["1", "2", "3", "6", "9"]
 
+
+def test_no_tracked_file_names_a_development_machine_path():
+    forbidden = ("/" + "work/", "api" + "-notes")
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode().split("\0")
+    hits = []
+    for name in filter(None, tracked):
+        path = ROOT / name
+        if not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # binary
+        for n, line in enumerate(text.splitlines(), 1):
+            if any(f in line for f in forbidden):
+                hits.append(f"{name}:{n}: {line.strip()[:100]}")
+    assert hits == [], (
+        "say what the reader needs in the repo's own words and link the vendor's docs:\n" + "\n".join(hits)
+    )

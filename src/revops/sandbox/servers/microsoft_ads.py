@@ -2,7 +2,7 @@
 storage, all on one server, serving the synthetic world in Microsoft's wire format.
 
 It shows the world as of ``self.as_of``. What it reproduces, because connectors get it wrong
-(see /work/shared/api-notes/ad-platforms.md and MicrosoftDocs/Advertising-docs):
+(see src/revops/sources/microsoft_ads/README.md and https://learn.microsoft.com/en-us/advertising/guides/):
 
 * OAuth2 refresh-token flow (``POST /common/oauth2/v2.0/token``, form-encoded): a new access
   token *and a new refresh token* on each call; a wrong refresh token → 400 ``invalid_grant``;
