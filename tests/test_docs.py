@@ -53,7 +53,8 @@ def test_every_mart_in_the_glossary():
 def _truths() -> dict[str, list[dict]]:
     """The sandbox's ground truth of every mart: an independent statement of the marts' columns
     and their types (the mart tests assert the marts equal it)."""
-    from revops.sandbox import truth, truth_attribution, truth_funnel, truth_sales
+    from revops.sandbox import truth
+    from revops.sandbox.truth import attribution as truth_attribution, funnel as truth_funnel, sales as truth_sales
     from revops.sandbox.world import World, WorldConfig
 
     from tests.conftest import MART_WORLD_CONFIG

@@ -13,21 +13,23 @@ from datetime import timedelta
 from decimal import Decimal
 
 from revops import pipeline
+from revops.sandbox.registry import get_sandbox
 from revops.sandbox.server import SandboxServer
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
-from revops.sources.ecb import SPEC
 from revops.sources.ecb.streams import HIST_ZIP
 from revops.transform import build
+
+SANDBOX = get_sandbox("ecb")
 
 WORLD = World(WorldConfig(seed=5, days=30, platforms=("meta",)))
 
 
 def test_stg_ecb__rates_equals_the_published_rates(warehouse_url, tmp_path):
-    app = SPEC.sandbox_app(WORLD, token="unused", as_of=WORLD.now - timedelta(days=5))
+    app = SANDBOX.app(WORLD, token="unused", as_of=WORLD.now - timedelta(days=5))
     with SandboxServer(app) as server:
         settings = settings_from_env(
-            SPEC.sandbox_env(server.url, "", WORLD),
+            SANDBOX.env(server.url, "", WORLD),
             warehouse_url=warehouse_url,
             data_dir=tmp_path / "data",
             http_max_backoff_seconds=0.02,

@@ -9,23 +9,25 @@ from datetime import timedelta
 from decimal import Decimal
 
 from revops import pipeline
+from revops.sandbox.registry import get_sandbox
 from revops.sandbox.server import SandboxServer
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
-from revops.sources.google_ads import SPEC
 from revops.transform import build
+
+SANDBOX = get_sandbox("google_ads")
 
 WORLD = World(WorldConfig(seed=5, days=12))
 TOKEN = "staging-refresh-token-9c1d"
 
 
 def test_staging_equals_the_world_on_both_engines(warehouse_url, tmp_path):
-    app = SPEC.sandbox_app(WORLD, token=TOKEN)
+    app = SANDBOX.app(WORLD, token=TOKEN)
     # a provisional first run, then the final numbers: staging must show the restated values
     app.as_of = WORLD.now - timedelta(days=3)
     with SandboxServer(app) as server:
         settings = settings_from_env(
-            SPEC.sandbox_env(server.url, TOKEN, WORLD),
+            SANDBOX.env(server.url, TOKEN, WORLD),
             warehouse_url=warehouse_url, data_dir=tmp_path, http_max_backoff_seconds=0.02,
         )
         wh, run_id = pipeline.prepare(settings, "test")

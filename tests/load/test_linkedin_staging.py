@@ -12,19 +12,21 @@ from revops import pipeline
 from revops.sandbox.server import SandboxServer
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
-from revops.sources.linkedin import SPEC
 from revops.transform import build
 from tests.db import rows as _rows
+from revops.sandbox.registry import get_sandbox
+
+SANDBOX = get_sandbox("linkedin")
 
 WORLD = World(WorldConfig(seed=5, days=12, platforms=("linkedin",)))
 
 
 def test_staging_equals_the_world(warehouse_url, tmp_path):
     token = secrets.token_urlsafe(16)
-    app = SPEC.sandbox_app(WORLD, token=token)
+    app = SANDBOX.app(WORLD, token=token)
     with SandboxServer(app) as server:
         settings = settings_from_env(
-            SPEC.sandbox_env(server.url, token, WORLD),
+            SANDBOX.env(server.url, token, WORLD),
             warehouse_url=warehouse_url,
             data_dir=str(tmp_path / "data"),
             http_max_backoff_seconds=0.02,

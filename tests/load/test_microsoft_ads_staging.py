@@ -9,10 +9,12 @@ from decimal import Decimal
 
 import pytest
 
+from revops.sandbox.registry import get_sandbox
 from revops.sandbox.server import SandboxServer
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
-from revops.sources.microsoft_ads import SPEC
+
+SANDBOX = get_sandbox("microsoft_ads")
 
 TOKEN = "staging-test-refresh-token"
 ACCOUNT = "180456789"
@@ -25,7 +27,7 @@ def world() -> World:
 
 @pytest.fixture(scope="module")
 def server(world: World) -> Iterator[SandboxServer]:
-    with SandboxServer(SPEC.sandbox_app(world, token=TOKEN)) as srv:
+    with SandboxServer(SANDBOX.app(world, token=TOKEN)) as srv:
         yield srv
 
 
@@ -35,7 +37,7 @@ def test_staging_equals_the_world_on_both_engines(server, world, warehouse_url, 
     from revops.transform import build
 
     settings = settings_from_env(
-        SPEC.sandbox_env(server.url, TOKEN, world), warehouse_url=warehouse_url,
+        SANDBOX.env(server.url, TOKEN, world), warehouse_url=warehouse_url,
         data_dir=tmp_path / "data", http_max_backoff_seconds=0.05,
     )
     wh, run_id = pipeline.prepare(settings, "test")

@@ -6,8 +6,8 @@ from collections import Counter
 from decimal import Decimal
 
 from revops.load.warehouse import Warehouse
-from revops.sandbox import truth_attribution
-from revops.sandbox.truth_sales import crm_time
+from revops.sandbox.truth import attribution as truth_attribution
+from revops.sandbox.truth.sales import crm_time
 from tests.kpi_compare import diff_rows, fetch_like
 from tests.sources.hubspot_ids import MERGED_ID_BASE, MERGED_ID_STEP
 

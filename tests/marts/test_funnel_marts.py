@@ -1,5 +1,5 @@
 """The funnel marts (kpi_funnel_monthly, kpi_lead_quality, kpi_lead_rejection_reasons) equal the
-sandbox's ground truth (revops.sandbox.truth_funnel) on DuckDB and PostgreSQL, edge cases
+sandbox's ground truth (revops.sandbox.truth.funnel) on DuckDB and PostgreSQL, edge cases
 included, and their totals reconcile to core.dim_contact."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections import defaultdict
 import pytest
 
 from revops.load.warehouse import Warehouse
-from revops.sandbox import truth_funnel
+from revops.sandbox.truth import funnel as truth_funnel
 from tests.kpi_compare import diff_rows, fetch_like
 
 FUNNEL_KEYS = ("cohort_month", "channel", "campaign_id")

@@ -1,9 +1,11 @@
 """A HubSpot merge between two nightly runs does not double-count, and a merge chain resolves.
 
-HubSpot's merge mints a NEW id for the merged record (api-notes crm.md "Merges"): the person a
-first run loaded under its old id (with its deal and engagements associated to that id) comes
-back under a new id that lists the old ones in ``hs_merged_object_ids``. Here one person is
-merged twice, with a run between each step:
+HubSpot's merge mints a NEW id for the merged record (HubSpot changelog, "Updated merge
+functionality for contacts and companies":
+https://developers.hubspot.com/changelog/updated-merge-functionality-for-contacts-and-companies):
+the person a first run loaded under its old id (with its deal and engagements associated to that
+id) comes back under a new id that lists the old ones in ``hs_merged_object_ids``. Here one
+person is merged twice, with a run between each step:
 
 * night 1: before the first merge (the survivor, its duplicate, its deal and its first sales
   touch are loaded under their own ids);
@@ -26,7 +28,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from revops.load.warehouse import Warehouse
-from revops.sandbox import truth, truth_funnel, truth_sales
+from revops.sandbox import truth
+from revops.sandbox.truth import funnel as truth_funnel, sales as truth_sales
 from revops.sandbox.world import World, WorldConfig
 from tests.conftest import nightly_warehouse
 from tests.kpi_compare import diff_rows

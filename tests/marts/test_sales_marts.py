@@ -1,5 +1,5 @@
 """marts.kpi_lead_response and marts.kpi_pipeline against the sandbox's ground truth
-(revops.sandbox.truth_sales), on DuckDB and PostgreSQL.
+(revops.sandbox.truth.sales), on DuckDB and PostgreSQL.
 
 Two warehouses per engine: the session's ``built_warehouse`` (the shared world at its clock) and
 an edge-case world of this module, edited so that the cases the shared world never shows are in
@@ -18,8 +18,8 @@ import pytest
 
 from revops import pipeline
 from revops.load.warehouse import Warehouse
-from revops.sandbox import truth_sales
 from revops.sandbox.harness import sandboxes
+from revops.sandbox.truth import sales as truth_sales
 from revops.sandbox.world import World, WorldConfig
 from tests.kpi_compare import diff_rows
 

@@ -17,9 +17,10 @@ from datetime import UTC, timedelta
 import pytest
 
 from revops.load.warehouse import Warehouse
-from revops.sandbox import truth, truth_funnel, truth_sales
+from revops.sandbox import truth
+from revops.sandbox.servers.salesforce import sf_id
+from revops.sandbox.truth import funnel as truth_funnel, sales as truth_sales
 from revops.sandbox.world import World, WorldConfig
-from revops.sources.salesforce.sandbox import sf_id
 from tests.conftest import nightly_warehouse
 from tests.kpi_compare import diff_rows, fetch_like
 

@@ -16,10 +16,11 @@ import pytest
 
 from revops import pipeline
 from revops.load.warehouse import Warehouse
-from revops.sandbox import truth, truth_sales
+from revops.sandbox import truth
 from revops.sandbox.harness import sandboxes, uses
+from revops.sandbox.servers.salesforce import sf_id
+from revops.sandbox.truth import sales as truth_sales
 from revops.sandbox.world import World, WorldConfig
-from revops.sources.salesforce.sandbox import sf_id
 from revops.transform import ModelBuildError
 from tests.conftest import MART_WORLD_CONFIG, nightly_warehouse
 from tests.kpi_compare import diff_rows

@@ -1,7 +1,7 @@
 """The contract every source passes, generated over the registry: a new source registered in
 ``revops.sources.registry`` gets these tests without new test code.
 
-Real HTTP against each source's sandbox server: full read equals the sandbox, small pages,
+Real HTTP against each source's sandbox server (``revops.sandbox.registry``): full read equals the sandbox, small pages,
 incremental resume with lookback, 429/5xx/truncated-body retries, expired token, schema."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from revops.sandbox.registry import get_sandbox
 from revops.sandbox.server import SandboxServer
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import Settings, settings_from_env
@@ -26,14 +27,14 @@ SPECS = all_specs()
 
 
 def _settings(spec, url: str, extra: dict[str, str] | None = None) -> Settings:
-    env = {**spec.sandbox_env(url, TOKEN, WORLD), **(extra or {})}
+    env = {**get_sandbox(spec.name).env(url, TOKEN, WORLD), **(extra or {})}
     return settings_from_env(env, http_max_backoff_seconds=0.02)
 
 
 @pytest.fixture(params=SPECS, ids=[s.name for s in SPECS])
 def served(request):
     spec = request.param
-    app = spec.sandbox_app(WORLD, token=TOKEN)
+    app = get_sandbox(spec.name).app(WORLD, token=TOKEN)
     with SandboxServer(app) as server:
         yield spec, app, server.url
 
@@ -75,9 +76,10 @@ def test_full_read_equals_the_sandbox(served):
 
 def test_small_pages_are_followed(served):
     spec, app, url = served
-    if spec.small_pages_env is None:
+    small_pages_env = get_sandbox(spec.name).small_pages_env
+    if small_pages_env is None:
         pytest.skip(f"{spec.name}: the API has nothing to page")
-    source = spec.build(_settings(spec, url, spec.small_pages_env))
+    source = spec.build(_settings(spec, url, small_pages_env))
     rows, _, _ = _read(source)
     for stream in source.streams:
         assert set(rows[stream.name]) == app.expected_keys(stream.name)

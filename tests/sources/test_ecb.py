@@ -21,11 +21,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from revops.sandbox.registry import get_sandbox
 from revops.sandbox.server import SandboxServer
+from revops.sandbox.servers.ecb import EcbSandbox
 from revops.sandbox.world import World, WorldConfig, is_target_day
 from revops.settings import settings_from_env
 from revops.sources.ecb import SPEC
-from revops.sources.ecb.sandbox import EcbSandbox
 from revops.sources.ecb.streams import (
     HIST_90D_XML,
     HIST_ZIP,
@@ -35,6 +36,8 @@ from revops.sources.ecb.streams import (
     parse_hist_csv,
 )
 from revops.sources.errors import FatalAPIError, RetriableAPIError
+
+SANDBOX = get_sandbox("ecb")
 
 CET = ZoneInfo("Europe/Berlin")
 Key = tuple[str, str]
@@ -47,7 +50,7 @@ def world() -> World:
 
 
 def _serve(world: World) -> Iterator[SandboxServer]:
-    with SandboxServer(SPEC.sandbox_app(world, token="unused")) as srv:
+    with SandboxServer(SANDBOX.app(world, token="unused")) as srv:
         yield srv
 
 
@@ -69,7 +72,7 @@ def app(server: SandboxServer, world: World) -> Iterator[EcbSandbox]:
 
 def _source(url: str, world: World, clock: Callable[[], datetime] | None = None, **env: Any) -> EcbSource:
     settings = settings_from_env(
-        {**SPEC.sandbox_env(url, "", world), **env}, http_max_backoff_seconds=0.02
+        {**SANDBOX.env(url, "", world), **env}, http_max_backoff_seconds=0.02
     )
     return EcbSource(settings, clock=clock) if clock else EcbSource(settings)
 
@@ -130,9 +133,9 @@ def cet(day: date, hour: int, minute: int = 0) -> datetime:
 
 # --- registry -------------------------------------------------------------------------------
 def test_spec_is_public_unpaged_and_append_only(server, world):
-    assert SPEC.name == "ecb" and SPEC.secret_env is None and SPEC.small_pages_env is None
+    assert SPEC.name == "ecb" and SPEC.secret_env is None and SANDBOX.small_pages_env is None
     assert SPEC.restates is False
-    env = SPEC.sandbox_env(server.url, "tok", world)
+    env = SANDBOX.env(server.url, "tok", world)
     assert env["REVOPS_ECB_BASE_URL"] == f"{server.url}/stats/eurofxref"
     assert "tok" not in "".join(env.values())
     settings = settings_from_env(env)

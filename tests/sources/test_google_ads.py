@@ -19,14 +19,17 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from revops.sandbox.registry import get_sandbox
 from revops.sandbox.server import SandboxServer
+from revops.sandbox.servers.google_ads import MANAGER_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, GoogleAdsSandbox
 from revops.sandbox.world import PROVISIONAL_DAYS, AdDay, World, WorldConfig
 from revops.settings import Settings
 from revops.sources.errors import FatalAPIError, RetriableAPIError
 from revops.sources.google_ads import SPEC
 from revops.sources.google_ads.client import GoogleAdsClient
-from revops.sources.google_ads.sandbox import MANAGER_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, GoogleAdsSandbox
 from revops.sources.google_ads.streams import GoogleAdsSource, flatten
+
+SANDBOX = get_sandbox("google_ads")
 
 TOKEN = secrets.token_urlsafe(24)  # the refresh token
 US, UK = "4815162342", "2718281828"
@@ -41,7 +44,7 @@ def world() -> World:
 
 @pytest.fixture(scope="module")
 def server(world: World) -> Iterator[SandboxServer]:
-    with SandboxServer(SPEC.sandbox_app(world, token=TOKEN)) as srv:
+    with SandboxServer(SANDBOX.app(world, token=TOKEN)) as srv:
         yield srv
 
 
@@ -67,7 +70,7 @@ def make_source(server: SandboxServer, world: World, app: GoogleAdsSandbox, monk
 
     def build(pinned: bool = True, token: str = TOKEN, **env: str) -> GoogleAdsSource:
         variables = {
-            **SPEC.sandbox_env(server.url, token, world),
+            **SANDBOX.env(server.url, token, world),
             "REVOPS_HTTP_MAX_BACKOFF_SECONDS": "0.02",
             **env,
         }
@@ -145,7 +148,7 @@ def test_spec_points_settings_at_the_sandbox(server, world, make_source, monkeyp
     assert s.google_ads_token_url == f"{server.url}/token"
     assert s.google_ads_customer_ids == [US, UK]
     assert s.google_ads_api_version == "v26", "the default must be a live version (v22 sunset 2026-10-07)"
-    assert SPEC.configured(s) and SPEC.refreshes_auth and SPEC.small_pages_env is None
+    assert SPEC.configured(s) and SPEC.refreshes_auth and SANDBOX.small_pages_env is None
     assert SPEC.secret_env == "REVOPS_GOOGLE_ADS_REFRESH_TOKEN"
     source = make_source()
     assert [st.name for st in source.streams] == ["customers", "campaigns", "ad_group_ad_daily"]

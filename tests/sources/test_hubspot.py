@@ -15,14 +15,20 @@ from typing import Any
 import pytest
 import requests
 
+from revops.sandbox.registry import get_sandbox
 from revops.sandbox.server import SandboxServer
+from revops.sandbox.servers.hubspot import HubSpotSandbox
 from revops.sandbox.world import HUBSPOT_STAGE, Contact, World, WorldConfig
 from revops.settings import Settings
 from revops.sources.base import Batch
 from revops.sources.errors import FatalAPIError
-from revops.sources.hubspot import SPEC, HubSpotClient, HubSpotSandbox, HubSpotSource
+from revops.sources.hubspot import SPEC
+from revops.sources.hubspot.client import HubSpotClient
+from revops.sources.hubspot.streams import HubSpotSource
 from tests.sources import hubspot_ids as ids
 from tests.sources.hubspot_ids import MERGED_ID_BASE
+
+SANDBOX = get_sandbox("hubspot")
 
 TOKEN = "pat-na1-test-9f3c2a71-secret"
 #: ~330 contacts: more than one 200-page, more than a 300 cap, and three duplicates that exist
@@ -508,7 +514,7 @@ def test_sandbox_search_filters_and_errors(url: str) -> None:
 
 def test_spec() -> None:
     assert SPEC.name == "hubspot" and SPEC.secret_env == "REVOPS_HUBSPOT_ACCESS_TOKEN"
-    env = SPEC.sandbox_env("http://127.0.0.1:1", "tok", WORLD)
+    env = SANDBOX.env("http://127.0.0.1:1", "tok", WORLD)
     assert env == {
         "REVOPS_HUBSPOT_BASE_URL": "http://127.0.0.1:1",
         "REVOPS_HUBSPOT_ACCESS_TOKEN": "tok",
@@ -520,7 +526,7 @@ def test_spec() -> None:
         "owners", "contacts", "deals", "companies", "calls", "emails", "meetings",
         "form_submissions",
         "deal_pipelines"]
-    assert isinstance(SPEC.sandbox_app(WORLD, token="t"), HubSpotSandbox)
+    assert isinstance(SANDBOX.app(WORLD, token="t"), HubSpotSandbox)
 
 
 # --------------------------------------------------------------------------- engagements

@@ -14,10 +14,12 @@ from revops import pipeline
 from revops.sandbox.server import SandboxServer
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
-from revops.sources.hubspot import SPEC
 from revops.transform import build
 from tests.sources.hubspot_ids import COMPANY_ID_BASE, MERGED_ID_BASE, world_companies
 from tests.db import ms, rows as _rows, utc
+from revops.sandbox.registry import get_sandbox
+
+SANDBOX = get_sandbox("hubspot")
 
 TOKEN = "pat-na1-companies-5c1d"
 WORLD = World(WorldConfig(days=23))
@@ -40,10 +42,10 @@ GONE_BUYER.deleted_at = FIRST + timedelta(days=1)
 
 
 def test_dim_company_equals_the_worlds_companies(warehouse_url, tmp_path) -> None:
-    app = SPEC.sandbox_app(WORLD, token=TOKEN, as_of=FIRST)
+    app = SANDBOX.app(WORLD, token=TOKEN, as_of=FIRST)
     with SandboxServer(app) as server:
         settings = settings_from_env(
-            SPEC.sandbox_env(server.url, TOKEN, WORLD),
+            SANDBOX.env(server.url, TOKEN, WORLD),
             warehouse_url=warehouse_url,
             data_dir=str(tmp_path / "data"),
             http_max_backoff_seconds=0.02,

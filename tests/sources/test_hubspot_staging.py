@@ -14,10 +14,12 @@ from revops import pipeline
 from revops.sandbox.server import SandboxServer
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
-from revops.sources.hubspot import SPEC
 from revops.transform import build
 from tests.sources.hubspot_ids import hs_id
 from tests.db import ms, rows as _rows, utc
+from revops.sandbox.registry import get_sandbox
+
+SANDBOX = get_sandbox("hubspot")
 
 TOKEN = "pat-na1-staging-3b7e"
 WORLD = World(WorldConfig(days=23))
@@ -36,10 +38,10 @@ GONE_DEAL.deleted_at = FIRST + timedelta(days=2)
 
 
 def test_deletes_between_runs_and_staging_equal_the_world(warehouse_url, tmp_path) -> None:
-    app = SPEC.sandbox_app(WORLD, token=TOKEN, as_of=FIRST)
+    app = SANDBOX.app(WORLD, token=TOKEN, as_of=FIRST)
     with SandboxServer(app) as server:
         settings = settings_from_env(
-            SPEC.sandbox_env(server.url, TOKEN, WORLD),
+            SANDBOX.env(server.url, TOKEN, WORLD),
             warehouse_url=warehouse_url,
             data_dir=str(tmp_path / "data"),
             http_max_backoff_seconds=0.02,

@@ -20,14 +20,17 @@ from typing import Any
 import pytest
 import requests
 
+from revops.sandbox.registry import get_sandbox
 from revops.sandbox.server import SandboxServer
+from revops.sandbox.servers.linkedin import LinkedInSandbox, cost_string
 from revops.sandbox.world import PROVISIONAL_DAYS, AdDay, World, WorldConfig
 from revops.settings import Settings
 from revops.sources.errors import FatalAPIError, RetriableAPIError
 from revops.sources.linkedin import SPEC
 from revops.sources.linkedin.client import LinkedInClient, restli_date_range, restli_list
-from revops.sources.linkedin.sandbox import LinkedInSandbox, cost_string
 from revops.sources.linkedin.streams import LinkedInSource
+
+SANDBOX = get_sandbox("linkedin")
 
 TOKEN = secrets.token_urlsafe(24)
 ACCOUNT = "508123456"
@@ -42,7 +45,7 @@ def world() -> World:
 
 @pytest.fixture(scope="module")
 def server(world: World) -> Iterator[SandboxServer]:
-    with SandboxServer(SPEC.sandbox_app(world, token=TOKEN)) as srv:
+    with SandboxServer(SANDBOX.app(world, token=TOKEN)) as srv:
         yield srv
 
 
@@ -65,7 +68,7 @@ def make_source(server, world, app, monkeypatch) -> Callable[..., LinkedInSource
     ``pinned=False`` (the wall clock, as in production)."""
 
     def build(pinned: bool = True, token: str = TOKEN, **env: str) -> LinkedInSource:
-        variables = {**SPEC.sandbox_env(server.url, token, world), "REVOPS_HTTP_MAX_BACKOFF_SECONDS": "0.02", **env}
+        variables = {**SANDBOX.env(server.url, token, world), "REVOPS_HTTP_MAX_BACKOFF_SECONDS": "0.02", **env}
         for key, value in variables.items():
             monkeypatch.setenv(key, value)
         settings = Settings(_env_file=None)
@@ -251,7 +254,7 @@ def test_restli_query_is_encoded_by_hand(app, server, make_source):
 
 
 def test_small_pages_follow_next_page_token(app, world, make_source):
-    rows, batches, _ = read(make_source(**SPEC.small_pages_env), "creatives")
+    rows, batches, _ = read(make_source(**SANDBOX.small_pages_env), "creatives")
     assert {(r["id"],) for r in rows} == app.expected_keys("creatives")
     calls = app.requests_to("/creatives")
     assert len(calls) == len(rows) and all(r.args["pageSize"] == "1" for r in calls)

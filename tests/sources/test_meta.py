@@ -18,14 +18,17 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from revops.sandbox.registry import get_sandbox
 from revops.sandbox.server import SandboxServer
+from revops.sandbox.servers.meta import MetaSandbox
 from revops.sandbox.world import PROVISIONAL_DAYS, AdDay, World, WorldConfig
 from revops.settings import Settings
 from revops.sources.errors import FatalAPIError, RetriableAPIError
 from revops.sources.meta import SPEC
 from revops.sources.meta.client import MetaClient, parse_usage
-from revops.sources.meta.sandbox import MetaSandbox
 from revops.sources.meta.streams import MetaSource
+
+SANDBOX = get_sandbox("meta")
 
 TOKEN = secrets.token_urlsafe(24)
 Key = tuple[str, str]
@@ -39,7 +42,7 @@ def world() -> World:
 
 @pytest.fixture(scope="module")
 def server(world: World) -> Iterator[SandboxServer]:
-    with SandboxServer(SPEC.sandbox_app(world, token=TOKEN)) as srv:
+    with SandboxServer(SANDBOX.app(world, token=TOKEN)) as srv:
         yield srv
 
 
@@ -63,7 +66,7 @@ def make_source(server: SandboxServer, world: World, app: MetaSandbox, monkeypat
 
     def build(pinned: bool = True, token: str = TOKEN, **env: str) -> MetaSource:
         variables = {
-            **SPEC.sandbox_env(server.url, token, world),
+            **SANDBOX.env(server.url, token, world),
             "REVOPS_HTTP_MAX_BACKOFF_SECONDS": "0.05",
             **env,
         }
@@ -137,7 +140,7 @@ def test_spec_points_settings_at_the_sandbox(server, world, make_source, monkeyp
     assert s.start_date == world.start
     assert SPEC.configured(s)
     assert SPEC.secret_env == "REVOPS_META_ACCESS_TOKEN"
-    assert SPEC.small_pages_env == {"REVOPS_META_PAGE_SIZE": "25"}
+    assert SANDBOX.small_pages_env == {"REVOPS_META_PAGE_SIZE": "25"}
     monkeypatch.delenv("REVOPS_META_ACCESS_TOKEN")
     assert not SPEC.configured(Settings(_env_file=None))
     assert [st.name for st in source.streams] == ["ad_accounts", "campaigns", "ads_insights"]
@@ -199,7 +202,7 @@ def test_until_is_today_in_each_account_time_zone(app, world, make_source):
 
 
 def test_small_pages_follow_paging_next(app, world, make_source):
-    source = make_source(**SPEC.small_pages_env)
+    source = make_source(**SANDBOX.small_pages_env)
     rows, batches, _ = read(source, "ads_insights")
     follow_ups = [r for r in app.requests_to("/insights") if "after" in r.args]
     assert len(follow_ups) >= 6, "25-row pages need paging"
@@ -314,7 +317,7 @@ def test_unknown_account_is_fatal_with_metas_message(app, make_source):
 
 def test_reduce_data_halves_the_page_size(app, world, make_source):
     app.faults.add("reduce_data", times=1, path="/insights")
-    source = make_source(**SPEC.small_pages_env)
+    source = make_source(**SANDBOX.small_pages_env)
     rows, _, _ = read(source, "ads_insights")
     limits = [r.args["limit"] for r in app.requests_to("/insights")]
     assert limits[:2] == ["25", "12"]

@@ -20,13 +20,14 @@ from typing import Any
 import pytest
 import requests
 
+from revops.sandbox.registry import get_sandbox
 from revops.sandbox.server import SandboxServer
+from revops.sandbox.servers.microsoft_ads import DEVELOPER_TOKEN, MicrosoftAdsSandbox
 from revops.sandbox.world import PROVISIONAL_DAYS, AdDay, World, WorldConfig
 from revops.settings import Settings, settings_from_env
 from revops.sources.errors import FatalAPIError, RetriableAPIError
 from revops.sources.microsoft_ads import SPEC
 from revops.sources.microsoft_ads.client import SECRET_ENV
-from revops.sources.microsoft_ads.sandbox import DEVELOPER_TOKEN, MicrosoftAdsSandbox
 from revops.sources.microsoft_ads.streams import (
     REPORT_COLUMNS,
     MicrosoftAdsSource,
@@ -34,6 +35,8 @@ from revops.sources.microsoft_ads.streams import (
     ReportTimeoutError,
     parse_report,
 )
+
+SANDBOX = get_sandbox("microsoft_ads")
 
 TOKEN = secrets.token_urlsafe(24)
 ACCOUNT = "180456789"
@@ -48,7 +51,7 @@ def world() -> World:
 
 @pytest.fixture(scope="module")
 def server(world: World) -> Iterator[SandboxServer]:
-    with SandboxServer(SPEC.sandbox_app(world, token=TOKEN)) as srv:
+    with SandboxServer(SANDBOX.app(world, token=TOKEN)) as srv:
         yield srv
 
 
@@ -66,7 +69,7 @@ def app(server: SandboxServer, world: World) -> Iterator[MicrosoftAdsSandbox]:
 
 def env_for(server: SandboxServer, world: World, **extra: str) -> dict[str, str]:
     return {
-        **SPEC.sandbox_env(server.url, TOKEN, world),
+        **SANDBOX.env(server.url, TOKEN, world),
         "REVOPS_HTTP_MAX_BACKOFF_SECONDS": "0.05",
         **extra,
     }
@@ -137,7 +140,7 @@ def test_spec_points_settings_at_the_sandbox(server, world):
     assert s.microsoft_ads_account_ids == [ACCOUNT]
     assert SPEC.configured(s) and SPEC.refreshes_auth and SPEC.restates
     assert SPEC.secret_env == SECRET_ENV == "REVOPS_MICROSOFT_ADS_REFRESH_TOKEN"
-    assert SPEC.small_pages_env is None  # one zip file per report: nothing to page
+    assert SANDBOX.small_pages_env is None  # one zip file per report: nothing to page
     assert not SPEC.configured(Settings(_env_file=None))
     source = SPEC.build(s)
     assert [st.name for st in source.streams] == ["accounts", "campaigns", "ad_performance"]

@@ -18,13 +18,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from revops.sandbox.registry import get_sandbox
 from revops.sandbox.server import SandboxServer
+from revops.sandbox.servers.offline import FOLDER, OfflineSandbox
 from revops.sandbox.world import OFFLINE_CAMPAIGNS, World, WorldConfig, offline_campaign_id
 from revops.settings import Settings, settings_from_env
 from revops.sources.errors import FatalAPIError
 from revops.sources.offline import SPEC
 from revops.sources.offline.client import LocalFolder
-from revops.sources.offline.sandbox import FOLDER, OfflineSandbox
 from revops.sources.offline.streams import (
     FILES,
     SPEND_LINES,
@@ -32,6 +33,8 @@ from revops.sources.offline.streams import (
     offline_campaign_id as connector_campaign_id,
     parse_csv,
 )
+
+SANDBOX = get_sandbox("offline")
 
 TOKEN = secrets.token_urlsafe(24)
 
@@ -44,7 +47,7 @@ def world() -> World:
 
 @pytest.fixture(scope="module")
 def server(world: World) -> Iterator[SandboxServer]:
-    with SandboxServer(SPEC.sandbox_app(world, token=TOKEN)) as srv:
+    with SandboxServer(SANDBOX.app(world, token=TOKEN)) as srv:
         yield srv
 
 
@@ -61,7 +64,7 @@ def app(server: SandboxServer, world: World) -> Iterator[OfflineSandbox]:
 
 
 def _settings(server: SandboxServer, world: World, **overrides: object) -> Settings:
-    env = SPEC.sandbox_env(server.url, TOKEN, world)
+    env = SANDBOX.env(server.url, TOKEN, world)
     return settings_from_env(env, **{"http_max_backoff_seconds": 0.01, **overrides})
 
 

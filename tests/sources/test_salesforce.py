@@ -16,15 +16,18 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from revops.sandbox.registry import get_sandbox
 from revops.sandbox.server import SandboxServer
+from revops.sandbox.servers.salesforce import SalesforceSandbox
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import Settings
 from revops.sources.base import Batch
 from revops.sources.errors import FatalAPIError
 from revops.sources.salesforce import SPEC
 from revops.sources.salesforce.client import SECRET_ENV, RequestLimitExceeded
-from revops.sources.salesforce.sandbox import SalesforceSandbox
 from revops.sources.salesforce.streams import SalesforceSource
+
+SANDBOX = get_sandbox("salesforce")
 
 REFRESH = "5Aep861-refresh-token-secret-3f9a"
 CLIENT_ID = "3MVG9-test-client"
@@ -438,5 +441,5 @@ def test_sandbox_rejects_soql_outside_the_subset(url: str, app: SalesforceSandbo
 
 def test_spec() -> None:
     assert SPEC.name == "salesforce" and SPEC.refreshes_auth and SPEC.secret_env == SECRET_ENV
-    env = SPEC.sandbox_env("http://127.0.0.1:1", "tok", WORLD)
+    env = SANDBOX.env("http://127.0.0.1:1", "tok", WORLD)
     assert env[SECRET_ENV] == "tok" and env["REVOPS_SALESFORCE_LOGIN_URL"] == "http://127.0.0.1:1"

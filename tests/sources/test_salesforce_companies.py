@@ -14,9 +14,11 @@ from revops import pipeline
 from revops.sandbox.server import SandboxServer
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
-from revops.sources.salesforce import SPEC
 from revops.transform import build
 from tests.db import ms, rows as _rows, utc
+from revops.sandbox.registry import get_sandbox
+
+SANDBOX = get_sandbox("salesforce")
 
 TOKEN = "refresh-token-for-companies-7a41"
 WORLD = World(WorldConfig(days=23))
@@ -40,10 +42,10 @@ def world_accounts(world: World, as_of: datetime) -> dict[str, dict]:
 
 
 def test_dim_company_holds_the_orgs_accounts(warehouse_url, tmp_path) -> None:
-    app = SPEC.sandbox_app(WORLD, token=TOKEN, as_of=WORLD.now)
+    app = SANDBOX.app(WORLD, token=TOKEN, as_of=WORLD.now)
     with SandboxServer(app) as server:
         settings = settings_from_env(
-            SPEC.sandbox_env(server.url, TOKEN, WORLD),
+            SANDBOX.env(server.url, TOKEN, WORLD),
             warehouse_url=warehouse_url,
             data_dir=str(tmp_path / "data"),
             http_max_backoff_seconds=0.02,

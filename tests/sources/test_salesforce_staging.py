@@ -17,14 +17,16 @@ import pytest
 from revops import pipeline
 from revops.load.warehouse import Warehouse
 from revops.sandbox.server import SandboxServer
+from revops.sandbox.servers.salesforce import SalesforceSandbox
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import Settings, settings_from_env
-from revops.sources.salesforce import SPEC
 from revops.sources.salesforce.client import RequestLimitExceeded
-from revops.sources.salesforce.sandbox import SalesforceSandbox
 from revops.sources.salesforce.streams import SalesforceSource
 from revops.transform import build
 from tests.db import ms
+from revops.sandbox.registry import get_sandbox
+
+SANDBOX = get_sandbox("salesforce")
 
 TOKEN = "refresh-token-for-staging-9c2e"
 WORLD = World(WorldConfig(days=23))
@@ -36,7 +38,7 @@ SMALL_BATCH = 50
 def served() -> Iterator[tuple[SalesforceSandbox, dict[str, str]]]:
     app = SalesforceSandbox(WORLD, token=TOKEN, min_batch_size=SMALL_BATCH)
     with SandboxServer(app) as server:
-        yield app, SPEC.sandbox_env(server.url, TOKEN, WORLD)
+        yield app, SANDBOX.env(server.url, TOKEN, WORLD)
 
 
 def settings_for(env: dict[str, str], url: str, tmp_path) -> Settings:

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from revops.sandbox.registry import all_sandboxes
 from revops.sandbox.server import SandboxApp, SandboxServer
 from revops.sandbox.world import AD_PLATFORMS, CRMS, World
 from revops.settings import Settings, settings_from_env
-from revops.sources.registry import all_specs
 
 
 @dataclass
@@ -49,12 +49,12 @@ def sandboxes(world: World, as_of: datetime | None = None, port: int = 0) -> Ite
     servers: dict[str, SandboxServer] = {}
     env: dict[str, str] = {}
     try:
-        for i, spec in enumerate(s for s in all_specs() if uses(world, s.name)):
+        for i, spec in enumerate(s for s in all_sandboxes() if uses(world, s.name)):
             token = secrets.token_urlsafe(24)
-            app = spec.sandbox_app(world, token=token, as_of=as_of)
+            app = spec.app(world, token=token, as_of=as_of)
             server = SandboxServer(app, port=port + i if port else 0).start()
             servers[spec.name] = server
-            env.update(spec.sandbox_env(server.url, token, world))
+            env.update(spec.env(server.url, token, world))
         yield RunningSandboxes(world, servers, env)
     finally:
         for server in servers.values():

@@ -7,8 +7,9 @@ created later do not exist yet, stages reached later are not set yet, the last d
 are still provisional and restated later. This makes incremental syncs, lookback re-pulls and
 merges testable against servers that really change between two runs.
 
-Nothing here knows about the pipeline. ``revops.sandbox.truth`` computes the KPIs from these
-objects directly; the tests compare the warehouse's marts to that.
+Nothing here knows about the pipeline (only the registry's list of sources).
+``revops.sandbox.truth`` computes the KPIs from these objects directly; the tests compare the
+warehouse's marts to that.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from zoneinfo import ZoneInfo
+
+from revops.sources.registry import AD_PLATFORM, CRM, names_of_kind
 
 STAGES = ("lead", "mql", "sql", "opportunity", "customer")
 HUBSPOT_STAGE = {
@@ -48,10 +51,11 @@ PROVISIONAL_SHARE = Decimal("0.85")
 CENT = Decimal("0.01")
 
 
-#: the ad platforms the world spends on (source names; ``offline`` is the finance team's CSV)
-AD_PLATFORMS = ("meta", "google_ads", "linkedin", "microsoft_ads", "offline")
+#: the ad platforms the world spends on (source names; ``offline`` is the finance team's CSV),
+#: from the production registry, in its order (the order the world draws its accounts in)
+AD_PLATFORMS = names_of_kind(AD_PLATFORM)
 #: the CRMs a world can keep its funnel in (source names)
-CRMS = ("hubspot", "salesforce")
+CRMS = names_of_kind(CRM)
 
 
 @dataclass(frozen=True)

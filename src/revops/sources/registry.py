@@ -1,7 +1,11 @@
-"""Every source the product knows. The flow extracts from these; the contract test suite runs
-over them, so a new source gets paging/resume/retry/fault tests without new test code.
+"""Every source the product knows, and the one list of platforms. The flow extracts from these;
+the contract test suite runs over them, so a new source gets paging/resume/retry/fault tests
+without new test code; the sandbox (``revops.sandbox``) derives its ad platforms and CRMs from
+here. See docs/adding-a-source.md.
 
-A platform package ``revops.sources.<name>`` exposes ``SPEC: SourceSpec``.
+A platform package ``revops.sources.<name>`` exposes ``SPEC: SourceSpec``. The connector class
+is named by a dotted path and imported by ``SourceSpec.build``, so reading the registry loads no
+connector (nor pyarrow).
 """
 
 from __future__ import annotations
@@ -9,13 +13,18 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from revops.sandbox.server import SandboxApp
-    from revops.sandbox.world import World
     from revops.settings import Settings
     from revops.sources.base import Source
+
+#: what a source is to the warehouse: ad spend (unioned over the dbt var ``ad_platforms``),
+#: a CRM's funnel, or reference data (FX rates)
+Kind = Literal["ad_platform", "crm", "fx"]
+AD_PLATFORM: Kind = "ad_platform"
+CRM: Kind = "crm"
+FX: Kind = "fx"
 
 SOURCE_NAMES = (
     "meta", "hubspot", "salesforce", "google_ads", "linkedin", "microsoft_ads", "offline", "ecb",
@@ -25,18 +34,13 @@ SOURCE_NAMES = (
 @dataclass(frozen=True)
 class SourceSpec:
     name: str
-    #: build the connector from settings (credentials, base URL, account ids)
-    build: Callable[[Settings], Source]
-    #: the platform's sandbox app: ``sandbox_app(world, token=..., as_of=...)``
-    sandbox_app: Callable[..., SandboxApp]
-    #: REVOPS_* variables that point the connector at a sandbox: ``(base_url, token, world)``
-    sandbox_env: Callable[[str, str, World], dict[str, str]]
+    kind: Kind
+    #: the connector class, ``"package.module:Class"``, built from settings (credentials, base
+    #: URL, account ids) by ``build``; imported only then
+    connector: str
     #: the variable holding the credential; fatal auth errors name it (None: no credential,
     #: e.g. the ECB's public files; the contract's auth cases are skipped)
     secret_env: str | None
-    #: variables that make the connector page in small pages (contract test of paging);
-    #: None: the API has nothing to page
-    small_pages_env: dict[str, str] | None
     #: is it configured? (a deployment may use only some sources)
     configured: Callable[[Settings], bool]
     #: OAuth sources refresh an expired access token once (the contract checks it)
@@ -45,6 +49,11 @@ class SourceSpec:
     #: contract checks that a resume picks the new values up. False for append-only data.
     restates: bool = True
 
+    def build(self, settings: Settings) -> Source:
+        """The connector, reading its credentials, base URL and account ids from ``settings``."""
+        module, _, cls = self.connector.partition(":")
+        return getattr(importlib.import_module(module), cls)(settings)
+
 
 def get_spec(name: str) -> SourceSpec:
     return importlib.import_module(f"revops.sources.{name}").SPEC
@@ -52,3 +61,8 @@ def get_spec(name: str) -> SourceSpec:
 
 def all_specs() -> list[SourceSpec]:
     return [get_spec(n) for n in SOURCE_NAMES]
+
+
+def names_of_kind(kind: Kind) -> tuple[str, ...]:
+    """The sources of one kind, in registry order (e.g. the ad platforms)."""
+    return tuple(s.name for s in all_specs() if s.kind == kind)

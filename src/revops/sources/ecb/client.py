@@ -12,7 +12,8 @@ wrong is what goes wrong with any big static download behind a CDN:
 * 404 or 403: the URL (``REVOPS_ECB_BASE_URL``) is wrong or we are blocked: fatal, retrying
   cannot help.
 
-Sources: /work/shared/api-notes/ad-platforms.md (ECB section),
+The files, their formats and the publication calendar (around 16:00 CET on TARGET working days
+only) are described in the connector's README.md; the ECB's own page:
 https://www.ecb.europa.eu/stats/policy_and_exchange_rates/euro_reference_exchange_rates/html/index.en.html
 """
 

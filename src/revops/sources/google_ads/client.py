@@ -14,9 +14,12 @@ What makes Google Ads different from the generic client:
 * quota errors (429 ``RESOURCE_EXHAUSTED``) carry their wait in
   ``details.quotaErrorDetails.retryDelay`` (``"60s"``), not in a Retry-After header.
 
-Sources: /work/shared/api-notes/ad-platforms.md (Google Ads section); Google Ads API docs
-"Understand API errors", "Quota", "OAuth: refresh an access token"; real 429 bodies in
-PipedreamHQ/pipedream#21554; UNSUPPORTED_VERSION body in google-marketing-solutions/adios#47.
+Sources: Google Ads API docs "Understand API errors"
+(https://developers.google.com/google-ads/api/docs/best-practices/understand-api-errors),
+access levels and quota (https://developers.google.com/google-ads/api/docs/api-policy/access-levels),
+OAuth refresh (https://developers.google.com/identity/protocols/oauth2/web-server#offline); real
+429 bodies in PipedreamHQ/pipedream#21554; UNSUPPORTED_VERSION body in
+google-marketing-solutions/adios#47.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """HTTP client for the HubSpot CRM API (private-app token).
 
-Why each rule exists (wire facts in /work/shared/api-notes/crm.md, HubSpot section):
+Why each rule exists (HubSpot's limits and error bodies:
+https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details; see README.md):
 
 * 429 ``TEN_SECONDLY_ROLLING`` (or the search endpoints' per-second limit) clears within seconds:
   retry, honouring ``Retry-After`` when HubSpot sends it (it often does not: then the base

@@ -2,7 +2,8 @@
 pipelines), the search paging that survives the 10k cap and the recycle-bin pass for deleted
 records.
 
-Why the search read is shaped this way (api-notes crm.md, "Search"):
+Why the search read is shaped this way (https://developers.hubspot.com/docs/api/crm/search,
+"Limitations"; README.md, "Wire facts"):
 
 * ``after`` is an offset, and HubSpot answers 400 once ``after + limit`` passes 10,000, so one
   query can never reach more than 10,000 records;
@@ -91,7 +92,8 @@ COMPANY_PROPERTIES = (
     "hs_lastmodifieddate",
     "hubspot_owner_id",
 )
-#: v4 association type of the Primary label, company -> contact (api-notes crm.md)
+#: v4 association type of the Primary label, company -> contact (HUBSPOT_DEFINED type ids:
+#: https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide)
 COMPANY_TO_CONTACT_PRIMARY = 2
 #: calls, emails and meetings: the activity time, who logged it, and which way it went
 _ACTIVITY_COMMON = ("hs_timestamp", "hs_createdate", "hs_lastmodifieddate", "hubspot_owner_id")

@@ -15,8 +15,11 @@ What is LinkedIn-specific, and why this client exists rather than the generic on
 * 429 (quota, also sent for infrastructure protection) and 5xx are retried; 400/403 are fatal
   with LinkedIn's message.
 
-Sources: /work/shared/api-notes/ad-platforms.md (LinkedIn section); airbyte source-linkedin-ads
-``BEHAVIOR.md`` (safe encoding ``():,%``, 20-field limit, no paging on adAnalytics).
+Sources: Microsoft Learn, LinkedIn Marketing API versioning
+(https://learn.microsoft.com/en-us/linkedin/marketing/versioning) and "Ads Reporting"
+(https://learn.microsoft.com/en-us/linkedin/marketing/integrations/ads-reporting/ads-reporting);
+airbyte source-linkedin-ads ``BEHAVIOR.md`` (safe encoding ``():,%``, 20-field limit, no paging
+on adAnalytics).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ Meta's error handling is unusual, which is why this client exists rather than th
 * "Please reduce the amount of data" (HTTP 500) is not transient: the same request fails again,
   so the pager halves ``limit`` instead of retrying as is.
 
-Sources: /work/shared/api-notes/ad-platforms.md (Meta section), airbyte
+Sources: Meta's rate limiting (https://developers.facebook.com/docs/graph-api/overview/rate-limiting)
+and error codes (https://developers.facebook.com/docs/marketing-api/error-reference); airbyte
 source-facebook-marketing ``streams/common.py`` and ``api.py``.
 """
 

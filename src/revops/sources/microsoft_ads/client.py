@@ -16,9 +16,11 @@ Why a client of its own rather than the generic one:
   ``Authorization`` header (the bearer token must not travel to a third host) and never appears
   in an exception message (its query string is a signature).
 
-Sources: /work/shared/api-notes/ad-platforms.md (Microsoft section); Microsoft Advertising docs
-``guides/handle-service-errors-exceptions.md``, ``guides/operation-error-codes.md``,
-``guides/authentication-oauth-get-tokens.md`` (MicrosoftDocs/Advertising-docs).
+Sources: Microsoft Advertising docs
+https://learn.microsoft.com/en-us/advertising/guides/handle-service-errors-exceptions,
+https://learn.microsoft.com/en-us/advertising/guides/operation-error-codes and
+https://learn.microsoft.com/en-us/advertising/guides/authentication-oauth-get-tokens
+(MicrosoftDocs/Advertising-docs).
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """HTTP client for the Salesforce REST API (OAuth 2.0 refresh-token flow).
 
-Why each rule exists (wire facts in /work/shared/api-notes/crm.md, Salesforce section):
+Why each rule exists (Salesforce's status codes and error responses:
+https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm; the
+refresh token flow: https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_refresh_token_flow.htm):
 
 * Auth: ``POST {login_url}/services/oauth2/token`` (form ``grant_type=refresh_token``,
   ``client_id``, ``client_secret``, ``refresh_token``) answers ``access_token`` and

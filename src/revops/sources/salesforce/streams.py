@@ -1,6 +1,7 @@
 """Salesforce streams (declared as data) and the SOQL reads that fill them.
 
-Incremental reads, per object (wire facts in /work/shared/api-notes/crm.md, Salesforce):
+Incremental reads, per object (``queryAll`` and ``IsDeleted``:
+https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_queryall.htm):
 
 * ``SELECT <fields> FROM <Object> WHERE <cursor> >= <saved − lookback> ORDER BY <cursor>, Id``
   through ``/queryAll`` for every object that can be deleted (Lead, Contact, Opportunity and

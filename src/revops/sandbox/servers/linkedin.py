@@ -3,7 +3,8 @@ LinkedIn's wire format.
 
 It shows the world as of ``self.as_of``; analytics days are **UTC** days (``AdAccount.day_zone``),
 the last days are provisional and restated later (``World.ad_days_as_of``). What it reproduces,
-because connectors get it wrong (see /work/shared/api-notes/ad-platforms.md, LinkedIn section):
+because connectors get it wrong (see src/revops/sources/linkedin/README.md and the Microsoft
+Learn pages it links):
 
 * our levels map to LinkedIn's: our campaign = **campaign group**, our ad group = **campaign**,
   our ad = **creative**; ids are numbers on groups/campaigns/accounts but URNs on creatives

@@ -3,7 +3,7 @@
 It shows the world as of ``self.as_of``: days that have not started in the customer's time
 zone do not exist yet, the last days are provisional and restated later
 (``World.ad_days_as_of``). What it reproduces, because connectors get it wrong (see
-/work/shared/api-notes/ad-platforms.md, Google Ads section):
+src/revops/sources/google_ads/README.md and the Google Ads API docs it links):
 
 * OAuth2: ``POST /token`` (``grant_type=refresh_token``) mints random access tokens
   (``expires_in`` 3599); the refresh token is the one the sandbox was built with; a wrong one

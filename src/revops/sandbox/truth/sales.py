@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from revops.sandbox.truth import TruthConfig, contact_channel
+from revops.sandbox.truth.common import TruthConfig, contact_channel
 from revops.sandbox.world import World
 
 NONE = "(none)"

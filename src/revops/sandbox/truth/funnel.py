@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from revops.sandbox.truth import TruthConfig, contact_channel
+from revops.sandbox.truth.common import TruthConfig, contact_channel, month_of
 from revops.sandbox.world import STAGES, Contact, World
 
 #: campaign_id and campaign_name of contacts whose lead source is no ad campaign
@@ -37,11 +37,6 @@ SECONDS_PER_DAY = 86400
 def _ms(t: datetime | None) -> datetime | None:
     """A world time at the CRM's precision (milliseconds, truncated like HubSpot's wire format)."""
     return None if t is None else t.replace(microsecond=t.microsecond // 1000 * 1000)
-
-
-def _month(t: datetime, tz: ZoneInfo) -> date:
-    """First day of the month of ``t`` in the reporting time zone."""
-    return t.astimezone(tz).date().replace(day=1)
 
 
 def _next_month(d: date) -> date:
@@ -101,7 +96,7 @@ def kpi_funnel_monthly(
         channel = contact_channel(c)
         series[(channel, campaign_id)] = (platform, name)
         times = {s: _ms(c.stage_as_of(s, as_of)) for s in STAGES}
-        cohorts[(_month(times["lead"], tz), channel, campaign_id)].append(times)
+        cohorts[(month_of(times["lead"], tz), channel, campaign_id)].append(times)
     if not cohorts:
         return []
     first = min(k[0] for k in cohorts)
@@ -146,7 +141,7 @@ def _mql_cohorts(world: World, as_of: datetime, cfg: TruthConfig) -> dict[tuple[
         if mql_at is None:
             continue
         platform, campaign_id, name = _campaign(c, as_of)
-        key = (_month(_ms(mql_at), tz), contact_channel(c), campaign_id)
+        key = (month_of(_ms(mql_at), tz), contact_channel(c), campaign_id)
         cohort = cohorts.setdefault(
             key, {"platform": platform, "campaign_name": name, "decisions": Counter(), "reasons": Counter()}
         )

@@ -15,8 +15,8 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from revops.sandbox.truth import TruthConfig, _month, platform_channel, spend_reporting
-from revops.sandbox.truth_sales import crm_time
+from revops.sandbox.truth.common import TruthConfig, month_of, platform_channel, spend_reporting
+from revops.sandbox.truth.sales import crm_time
 from revops.sandbox.world import Touch, World
 
 MODELS = ("first_touch", "last_touch", "linear", "u_shaped")
@@ -64,7 +64,7 @@ def kpi_attribution(
     for deal in world.deals_as_of(as_of):
         if not (deal.is_won and deal.is_closed_as_of(as_of)):
             continue
-        month = _month(deal.close_at, tz)  # type: ignore[arg-type]
+        month = month_of(deal.close_at, tz)  # type: ignore[arg-type]
         touches = touches_before_deal(world, deal, as_of)
         for model in MODELS:
             for t, w in zip(touches, weights(model, len(touches)), strict=True):

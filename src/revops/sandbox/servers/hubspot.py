@@ -102,7 +102,8 @@ _PRIMARY_TYPE = {
 COMPANY_ID_BASE = 30_000_000_000
 #: companies' web domains (a reserved example TLD)
 COMPANY_DOMAIN = "example.com.br"
-#: a merge mints a new record id (api-notes crm.md "Merges"): the person's k-th merged record
+#: a merge mints a new record id (HubSpot changelog, "Updated merge functionality for contacts
+#: and companies"): the person's k-th merged record
 #: is ``MERGED_ID_BASE + k * MERGED_ID_STEP + <survivor's world contact id>``: deterministic,
 #: never colliding with the world's own ids (100001...), and, like HubSpot's, a later record has
 #: a larger id of the same length (so "the smallest survivor id" picks a stale one in a chain)

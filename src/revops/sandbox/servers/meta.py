@@ -2,7 +2,8 @@
 
 It shows the world as of ``self.as_of``: days that have not started in the account's time zone
 do not exist yet, the last days are provisional and restated later (``World.ad_days_as_of``).
-What it reproduces, because connectors get it wrong (see /work/shared/api-notes/ad-platforms.md):
+What it reproduces, because connectors get it wrong (see src/revops/sources/meta/README.md and
+the Meta docs it links):
 
 * numbers as decimal strings (``"53.4"``), ids as strings, ``account_status`` as a number;
 * days in the **account's** time zone; ads without delivery on a day have no row;

@@ -2,7 +2,7 @@
 storage, all on one server, serving the synthetic world in Microsoft's wire format.
 
 It shows the world as of ``self.as_of``. What it reproduces, because connectors get it wrong
-(see /work/shared/api-notes/ad-platforms.md and MicrosoftDocs/Advertising-docs):
+(see src/revops/sources/microsoft_ads/README.md and https://learn.microsoft.com/en-us/advertising/guides/):
 
 * OAuth2 refresh-token flow (``POST /common/oauth2/v2.0/token``, form-encoded): a new access
   token *and a new refresh token* on each call; a wrong refresh token → 400 ``invalid_grant``;
@@ -52,7 +52,7 @@ from revops.sandbox.server import SandboxApp, json_response
 from revops.sandbox.world import AdAccount, AdDay
 
 PLATFORM = "microsoft_ads"
-#: fixed sandbox identifiers handed to the connector by ``sandbox_env``
+#: fixed sandbox identifiers handed to the connector by ``revops.sandbox.registry``
 CUSTOMER_ID = "251830467"
 CLIENT_ID = "5f2c6d0e-sandbox-client"
 DEVELOPER_TOKEN = "SBX-DEVTOKEN-1234"

@@ -1,51 +1,28 @@
-"""Ground-truth KPIs, computed straight from the synthetic world, never through the pipeline.
-
-Definitions follow docs/metrics.md (the contract with both departments). The only inputs shared
-with the pipeline are configuration data (dbt seeds: channel mapping, targets). FX comes from the
-world's own ECB rates, converted here at the last publication on or before each spend day.
+"""Ground truth of the marts both departments share (``marts.kpi_channel_daily``,
+``marts.kpi_targets_vs_actual``, ``marts.kpi_attribution_coverage``,
+``marts.kpi_scorecard_monthly``) and the demo's summary, computed straight from the synthetic
+world, never through the pipeline. Definitions follow docs/metrics.md (the contract with both
+departments).
 """
 
 from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from revops.sandbox.truth.common import (
+    SEEDS,
+    TruthConfig,
+    contact_channel,
+    month_of,
+    platform_channel,
+    spend_reporting,
+)
 from revops.sandbox.world import World
-
-SEEDS = Path(__file__).resolve().parents[1] / "dbt" / "seeds"
-
-
-def spend_reporting(world: World, ad_day, as_of: datetime, currency: str) -> Decimal:
-    """An ad-day's spend in the reporting currency (ECB rates as published at ``as_of``)."""
-    return world.to_currency(ad_day.spend, world.currency_of(ad_day.ad), currency, ad_day.day, as_of)
-
-
-def channel_mapping(path: Path = SEEDS / "channel_mapping.csv") -> dict[tuple[str, str], str]:
-    """(source_type, source_value) -> channel: configuration shared with the pipeline."""
-    with path.open() as fh:
-        return {(r["source_type"], r["source_value"]): r["channel"] for r in csv.DictReader(fh)}
-
-
-def platform_channel(platform: str) -> str:
-    return channel_mapping().get(("platform", platform), "other")
-
-
-def contact_channel(contact) -> str:
-    """A contact's channel: its true campaign's platform; organic contacts arrive direct."""
-    if contact.source_campaign is not None:
-        return platform_channel(contact.source_campaign.platform)
-    return channel_mapping().get(("crm_source", "DIRECT_TRAFFIC"), "other")
-
-
-@dataclass(frozen=True)
-class TruthConfig:
-    reporting_currency: str = "USD"
-    reporting_timezone: str = "America/New_York"
 
 
 def _ratio(num: Decimal, den: int) -> Decimal | None:
@@ -136,10 +113,6 @@ def summary(world: World, as_of: datetime | None = None, cfg: TruthConfig | None
     }
 
 
-def _month(t: datetime, tz: ZoneInfo) -> date:
-    return t.astimezone(tz).date().replace(day=1)
-
-
 def targets(path: Path = SEEDS / "targets.csv") -> dict[tuple[date, str, str], Decimal]:
     with path.open() as fh:
         return {
@@ -159,12 +132,12 @@ def kpi_targets_vs_actual(
         for stage, metric in (("mql", "mqls"), ("sql", "sqls")):
             t = c.stage_as_of(stage, as_of)
             if t is not None:
-                actual[(_month(t, tz), contact_channel(c), metric)] += 1
+                actual[(month_of(t, tz), contact_channel(c), metric)] += 1
     for d in world.deals_as_of(as_of):
         channel = contact_channel(world.contact_by_id[d.contact_id])
-        actual[(_month(d.created_at, tz), channel, "pipeline")] += d.amount
+        actual[(month_of(d.created_at, tz), channel, "pipeline")] += d.amount
         if d.is_won and d.is_closed_as_of(as_of):
-            actual[(_month(d.close_at, tz), channel, "revenue")] += d.amount  # type: ignore[arg-type]
+            actual[(month_of(d.close_at, tz), channel, "revenue")] += d.amount  # type: ignore[arg-type]
     goal = targets()
     rows = []
     for key in sorted(set(goal) | set(actual)):
@@ -188,7 +161,7 @@ def kpi_attribution_coverage(
         t = c.stage_as_of("lead", as_of)
         if t is None:
             continue
-        n = counts[(_month(t, tz), contact_channel(c))]
+        n = counts[(month_of(t, tz), contact_channel(c))]
         n[0] += 1
         n[1] += c.source_campaign is not None
     return [
@@ -219,13 +192,13 @@ def kpi_scorecard_monthly(
                            ("opportunity", "opportunities"), ("customer", "customers")):
             t = c.stage_as_of(stage, as_of)
             if t is not None:
-                totals[_month(t, tz)][col] += 1
+                totals[month_of(t, tz)][col] += 1
                 if stage == "lead" and c.source_campaign is not None:
-                    totals[_month(t, tz)]["paid_leads"] += 1
+                    totals[month_of(t, tz)]["paid_leads"] += 1
     for d in world.deals_as_of(as_of):
-        totals[_month(d.created_at, tz)]["pipeline_created"] += d.amount
+        totals[month_of(d.created_at, tz)]["pipeline_created"] += d.amount
         if d.is_closed_as_of(as_of):
-            m = _month(d.close_at, tz)  # type: ignore[arg-type]
+            m = month_of(d.close_at, tz)  # type: ignore[arg-type]
             totals[m]["won_deals" if d.is_won else "lost_deals"] += 1
             if d.is_won:
                 totals[m]["revenue_won"] += d.amount

@@ -1,0 +1,53 @@
+"""What every ground-truth module shares: the reporting configuration, the channel of a platform
+or a contact (from the dbt seed the pipeline reads too), spend in the reporting currency.
+
+The only inputs shared with the pipeline are configuration data (dbt seeds: channel mapping,
+targets). FX comes from the world's own ECB rates, converted at the last publication on or
+before each spend day.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from revops.sandbox.world import World
+
+SEEDS = Path(__file__).resolve().parents[2] / "dbt" / "seeds"
+
+
+def spend_reporting(world: World, ad_day, as_of: datetime, currency: str) -> Decimal:
+    """An ad-day's spend in the reporting currency (ECB rates as published at ``as_of``)."""
+    return world.to_currency(ad_day.spend, world.currency_of(ad_day.ad), currency, ad_day.day, as_of)
+
+
+def channel_mapping(path: Path = SEEDS / "channel_mapping.csv") -> dict[tuple[str, str], str]:
+    """(source_type, source_value) -> channel: configuration shared with the pipeline."""
+    with path.open() as fh:
+        return {(r["source_type"], r["source_value"]): r["channel"] for r in csv.DictReader(fh)}
+
+
+def platform_channel(platform: str) -> str:
+    return channel_mapping().get(("platform", platform), "other")
+
+
+def contact_channel(contact) -> str:
+    """A contact's channel: its true campaign's platform; organic contacts arrive direct."""
+    if contact.source_campaign is not None:
+        return platform_channel(contact.source_campaign.platform)
+    return channel_mapping().get(("crm_source", "DIRECT_TRAFFIC"), "other")
+
+
+@dataclass(frozen=True)
+class TruthConfig:
+    reporting_currency: str = "USD"
+    reporting_timezone: str = "America/New_York"
+
+
+def month_of(t: datetime, tz: ZoneInfo) -> date:
+    """First day of the month of ``t`` in the reporting time zone."""
+    return t.astimezone(tz).date().replace(day=1)
