@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ import pyarrow as pa
 
 from revops.load.publish import built_marts, publish
 from revops.load.warehouse import BUILD_SCHEMA, Warehouse
+from revops.load.writer_lock import WriterLock
 from revops.settings import Settings
 from revops.sources.base import Batch, Stream
 from revops.sources.registry import all_specs, get_spec
@@ -101,11 +103,20 @@ def all_streams(settings: Settings) -> list[Stream]:
     return [st for spec in all_specs() for st in spec.build(settings).streams]
 
 
-def prepare(settings: Settings, flow: str, run_id: str | None = None) -> tuple[Warehouse, str]:
+def prepare(settings: Settings, flow: str, run_id: str | None = None,
+            abandon_stale: bool = False) -> tuple[Warehouse, str]:
     """Schemas, ops tables and an ``ops.runs`` row; raw tables exist for every declared stream
-    (empty until loaded) so the models build for a company that uses only some sources."""
+    (empty until loaded) so the models build for a company that uses only some sources.
+    ``abandon_stale`` (only for the holder of the writer lock): ``running`` rows of other runs
+    become ``abandoned``, since their owners are gone."""
     wh = Warehouse(settings.warehouse_url)
     wh.ensure_schemas()
+    if abandon_stale:
+        run_id = run_id or uuid.uuid4().hex
+        for stale in wh.abandon_stale_runs(run_id):
+            log.warning("run %s (host %s, pid %s, started %s) was left running by a process that is "
+                        "gone: marked abandoned", stale["run_id"], stale["host"], stale["pid"],
+                        stale["started_at"])
     for stream in all_streams(settings):
         wh.ensure_stream_table(stream)
     return wh, wh.start_run(flow, run_id)
@@ -244,8 +255,10 @@ Step = Callable[[Callable[..., Any]], Callable[..., Any]]
 Extract = Callable[[Settings, str, list[str]], list[SourceResult]]
 
 
-def start_run(settings: Settings, flow: str) -> str:
-    wh, run_id = prepare(settings, flow)
+def start_run(settings: Settings, flow: str, run_id: str | None = None) -> str:
+    """The run's ``ops.runs`` row. Called by :func:`run` while it holds the writer lock, so a
+    ``running`` row left by another run is abandoned: its owner is gone."""
+    wh, run_id = prepare(settings, flow, run_id, abandon_stale=True)
     wh.dispose()
     return run_id
 
@@ -288,19 +301,22 @@ def run(settings: Settings, flow: str = "manual", sources: list[str] | None = No
         raise NoSourceConfigured(
             "no source is configured: set the REVOPS_<SOURCE>_* variables of at least one source "
             "(see .env.example)")
-    run_id = step(start_run)(settings, flow)
-    try:
-        extracted = extract(settings, run_id, chosen)
-        step(transform)(settings, run_id)
-        step(gate)(settings, run_id)
-        published = step(publish_built)(settings)
-    except BaseException as exc:
+    # one writer at a time: a second run fails here at once (WarehouseBusy names the holder),
+    # before it writes anything
+    with WriterLock(settings.warehouse_url, uuid.uuid4().hex) as lock:
+        run_id = step(start_run)(settings, flow, lock.holder.run_id)
+        try:
+            extracted = extract(settings, run_id, chosen)
+            step(transform)(settings, run_id)
+            step(gate)(settings, run_id)
+            published = step(publish_built)(settings)
+        except BaseException as exc:
+            with Warehouse(settings.warehouse_url) as wh:
+                wh.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}"[:4000])
+            raise
         with Warehouse(settings.warehouse_url) as wh:
-            wh.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}"[:4000])
-        raise
-    with Warehouse(settings.warehouse_url) as wh:
-        wh.finish_run(run_id, "completed")
-        return RunResult(run_id, extracted, published, summary(wh))
+            wh.finish_run(run_id, "completed")
+            return RunResult(run_id, extracted, published, summary(wh))
 
 
 def summary(wh: Warehouse) -> dict[str, Any]:

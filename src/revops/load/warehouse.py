@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,6 +37,10 @@ OPS_DDL = (
     """create table if not exists ops.runs (
         run_id varchar primary key, flow varchar not null, started_at timestamptz not null,
         finished_at timestamptz, status varchar not null, message varchar)""",
+    # who runs it: a ``running`` row whose owner is gone is told apart (``abandoned``) by the
+    # next run, which holds the writer lock (revops.load.writer_lock)
+    "alter table ops.runs add column if not exists host varchar",
+    "alter table ops.runs add column if not exists pid integer",
     """create table if not exists ops.run_streams (
         run_id varchar not null, source varchar not null, stream varchar not null,
         rows_extracted bigint not null, rows_loaded bigint not null,
@@ -279,12 +285,31 @@ class Warehouse:
         with self.engine.begin() as conn:
             conn.execute(
                 text(
-                    "insert into ops.runs (run_id, flow, started_at, status) "
-                    "values (:r, :f, :now, 'running')"
+                    "insert into ops.runs (run_id, flow, started_at, status, host, pid) "
+                    "values (:r, :f, :now, 'running', :host, :pid)"
                 ),
-                {"r": run_id, "f": flow, "now": datetime.now(UTC)},
+                {"r": run_id, "f": flow, "now": datetime.now(UTC), "host": socket.gethostname(),
+                 "pid": os.getpid()},
             )
         return run_id
+
+    def abandon_stale_runs(self, by_run_id: str) -> list[dict[str, Any]]:
+        """Mark every ``running`` row ``abandoned``. Only the holder of the writer lock may call
+        this: every live run holds that lock, so any other ``running`` row's owner is gone
+        (killed, or its machine died). Returns the rows it marked."""
+        with self.engine.begin() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(text(
+                "select run_id, started_at, host, pid from ops.runs "
+                "where status = 'running' and run_id <> :me"), {"me": by_run_id})]
+            for r in rows:
+                conn.execute(
+                    text("update ops.runs set status = 'abandoned', finished_at = :now, message = :m "
+                         "where run_id = :r"),
+                    {"now": datetime.now(UTC), "r": r["run_id"],
+                     "m": f"owner gone (host {r['host']}, pid {r['pid']}): its writer lock was free "
+                          f"when run {by_run_id} started"},
+                )
+        return rows
 
     def finish_run(self, run_id: str, status: str, message: str | None = None) -> None:
         with self.engine.begin() as conn:
