@@ -3,6 +3,12 @@
 The profile is generated from ``REVOPS_WAREHOUSE_URL`` so one setting drives loading and
 models; one ``dbt build`` per run, in a child process (see :func:`build`). For DuckDB the
 caller must have closed its own connections first: one writer at a time.
+
+The profile is persistent (``<data dir>/dbt/profile/profiles.yml``, so ``revops dbt ...`` and a
+plain ``dbt --profiles-dir`` can use it) and holds no secret: the password is
+``{{ env_var('DBT_ENV_SECRET_REVOPS_PASSWORD') }}``, handed to the dbt child process in its
+environment only (dbt also scrubs ``DBT_ENV_SECRET_*`` values from its logs). Nothing is written
+to a temporary folder, so a killed build leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -11,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,8 @@ from sqlalchemy.engine import make_url
 from revops.settings import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
+#: the variable the profile reads the warehouse password from (set only in dbt's environment)
+PASSWORD_ENV = "DBT_ENV_SECRET_REVOPS_PASSWORD"
 
 
 class ModelBuildError(RuntimeError):
@@ -39,7 +46,8 @@ class BuildResult:
 
 
 def profile_for(url: str, threads: int = 1) -> dict[str, Any]:
-    """A dbt profile target for a SQLAlchemy URL (DuckDB file or PostgreSQL)."""
+    """A dbt profile target for a SQLAlchemy URL (DuckDB file or PostgreSQL). It holds no
+    secret: the password is read from the environment (:func:`dbt_env`)."""
     u = make_url(url)
     if u.drivername.startswith("duckdb"):
         path = u.database or ":memory:"
@@ -52,7 +60,7 @@ def profile_for(url: str, threads: int = 1) -> dict[str, Any]:
             "host": u.host or u.query.get("host") or "127.0.0.1",
             "port": int(u.port or u.query.get("port") or 5432),
             "user": u.username or "postgres",
-            "password": u.password or "",
+            "password": "{{ env_var('" + PASSWORD_ENV + "', '') }}",
             "dbname": u.database,
             "schema": "public",
             "threads": threads,
@@ -76,6 +84,59 @@ def dbt_vars(settings: Settings) -> dict[str, Any]:
     }
 
 
+def work_dir(settings: Settings) -> Path:
+    return Path(settings.data_dir).resolve() / "dbt"
+
+
+def write_profile(settings: Settings) -> Path:
+    """``<data dir>/dbt/profile/profiles.yml`` for the warehouse URL (no secret in it: see
+    :func:`dbt_env`); replaced atomically, so a concurrent reader never sees half a file."""
+    profiles_dir = work_dir(settings) / "profile"
+    profiles_dir.mkdir(parents=True, exist_ok=True)
+    profile = {"revops": {"target": "warehouse", "outputs": {"warehouse": profile_for(settings.warehouse_url)}}}
+    tmp = profiles_dir / f".profiles.yml.{os.getpid()}"
+    tmp.write_text(yaml.safe_dump(profile))
+    os.replace(tmp, profiles_dir / "profiles.yml")
+    return profiles_dir
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """The dbt child's environment: ours, the project/profile/target paths dbt reads from
+    ``DBT_*`` variables (so any dbt command finds them), and the password for the profile."""
+    work = work_dir(settings)
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1",
+           "DBT_PROJECT_DIR": str(PROJECT_DIR), "DBT_PROFILES_DIR": str(write_profile(settings)),
+           "DBT_TARGET_PATH": str(work / "target"), "DBT_LOG_PATH": str(work / "logs")}
+    env.pop(PASSWORD_ENV, None)
+    password = make_url(settings.warehouse_url).password
+    if password:
+        env[PASSWORD_ENV] = password
+    return env
+
+
+#: dbt commands that render the project (and so need the run's ``--vars``)
+_RENDERING = {"build", "run", "test", "seed", "compile", "ls", "list", "show", "snapshot", "parse",
+              "run-operation", "retry", "clone", "docs generate", "source freshness"}
+
+
+def dbt_args(settings: Settings, args: list[str]) -> list[str]:
+    """``args`` with the settings' ``--vars`` after the (sub)command when it renders models and
+    the caller gave none."""
+    words = 2 if args and args[0] in ("docs", "source") else 1
+    command = " ".join(args[:words])
+    if command not in _RENDERING or "--vars" in args:
+        return list(args)
+    return [*args[:words], "--vars", json.dumps(dbt_vars(settings)), *args[words:]]
+
+
+def run_dbt(settings: Settings, args: list[str], *, capture: bool = True) -> subprocess.CompletedProcess:
+    """Any dbt command on our project and warehouse, in a child process (``revops dbt ...``)."""
+    return subprocess.run(
+        [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *dbt_args(settings, args)],
+        capture_output=capture, text=True, env=dbt_env(settings),
+    )
+
+
 def build(settings: Settings, *, select: str | None = None) -> BuildResult:
     """``dbt build`` (seeds, models, tests); raises ModelBuildError listing failing nodes.
 
@@ -84,36 +145,15 @@ def build(settings: Settings, *, select: str | None = None) -> BuildResult:
     afterwards ("different configuration"), and dbt's global logging/state would leak into the
     Prefect worker. The child costs the same ~4 s start-up dbt always has.
     """
-    work = Path(settings.data_dir).resolve() / "dbt"
-    work.mkdir(parents=True, exist_ok=True)
-    target = work / "target"
-    with tempfile.TemporaryDirectory(prefix="revops-dbt-profile-") as profiles_dir:
-        # the profile may hold a password: it lives only in a private temp dir for this build
-        profile = {"revops": {"target": "warehouse", "outputs": {"warehouse": profile_for(settings.warehouse_url)}}}
-        profile_path = Path(profiles_dir) / "profiles.yml"
-        profile_path.write_text(yaml.safe_dump(profile))
-        profile_path.chmod(0o600)
-        args = [
-            "build",
-            "--project-dir", str(PROJECT_DIR),
-            "--profiles-dir", profiles_dir,
-            "--target-path", str(target),
-            "--log-path", str(work / "logs"),
-            "--vars", json.dumps(dbt_vars(settings)),
-        ]
-        if select:
-            # a partial build runs the tests whose every input it built: a test that also reads
-            # models outside the selection (the CRM stage-mapping test reads both CRMs) would
-            # otherwise query tables this build never made
-            args += ["--select", select, "--indirect-selection", "cautious"]
-        (target / "run_results.json").unlink(missing_ok=True)
-        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
-        proc = subprocess.run(
-            [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
+    target = work_dir(settings) / "target"
+    args = ["build"]
+    if select:
+        # a partial build runs the tests whose every input it built: a test that also reads
+        # models outside the selection (the CRM stage-mapping test reads both CRMs) would
+        # otherwise query tables this build never made
+        args += ["--select", select, "--indirect-selection", "cautious"]
+    (target / "run_results.json").unlink(missing_ok=True)
+    proc = run_dbt(settings, args)
     result = BuildResult(success=proc.returncode == 0, nodes=_node_results(target))
     if not result.success:
         detail = "; ".join(

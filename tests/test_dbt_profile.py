@@ -1,0 +1,47 @@
+"""The dbt profile never holds a secret on disk: it is persistent (``<data dir>/dbt/profile``),
+reads the password from dbt's environment, and nothing goes to a temporary folder."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from pathlib import Path
+
+import yaml
+from sqlalchemy.engine import make_url
+
+from revops import pipeline, transform
+from revops.settings import Settings
+
+
+def _files_holding(root: Path, needle: bytes) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def test_build_on_postgresql_writes_the_password_nowhere(pg_url, tmp_path):
+    url = make_url(pg_url)
+    # the test server trusts local connections, so any password logs in; a DSN with a real
+    # password keeps it
+    password = url.password or f"pw-{secrets.token_hex(12)}"
+    settings = Settings(_env_file=None, warehouse_url=url.set(password=password).render_as_string(hide_password=False),
+                        data_dir=tmp_path / "data")
+    wh, _ = pipeline.prepare(settings, "test")
+    wh.dispose()
+    result = transform.build(settings, select="stg_meta__campaigns")
+    assert result.success and any(n["name"] == "stg_meta__campaigns" for n in result.nodes)
+
+    profile = yaml.safe_load((tmp_path / "data" / "dbt" / "profile" / "profiles.yml").read_text())
+    target = profile["revops"]["outputs"]["warehouse"]
+    assert target["password"] == "{{ env_var('" + transform.PASSWORD_ENV + "', '') }}"
+    assert transform.dbt_env(settings)[transform.PASSWORD_ENV] == password
+    assert _files_holding(tmp_path / "data", password.encode()) == []
+    leftovers = [p for d in Path(tempfile.gettempdir()).glob("revops-dbt-profile-*") if d.is_dir()
+                 for p in _files_holding(d, password.encode())]
+    assert leftovers == []
+
+
+def test_profile_of_a_url_without_password_reads_an_empty_one(duckdb_url, tmp_path):
+    settings = Settings(_env_file=None, warehouse_url=duckdb_url, data_dir=tmp_path / "data")
+    env = transform.dbt_env(settings)
+    assert transform.PASSWORD_ENV not in env
+    assert Path(env["DBT_PROFILES_DIR"], "profiles.yml").is_file()
