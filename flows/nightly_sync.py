@@ -41,32 +41,41 @@ def _as_task(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @task(name="extract_source", retries=2, retry_delay_seconds=30, retry_condition_fn=_transient,
       cache_policy=NO_CACHE, task_run_name="extract {source}")
-def extract_source(settings: Settings, run_id: str, source: str) -> pipeline.SourceResult:
-    result = pipeline.extract_source(settings, run_id, source)
+def extract_source(settings: Settings, run_id: str, source: str, full_refresh: bool = False,
+                   window: pipeline.Window | None = None) -> pipeline.SourceResult:
+    result = pipeline.extract_source(settings, run_id, source, full_refresh, window)
     get_run_logger().info(
         "%s: %s", source, ", ".join(f"{s.stream} {s.rows_loaded} rows" for s in result.streams)
     )
     return result
 
 
-def _extract_concurrently(settings: Settings, run_id: str, sources: list[str]) -> list[pipeline.SourceResult]:
-    futures = [extract_source.submit(settings, run_id, name) for name in sources]
+def _extract_concurrently(settings: Settings, run_id: str, sources: list[str],
+                          full_refresh: bool = False) -> list[pipeline.SourceResult]:
+    futures = [extract_source.submit(settings, run_id, name, full_refresh) for name in sources]
     return [f.result() for f in futures]
 
 
-@flow(name="nightly_sync", log_prints=True)
-def nightly_sync(sources: list[str] | None = None) -> dict:
-    """``sources``: restrict to these source names (default: every configured source)."""
-    result = pipeline.run(get_settings(), "nightly_sync", sources, step=_as_task, extract=_extract_concurrently)
+def report(result: pipeline.RunResult, key: str = "nightly-sync-summary") -> dict:
+    """The run's summary as a Markdown artifact and as the flow's return value."""
     extracted = [{"source": r.source, "streams": [s.__dict__ for s in r.streams], "http": r.http}
                  for r in result.extracted]
     create_markdown_artifact(
-        key="nightly-sync-summary",
+        key=key,
         markdown=markdown_summary(result.run_id, extracted, result.published, result.summary),
         description="Rows per stream and headline KPIs of this run",
     )
     return {"run_id": result.run_id, "extracted": extracted, "published": result.published,
             "summary": result.summary}
+
+
+@flow(name="nightly_sync", log_prints=True)
+def nightly_sync(sources: list[str] | None = None, full_refresh: bool = False) -> dict:
+    """``sources``: restrict to these source names (default: every configured source).
+    ``full_refresh``: those sources ignore their saved sync state for this run (rows still merge
+    on their natural keys, so it is safe to repeat)."""
+    return report(pipeline.run(get_settings(), "nightly_sync", sources, step=_as_task,
+                               extract=_extract_concurrently, full_refresh=full_refresh))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -113,13 +114,6 @@ def _matches(got: dict, want: dict) -> bool:
     )
 
 
-@app.command()
-def sync() -> None:
-    """Run the nightly flow once against the sources configured in the environment."""
-    result = _run_flow()
-    _print_summary(result["summary"])
-
-
 @warehouse_app.command("grant")
 def warehouse_grant() -> None:
     """Create or update the PostgreSQL BI login (REVOPS_BI_ROLE, REVOPS_BI_PASSWORD): SELECT
@@ -165,6 +159,111 @@ def sandbox_serve(
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+
+
+# ================================================================================================
+# Operator commands (issue 12): sync, backfill, report, dbt. Each run takes the warehouse's writer
+# lock; a second one exits at once (exit code 75, "try again later") naming the run that holds it.
+# ================================================================================================
+
+#: exit code of a command that found another run writing the warehouse (sysexits EX_TEMPFAIL)
+EXIT_BUSY = 75
+
+
+def _operator_run(flow_fn, **params) -> dict:
+    """Run a Prefect flow in this process; a busy warehouse is one line and exit code 75."""
+    from revops.load.writer_lock import WarehouseBusy
+
+    quiet_offline_defaults()
+    try:
+        with console.status(f"running the {flow_fn.name} flow..."):
+            return flow_fn(**params)
+    except WarehouseBusy as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(EXIT_BUSY) from None
+
+
+SourceOption = Annotated[list[str] | None, typer.Option(
+    "--source", help="only this source (repeat for several); default: every configured source")]
+
+
+@app.command()
+def sync(
+    source: SourceOption = None,
+    full_refresh: Annotated[bool, typer.Option(
+        "--full-refresh", help="ignore the saved sync state of these sources for this run "
+                               "(rows still merge on their keys: safe to repeat)")] = False,
+) -> None:
+    """Run the nightly flow once against the sources configured in the environment."""
+    from flows.nightly_sync import nightly_sync
+
+    result = _operator_run(nightly_sync, sources=source or None, full_refresh=full_refresh)
+    _print_summary(result["summary"])
+
+
+@app.command()
+def backfill(
+    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="first day, YYYY-MM-DD")],
+    end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="last day (inclusive)")],
+    source: SourceOption = None,
+    chunk_days: Annotated[int, typer.Option(help="days read per chunk (a rerun skips finished chunks)")] = 14,
+) -> None:
+    """Re-read a date range of the sources that read by day (ad platforms, ECB) in chunks, then
+    build and publish. Idempotent; the same command after a failure resumes."""
+    from flows.backfill import backfill as backfill_flow
+    from revops.backfill import sources_for, windows
+    from revops.settings import get_settings
+
+    try:  # argument errors before Prefect starts
+        windows(start.date(), end.date(), chunk_days)
+        sources_for(get_settings(), source or None)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    result = _operator_run(backfill_flow, start=start.date(), end=end.date(), sources=source or None,
+                           chunk_days=chunk_days)
+    _print_summary(result["summary"])
+
+
+@app.command()
+def report(
+    output: Annotated[Path | None, typer.Option(
+        help="where to write it (default: <REVOPS_DATA_DIR>/report/kpi_report.html)")] = None,
+) -> None:
+    """Write the HTML KPI report from the published marts."""
+    from revops.load.warehouse import Warehouse
+    from revops.report.html import write_report
+    from revops.settings import get_settings
+
+    settings = get_settings()
+    with Warehouse(settings.warehouse_url) as wh:
+        path = write_report(wh, output or Path(settings.data_dir) / "report" / "kpi_report.html")
+    console.print(f"KPI report: {path}")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+             add_help_option=False)
+def dbt(ctx: typer.Context) -> None:
+    """Run dbt on the project and warehouse: `revops dbt docs generate`, `revops dbt build
+    --select kpi_pipeline+`. The profile (<data dir>/dbt/profile) reads the password from the
+    environment; run settings are passed as --vars. Takes the writer lock like a run."""
+    import uuid
+
+    from revops.load.writer_lock import WarehouseBusy, WriterLock
+    from revops.settings import get_settings
+    from revops.transform import run_dbt
+
+    settings = get_settings()
+    try:
+        with WriterLock(settings.warehouse_url, f"dbt-{uuid.uuid4().hex[:12]}"):
+            code = run_dbt(settings, list(ctx.args), capture=False).returncode
+    except WarehouseBusy as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(EXIT_BUSY) from None
+    raise typer.Exit(code)
+
+
+# ================================================================================ end of operator commands
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from datetime import time as dtime
 from typing import Any
 
 import pyarrow as pa
@@ -22,7 +24,7 @@ from revops.load.publish import built_marts, publish
 from revops.load.warehouse import BUILD_SCHEMA, Warehouse
 from revops.load.writer_lock import WriterLock
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream
+from revops.sources.base import Batch, Source, Stream
 from revops.sources.registry import all_specs, get_spec
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,28 @@ class SourceResult:
     http: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Window:
+    """Days to (re-)read, ``since`` to ``until`` inclusive: a source reads them as if its first
+    day were ``since`` and today were ``until``. Only sources whose "now" is injectable (a
+    ``clock`` argument: the ad platforms and the ECB) read by day; the CRMs and the offline CSV
+    read everything that changed, so a window means nothing to them (:func:`reads_by_day`)."""
+
+    since: date
+    until: date
+
+    def build(self, settings: Settings, source_name: str) -> Source:
+        # 11:00 UTC is the day ``until`` in every zone from UTC-11 to UTC+12, the zones the ad
+        # platforms report days in
+        now = datetime.combine(self.until, dtime(11), UTC)
+        return get_spec(source_name).build(settings.model_copy(update={"start_date": self.since}),
+                                           clock=lambda: now)
+
+
+def reads_by_day(source_name: str) -> bool:
+    return "clock" in get_spec(source_name).parameters()
+
+
 def configured_sources(settings: Settings) -> list[str]:
     return [s.name for s in all_specs() if s.configured(settings)]
 
@@ -128,14 +152,23 @@ def sync_source(
     run_id: str,
     source_name: str,
     on_batch: Callable[[str, int], None] | None = None,
+    *,
+    full_refresh: bool = False,
+    window: Window | None = None,
 ) -> SourceResult:
-    """Extract every stream of one source, validating and loading batch by batch."""
+    """Extract every stream of one source, validating and loading batch by batch.
+
+    ``full_refresh``: read as if nothing had been synced (the saved state is ignored, then
+    replaced by this read's). ``window``: read only those days (a backfill): the saved state is
+    neither used nor changed, so the nightly cursor stays where it was. Either way every row
+    merges on its natural key, so re-reading is idempotent."""
     from revops.quality.gx_runner import split_rows
 
-    source = get_spec(source_name).build(settings)
+    source = window.build(settings, source_name) if window else get_spec(source_name).build(settings)
     result = SourceResult(source_name)
     for stream in source.streams:
-        stats = StreamStats(source_name, stream.name, state_before=wh.get_state(source_name, stream.name))
+        saved = None if (full_refresh or window) else wh.get_state(source_name, stream.name)
+        stats = StreamStats(source_name, stream.name, state_before=saved)
         stats.state_after = stats.state_before
         started = time.perf_counter()
         for batch in coalesce(source.read(stream, stats.state_before)):
@@ -152,7 +185,7 @@ def sync_source(
                     stream=stream.name,
                     table=good,
                     primary_key=stream.primary_key,
-                    state=batch.state,
+                    state=None if window else batch.state,
                     run_id=run_id,
                 )
             stats.rows_loaded += res.rows_loaded
@@ -251,8 +284,8 @@ class RunResult:
 #: how a step runs: ``step(fn)`` returns the callable to call (identity here; the Prefect flow
 #: turns each step into a task)
 Step = Callable[[Callable[..., Any]], Callable[..., Any]]
-#: how the sources are extracted: ``extract(settings, run_id, sources)``
-Extract = Callable[[Settings, str, list[str]], list[SourceResult]]
+#: how the sources are extracted: ``extract(settings, run_id, sources, full_refresh)``
+Extract = Callable[[Settings, str, list[str], bool], list[SourceResult]]
 
 
 def start_run(settings: Settings, flow: str, run_id: str | None = None) -> str:
@@ -263,14 +296,16 @@ def start_run(settings: Settings, flow: str, run_id: str | None = None) -> str:
     return run_id
 
 
-def extract_source(settings: Settings, run_id: str, source: str) -> SourceResult:
+def extract_source(settings: Settings, run_id: str, source: str, full_refresh: bool = False,
+                   window: Window | None = None) -> SourceResult:
     """One source into raw, over its own warehouse connection (sources may run concurrently)."""
     with Warehouse(settings.warehouse_url) as wh:
-        return sync_source(settings, wh, run_id, source)
+        return sync_source(settings, wh, run_id, source, full_refresh=full_refresh, window=window)
 
 
-def extract_in_turn(settings: Settings, run_id: str, sources: list[str]) -> list[SourceResult]:
-    return [extract_source(settings, run_id, name) for name in sources]
+def extract_in_turn(settings: Settings, run_id: str, sources: list[str],
+                    full_refresh: bool = False) -> list[SourceResult]:
+    return [extract_source(settings, run_id, name, full_refresh) for name in sources]
 
 
 def transform(settings: Settings, run_id: str) -> None:
@@ -289,13 +324,15 @@ def publish_built(settings: Settings) -> list[str]:
 
 
 def run(settings: Settings, flow: str = "manual", sources: list[str] | None = None, *,
-        step: Step = lambda fn: fn, extract: Extract = extract_in_turn) -> RunResult:
+        step: Step = lambda fn: fn, extract: Extract = extract_in_turn,
+        full_refresh: bool = False) -> RunResult:
     """The nightly sequence, the one copy of it: every configured source (or ``sources``) into
     raw, one dbt build, the quality gate, the publish. ``flows/nightly_sync.py`` runs it with
     each step as a Prefect task and the sources extracted concurrently; tests and scripts call it
     as it is. A failure is recorded in ``ops.runs`` and re-raised, the published marts left as
     they were. Every step opens the warehouse and closes it before it returns (DuckDB has one
-    writer, and dbt, a child process, must find the file free)."""
+    writer, and dbt, a child process, must find the file free). ``full_refresh``: the sources
+    ignore their saved sync state for this run (rows still merge on their keys)."""
     chosen = list(sources or configured_sources(settings))
     if not chosen:
         raise NoSourceConfigured(
@@ -306,7 +343,7 @@ def run(settings: Settings, flow: str = "manual", sources: list[str] | None = No
     with WriterLock(settings.warehouse_url, uuid.uuid4().hex) as lock:
         run_id = step(start_run)(settings, flow, lock.holder.run_id)
         try:
-            extracted = extract(settings, run_id, chosen)
+            extracted = extract(settings, run_id, chosen, full_refresh)
             step(transform)(settings, run_id)
             step(gate)(settings, run_id)
             published = step(publish_built)(settings)

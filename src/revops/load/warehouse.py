@@ -55,6 +55,11 @@ OPS_DDL = (
     """create table if not exists ops.email_hashes (
         email_norm varchar primary key, email_hash varchar not null, salt_id varchar not null,
         _loaded_at timestamptz not null, _load_id varchar not null)""",
+    # a backfill's finished chunks (revops.backfill): a rerun after a failure skips them
+    """create table if not exists ops.backfill_chunks (
+        backfill_key varchar not null, source varchar not null, since date not null,
+        until date not null, run_id varchar not null, rows_loaded bigint not null,
+        finished_at timestamptz not null, primary key (backfill_key, source, since))""",
     """create table if not exists ops.quality_results (
         run_id varchar not null, suite varchar not null, layer varchar not null,
         expectation_type varchar not null, kwargs varchar, success boolean not null,

@@ -49,10 +49,20 @@ class SourceSpec:
     #: contract checks that a resume picks the new values up. False for append-only data.
     restates: bool = True
 
-    def build(self, settings: Settings) -> Source:
-        """The connector, reading its credentials, base URL and account ids from ``settings``."""
+    def build(self, settings: Settings, **options: object) -> Source:
+        """The connector, reading its credentials, base URL and account ids from ``settings``
+        (``options``: keyword arguments of its constructor, e.g. an injected ``clock``)."""
+        return self._connector_class()(settings, **options)
+
+    def parameters(self) -> tuple[str, ...]:
+        """The names its connector's constructor takes (``clock``: it reads by day)."""
+        import inspect
+
+        return tuple(inspect.signature(self._connector_class()).parameters)
+
+    def _connector_class(self) -> type:
         module, _, cls = self.connector.partition(":")
-        return getattr(importlib.import_module(module), cls)(settings)
+        return getattr(importlib.import_module(module), cls)
 
 
 def get_spec(name: str) -> SourceSpec:

@@ -1,0 +1,171 @@
+"""The operator commands end to end, through the real CLI and Prefect flows against the sandbox
+and one DuckDB warehouse: ``revops sync [--source] [--full-refresh]``, ``revops backfill``
+(resumable, idempotent), ``revops report``, ``revops dbt``; a busy warehouse exits 75."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from revops import backfill as backfill_mod
+from revops import pipeline
+from revops.cli import EXIT_BUSY
+from revops.load.warehouse import Warehouse
+from revops.load.writer_lock import WriterLock
+from revops.sandbox import truth
+from revops.sandbox.harness import sandboxes
+from revops.sandbox.world import World, WorldConfig
+from tests.kpi_compare import diff_rows, fetch_like
+from tests.test_flow_e2e import prefect_api  # noqa: F401 - the module's Prefect API server
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+KEYS = ("date_day", "platform", "campaign_id")
+INSIGHTS = "raw.meta__ads_insights"
+
+
+@dataclass
+class Done:
+    exit_code: int
+    output: str
+
+
+#: the environment of the CLI's processes (set by the module fixture)
+ENV: dict[str, str] = {}
+
+
+def _cli(*args: str) -> Done:
+    """``revops ARGS`` as an operator runs it: its own process, settings from the environment."""
+    proc = subprocess.run([sys.executable, "-m", "revops.cli", *args], env=ENV, capture_output=True,
+                          text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+    return Done(proc.returncode, proc.stdout + proc.stderr)
+
+
+def _marts_equal_truth(url: str, world: World) -> list[str]:
+    with Warehouse(url) as wh:
+        want = truth.kpi_channel_daily(world)
+        return diff_rows(fetch_like(wh, "kpi_channel_daily", want), want, KEYS)
+
+
+@pytest.fixture(scope="module")
+def synced(prefect_api, tmp_path_factory):  # noqa: F811
+    """`revops sync` once (every source) into a fresh DuckDB warehouse, the sandbox still up."""
+    world = World(WorldConfig(seed=11, days=10, rename_campaigns=False))
+    tmp = tmp_path_factory.mktemp("operator")
+    url = f"duckdb:///{tmp / 'warehouse.duckdb'}"
+    with sandboxes(world) as sb:
+        ENV.clear()
+        ENV.update({**os.environ, **sb.env, "REVOPS_WAREHOUSE_URL": url, "REVOPS_DATA_DIR": str(tmp / "data"),
+                    "REVOPS_HTTP_MAX_BACKOFF_SECONDS": "0.05", "PREFECT_API_URL": prefect_api,
+                    "PREFECT_HOME": str(tmp / "prefect"), "COLUMNS": "200"})
+        result = _cli("sync")
+        assert result.exit_code == 0, result.output
+        settings = sb.settings(warehouse_url=url, data_dir=tmp / "data", http_max_backoff_seconds=0.05)
+        yield {"url": url, "world": world, "tmp": tmp, "settings": settings}
+
+
+def _state(url: str) -> dict:
+    with Warehouse(url) as wh:
+        return {(r["source"], r["stream"]): r["state"] for r in wh.fetch_all("select * from ops.sync_state")}
+
+
+def test_sync_publishes_truth(synced):
+    assert _marts_equal_truth(synced["url"], synced["world"]) == []
+
+
+def test_sync_one_source_full_refresh_rereads_it_and_merges(synced):
+    url = synced["url"]
+    with Warehouse(url) as wh:
+        rows_before = wh.scalar(f"select count(*) from {INSIGHTS}")
+        first = wh.fetch_all("select stream, rows_loaded from ops.run_streams where source = 'meta'")
+    result = _cli("sync", "--source", "meta", "--full-refresh")
+    assert result.exit_code == 0, result.output
+    with Warehouse(url) as wh:
+        run_id = wh.scalar("select run_id from ops.runs order by started_at desc limit 1")
+        streams = wh.fetch_all("select source, stream, rows_loaded, state_before from ops.run_streams "
+                               "where run_id = :r", r=run_id)
+        rows_after = wh.scalar(f"select count(*) from {INSIGHTS}")
+    assert {s["source"] for s in streams} == {"meta"}
+    assert all(s["state_before"] is None for s in streams)  # the saved cursor was ignored
+    # everything re-read (not only the lookback), and merged: no row twice
+    assert {s["stream"]: s["rows_loaded"] for s in streams} == {f["stream"]: f["rows_loaded"] for f in first}
+    assert rows_after == rows_before
+    assert _marts_equal_truth(url, synced["world"]) == []
+
+
+def test_backfill_resumes_after_a_crash_and_is_idempotent(synced):
+    url = synced["url"]
+    state_before = _state(url)
+    with Warehouse(url) as wh:
+        rows_before = wh.scalar(f"select count(*) from {INSIGHTS}")
+    calls = []
+
+    def crash_on_second_chunk(settings, run_id, source, window):
+        calls.append(window)
+        if len(calls) == 2:
+            raise RuntimeError("worker killed")
+        return pipeline.extract_source(settings, run_id, source, window=window)
+
+    start, end = date(2026, 6, 2), date(2026, 6, 7)
+    with pytest.raises(RuntimeError, match="worker killed"):
+        backfill_mod.run_backfill(synced["settings"], start, end, ["meta"], 2, chunk=crash_on_second_chunk)
+    with Warehouse(url) as wh:
+        crashed = wh.scalar("select run_id from ops.runs where flow = 'backfill' and status = 'failed'")
+        assert [r["since"] for r in wh.fetch_all("select since from ops.backfill_chunks")] == [start]
+
+    result = _cli("backfill", "--start", "2026-06-02", "--end", "2026-06-07", "--source", "meta",
+                  "--chunk-days", "2")
+    assert result.exit_code == 0, result.output
+    with Warehouse(url) as wh:
+        resumed = wh.scalar("select run_id from ops.runs where flow = 'backfill' and status = 'completed'")
+        loaded_by = {(str(r["date_start"]), r["_load_id"]) for r in wh.fetch_all(
+            f"select distinct date_start, _load_id from {INSIGHTS} where date_start between '2026-06-02' and '2026-06-07'")}
+        assert wh.scalar("select count(*) from ops.backfill_chunks") == 0  # forgotten once published
+        rows_after = wh.scalar(f"select count(*) from {INSIGHTS}")
+    # the first chunk kept the crashed run's rows (not re-read); the rest came with the resumed run
+    assert {d for d, r in loaded_by if r == crashed} == {"2026-06-02", "2026-06-03"}
+    assert {d for d, r in loaded_by if r == resumed} == {f"2026-06-0{d}" for d in range(4, 8)}
+    assert rows_after == rows_before  # re-read days merged on the key
+    assert _state(url) == state_before  # the nightly cursor did not move
+    assert _marts_equal_truth(url, synced["world"]) == []
+
+
+def test_backfill_refuses_a_crm_and_a_reversed_range(synced):
+    result = _cli("backfill", "--start", "2026-06-02", "--end", "2026-06-07", "--source", "hubspot")
+    assert result.exit_code == 2 and "--full-refresh" in result.output
+    result = _cli("backfill", "--start", "2026-06-07", "--end", "2026-06-02")
+    assert result.exit_code == 2 and "after" in result.output
+
+
+def test_report_writes_html_from_the_published_marts(synced):
+    out = synced["tmp"] / "report.html"
+    result = _cli("report", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert "Spend per day" in out.read_text()
+
+
+def test_dbt_docs_generate_gives_lineage(synced):
+    import json
+
+    result = _cli("dbt", "docs", "generate")
+    assert result.exit_code == 0, result.output
+    target = synced["tmp"] / "data" / "dbt" / "target"
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert "model.revops.fct_ad_daily" in manifest["parent_map"]["model.revops.kpi_channel_daily"]
+    catalog = json.loads((target / "catalog.json").read_text())
+    assert "model.revops.kpi_channel_daily" in catalog["nodes"]
+
+
+def test_a_second_writer_exits_75_naming_the_first(synced):
+    with WriterLock(synced["url"], "run-holding"):
+        result = _cli("sync", "--source", "ecb")
+        dbt = _cli("dbt", "ls")
+    assert result.exit_code == EXIT_BUSY
+    assert "another run (run-holding, started" in result.output
+    assert dbt.exit_code == EXIT_BUSY
