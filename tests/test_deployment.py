@@ -121,6 +121,7 @@ def test_scheduled_run_fires_completes_and_publishes_truth(tmp_path):
             # the deployment exactly as deployments/README.md has an operator create it
             cli("deploy", "--prefect-file", "deployments/prefect.yaml", "--all",
                 env={**client_env, "REVOPS_HOME": str(REPO)})
+            assert get("/deployments/name/backfill/backfill").ok
             deployment = get("/deployments/name/nightly_sync/nightly").json()
             assert deployment["global_concurrency_limit"]["limit"] == 1
             assert [s["schedule"].get("cron") for s in deployment["schedules"]] == ["30 2 * * *"]

@@ -164,9 +164,12 @@ def test_comments_are_the_documented_text(parsed_marts):
 
 def test_deployment_entrypoint_exists_and_has_no_secrets():
     spec = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
-    (dep,) = spec["deployments"]
-    path, func = dep["entrypoint"].split(":")
-    source = (ROOT / path).read_text()
-    assert f"def {func}(" in source
-    assert dep["schedules"][0]["cron"] and dep["schedules"][0]["timezone"]
-    assert "token" not in yaml.safe_dump(dep.get("parameters", {})).lower()
+    deps = {d["name"]: d for d in spec["deployments"]}
+    assert set(deps) == {"nightly", "backfill"}
+    for dep in deps.values():
+        path, func = dep["entrypoint"].split(":")
+        source = (ROOT / path).read_text()
+        assert f"def {func}(" in source
+        assert "token" not in yaml.safe_dump(dep.get("parameters", {})).lower()
+    nightly = deps["nightly"]
+    assert nightly["schedules"][0]["cron"] and nightly["schedules"][0]["timezone"]

@@ -251,12 +251,15 @@ def dbt(ctx: typer.Context) -> None:
 
     from revops.load.writer_lock import WarehouseBusy, WriterLock
     from revops.settings import get_settings
-    from revops.transform import run_dbt
+    from revops.transform import OFFLINE, dbt_command, run_dbt
 
     settings = get_settings()
+    args = list(ctx.args)
+    if dbt_command(args) in OFFLINE or not args or args[0].startswith("-"):
+        raise typer.Exit(run_dbt(settings, args, capture=False).returncode)
     try:
         with WriterLock(settings.warehouse_url, f"dbt-{uuid.uuid4().hex[:12]}"):
-            code = run_dbt(settings, list(ctx.args), capture=False).returncode
+            code = run_dbt(settings, args, capture=False).returncode
     except WarehouseBusy as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(EXIT_BUSY) from None

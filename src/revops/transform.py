@@ -119,13 +119,22 @@ _RENDERING = {"build", "run", "test", "seed", "compile", "ls", "list", "show", "
               "run-operation", "retry", "clone", "docs generate", "source freshness"}
 
 
+#: dbt commands that never open the warehouse (no writer lock needed: ``docs serve`` runs for hours)
+OFFLINE = {"docs serve", "clean", "deps", "init"}
+
+
+def dbt_command(args: list[str]) -> str:
+    """The (sub)command of a dbt argument list: ``docs generate``, ``build``..."""
+    return " ".join(args[:2] if args and args[0] in ("docs", "source") else args[:1])
+
+
 def dbt_args(settings: Settings, args: list[str]) -> list[str]:
     """``args`` with the settings' ``--vars`` after the (sub)command when it renders models and
     the caller gave none."""
-    words = 2 if args and args[0] in ("docs", "source") else 1
-    command = " ".join(args[:words])
+    command = dbt_command(args)
     if command not in _RENDERING or "--vars" in args:
         return list(args)
+    words = len(command.split())
     return [*args[:words], "--vars", json.dumps(dbt_vars(settings)), *args[words:]]
 
 
