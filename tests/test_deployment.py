@@ -142,7 +142,11 @@ def test_scheduled_run_fires_completes_and_publishes_truth(tmp_path):
                 runs = post("/flow_runs/filter", {**runs_filter, "sort": "EXPECTED_START_TIME_ASC"})
                 return next((r for r in runs if r["auto_scheduled"]), None)
 
-            first = _wait("the scheduler to create a run", scheduled_run, 120, procs)
+            try:
+                first = _wait("the scheduler to create a run", scheduled_run, 120, procs)
+            except AssertionError as exc:
+                errors = [line for line in (log_dir / "server.log").read_text().splitlines() if "Error" in line]
+                raise AssertionError(f"{exc}; the server logged:\n" + "\n".join(errors[-5:])) from None
 
             def finished() -> dict | None:
                 run = get(f"/flow_runs/{first['id']}").json()
