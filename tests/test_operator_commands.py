@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import requests
 
 from revops import backfill as backfill_mod
 from revops import pipeline
@@ -134,6 +135,11 @@ def test_backfill_resumes_after_a_crash_and_is_idempotent(synced):
     assert rows_after == rows_before  # re-read days merged on the key
     assert _state(url) == state_before  # the nightly cursor did not move
     assert _marts_equal_truth(url, synced["world"]) == []
+    # each chunk is a Prefect task named by source and days (what the UI lists)
+    resp = requests.post(f"{ENV['PREFECT_API_URL']}/task_runs/filter",
+                         json={"task_runs": {"name": {"like_": "backfill meta%"}}}, timeout=10)
+    names = {t["name"] for t in resp.json()}
+    assert {"backfill meta 2026-06-04..2026-06-05", "backfill meta 2026-06-06..2026-06-07"} <= names, names
 
 
 def test_backfill_refuses_a_crm_and_a_reversed_range(synced):
