@@ -64,8 +64,9 @@ def test_unknown_variable_suggests_the_closest_name(monkeypatch, wrong, right):
 def test_unknown_variable_in_the_env_file(monkeypatch, tmp_path):
     env_file = tmp_path / ".env"
     env_file.write_text("REVOPS_LINKEDIN_ACOUNT_IDS=1,2\n")
-    with pytest.raises(SettingsError, match="did you mean REVOPS_LINKEDIN_ACCOUNT_IDS"):
+    with pytest.raises(SettingsError, match="did you mean REVOPS_LINKEDIN_ACCOUNT_IDS") as caught:
         Settings(_env_file=env_file)
+    assert f"REVOPS_LINKEDIN_ACOUNT_IDS (in {env_file})" in str(caught.value)
 
 
 def test_variables_read_outside_settings_are_allowed(monkeypatch):

@@ -171,12 +171,12 @@ class Settings(BaseSettings):
     http_max_backoff_seconds: float = 60.0
 
     def __init__(self, **values: Any):
+        env_file = values.get("_env_file", type(self).model_config.get("env_file"))
+        unknown = unknown_variables(_variable_names(env_file))
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise SettingsError([_problem(e) for e in exc.errors()]) from None
-        env_file = values.get("_env_file", self.model_config.get("env_file"))
-        unknown = unknown_variables(_variable_names(env_file))
+            raise SettingsError([_problem(e) for e in exc.errors()] + unknown) from None
         if unknown:
             raise SettingsError(unknown)
 
@@ -254,15 +254,18 @@ def _problem(error: Any) -> str:
     return f"{env_name(field)}: {msg}" if field in Settings.model_fields else msg
 
 
-def _variable_names(env_file: Any) -> list[str]:
-    """``REVOPS_*`` names in the environment and in the .env file(s) Settings reads."""
-    names = [k for k in os.environ if k.upper().startswith(PREFIX)]
+def _variable_names(env_file: Any) -> dict[str, str]:
+    """``REVOPS_*`` names in the environment and in the .env file(s) Settings reads, each with
+    where it was found."""
+    names = {k.upper(): "the environment" for k in os.environ if k.upper().startswith(PREFIX)}
     files = env_file if isinstance(env_file, (list, tuple)) else [env_file] if env_file else []
     for path in files:
         if Path(path).is_file():
             from dotenv import dotenv_values
 
-            names += [k for k in dotenv_values(path) if k.upper().startswith(PREFIX)]
+            for k in dotenv_values(path):
+                if k.upper().startswith(PREFIX):
+                    names.setdefault(k.upper(), str(path))
     return names
 
 
@@ -270,16 +273,17 @@ def known_variables() -> list[str]:
     return sorted({env_name(n) for n in Settings.model_fields} | OTHER_VARIABLES)
 
 
-def unknown_variables(names: list[str]) -> list[str]:
-    """A problem for each ``REVOPS_*`` name no setting has, with the closest known name."""
+def unknown_variables(names: dict[str, str]) -> list[str]:
+    """A problem for each ``REVOPS_*`` name (-> where it was found) no setting has, with the
+    closest known name."""
     known = known_variables()
     problems = []
-    for name in dict.fromkeys(n.upper() for n in names):
+    for name, where in names.items():
         if name in known:
             continue
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]}?" if close else "; see .env.example for the known names"
-        problems.append(f"{name} is not a setting{hint}")
+        problems.append(f"{name} (in {where}) is not a setting{hint}")
     return problems
 
 
@@ -291,6 +295,27 @@ def settings_from_env(env: dict[str, str], **overrides: object) -> Settings:
         for key, value in env.items()
     }
     return Settings(_env_file=None, **{**kwargs, **overrides})
+
+
+def env_file_line(key: str, value: str) -> str:
+    """``KEY='value'`` as python-dotenv (and so Settings) reads it back unchanged: single quotes
+    keep JSON lists and spaces literal; a value holding a quote or backslash goes in double
+    quotes with those escaped."""
+    if not any(c in value for c in "'\\\n"):
+        return f"{key}='{value}'"
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'{key}="{escaped}"'
+
+
+def write_env_file(path: str | os.PathLike[str], env: dict[str, str]) -> Path:
+    """A ``.env`` file of ``env`` (owner-only: it holds credentials)."""
+    path = Path(path)
+    text = "".join(env_file_line(k, v) + "\n" for k, v in env.items())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    path.chmod(0o600)
+    return path
 
 
 def get_settings() -> Settings:
