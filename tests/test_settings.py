@@ -127,3 +127,25 @@ def test_errors_are_collected_and_keep_secrets_out(monkeypatch):
 def test_settings_from_env_takes_json_lists():
     s = settings_from_env({"REVOPS_META_ACCOUNT_IDS": '["1", "2"]', "REVOPS_REPORTING_CURRENCY": "EUR"})
     assert (s.meta_account_ids, s.reporting_currency) == (["1", "2"], "EUR")
+
+
+def test_env_example_loads_as_is():
+    from pathlib import Path
+
+    s = Settings(_env_file=Path(__file__).parents[1] / ".env.example")
+    assert s.meta_account_ids == ["1234567890"] and s.reporting_currency == "USD"
+
+
+def test_every_variable_the_docs_name_is_a_setting():
+    import re
+    from pathlib import Path
+
+    from revops.settings import known_variables
+
+    root = Path(__file__).parents[1]
+    files = [root / ".env.example", root / "README.md", *(root / "docs").rglob("*.md"),
+             *(root / "src/revops").rglob("README.md"), *(root / "deployments").rglob("*.*")]
+    named = {(f.name, m) for f in files
+             for m in re.findall(r"REVOPS_[A-Z0-9_]*[A-Z0-9]\b", f.read_text(errors="ignore"))}
+    assert len(named) > 50
+    assert sorted(n for n in named if n[1] not in known_variables()) == []

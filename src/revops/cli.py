@@ -130,7 +130,9 @@ def demo(
         for night, clock in enumerate(world.nightly_clocks(), 1):
             sb.set_clock(clock)
             console.print(f"night {night}: the sandboxes' clock is {clock:%Y-%m-%d %H:%M} UTC")
+            night_started = time.perf_counter()
             result = _run_flow()
+            console.print(f"night {night} took {time.perf_counter() - night_started:.0f} s")
     settings = Settings()
     want = truth.summary(world, cfg=truth.TruthConfig(settings.reporting_currency, settings.reporting_timezone))
     _print_summary(result["summary"], want)
@@ -229,7 +231,7 @@ def sandbox_serve(
         for name, server in sb.servers.items():
             console.print(f"[bold]{name}[/bold]: {server.url}")
         if env_file:
-            write_env_file(env_file, sb.env)
+            write_env_file(env_file, sb.env, header="written by `revops sandbox serve`: the sandbox's throwaway tokens")
             console.print(f"wrote {env_file} (the sandbox's variables; `revops sync` reads ./.env)")
         env = sb.env if show_tokens else {k: v for k, v in sb.env.items() if "TOKEN" not in k}
         # plain print: a wrapped or unquoted line breaks when pasted into a shell

@@ -307,10 +307,15 @@ def env_file_line(key: str, value: str) -> str:
     return f'{key}="{escaped}"'
 
 
-def write_env_file(path: str | os.PathLike[str], env: dict[str, str]) -> Path:
-    """A ``.env`` file of ``env`` (owner-only: it holds credentials)."""
+def write_env_file(path: str | os.PathLike[str], env: dict[str, str], header: str = "") -> Path:
+    """A ``.env`` file of ``env`` (owner-only: it holds credentials). An existing file is
+    replaced only when it starts with the same ``header`` (one this command wrote before)."""
     path = Path(path)
-    text = "".join(env_file_line(k, v) + "\n" for k, v in env.items())
+    head = f"# {header}\n" if header else ""
+    if path.exists() and not (head and path.read_text(errors="replace").startswith(head)):
+        raise FileExistsError(f"{path} exists and was not written by this command: "
+                              "move it away or pass another path")
+    text = head + "".join(env_file_line(k, v) + "\n" for k, v in env.items())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)

@@ -55,3 +55,12 @@ def test_env_file_loads_back_through_settings_and_reaches_the_sandbox(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+def test_env_file_never_replaces_a_file_it_did_not_write(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("REVOPS_META_ACCESS_TOKEN=the-real-one\n")
+    proc = subprocess.run([REVOPS, "sandbox", "serve", "--port", "0", "--days", "5", "--env-file", str(env_file)],
+                          env=clean_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "exists and was not written by this command" in proc.stderr
+    assert env_file.read_text() == "REVOPS_META_ACCESS_TOKEN=the-real-one\n"
