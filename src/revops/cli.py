@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from revops.runtime import quiet_offline_defaults, silence_native_teardown_noise
@@ -183,7 +184,7 @@ def doctor() -> None:
     style = {OK: "green", FAILED: "bold red"}
     for c in results:
         colour = style.get(c.status, "yellow")
-        table.add_row(c.what, f"[{colour}]{c.status}[/{colour}]", c.detail)
+        table.add_row(c.what, f"[{colour}]{c.status}[/{colour}]", escape(c.detail))  # "[Errno 111]" is text
     console.print(table)
     if not healthy(results):
         console.print("[red]not ready: fix the FAILED rows (a sync needs at least one source)[/red]")

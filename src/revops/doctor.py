@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 from revops.errors import first_line, scrub, what_to_fix
-from revops.settings import Settings, SettingsError
+from revops.settings import Settings, SettingsError, env_name
 from revops.sources.registry import SourceSpec
 
 OK, SKIPPED, FAILED = "ok", "skipped", "FAILED"
@@ -63,20 +63,31 @@ def source_checks(settings: Settings) -> list[Check]:
         try:
             out.append(Check(what, OK, spec.check(quick)))
         except Exception as exc:  # noqa: BLE001 - every failure is a finding, not a crash
-            out.append(Check(what, FAILED, scrub(_source_problem(spec, exc))))
+            out.append(Check(what, FAILED, scrub(_source_problem(spec, settings, exc))))
     if not chosen:
         out.append(Check("sources", FAILED, "no source is configured: set the variables of at "
                                             "least one ad platform or CRM (see .env.example)"))
     return out
 
 
-def _source_problem(spec: SourceSpec, exc: Exception) -> str:
+def _source_problem(spec: SourceSpec, settings: Settings, exc: Exception) -> str:
     import requests
 
     if isinstance(exc, requests.ConnectionError | requests.Timeout):
-        url = getattr(exc.request, "url", None) or "its base URL"
-        return f"unreachable: {url.split('?')[0]} ({type(exc).__name__}); check the {spec.name} base URL setting"
+        url = (getattr(exc.request, "url", None) or "").split("?")[0]
+        return (f"unreachable: {url or 'its base URL'} ({type(exc).__name__}); "
+                f"check {_url_variable(settings, spec, url)}")
     return what_to_fix(exc) if spec.secret_env else first_line(exc)
+
+
+def _url_variable(settings: Settings, spec: SourceSpec, url: str) -> str:
+    """The variable whose URL the failed request went to (the longest that prefixes it)."""
+    candidates = [
+        (len(value), env_name(name)) for name in type(settings).model_fields
+        if name.startswith(spec.name) and name.endswith(("_url", "_location"))
+        and isinstance(value := getattr(settings, name), str) and value and url.startswith(value.rstrip("/"))
+    ]
+    return max(candidates)[1] if candidates else f"the {spec.name} base URL setting"
 
 
 def warehouse_check(settings: Settings) -> Check:

@@ -91,14 +91,14 @@ def test_an_unreachable_base_url_fails_its_source(env, monkeypatch):
     monkeypatch.setenv("REVOPS_HUBSPOT_BASE_URL", f"http://127.0.0.1:{closed_port()}")
     results = checks()
     status, detail = by_name(results)["source hubspot"]
-    assert status == FAILED and "unreachable" in detail
+    assert status == FAILED and "unreachable" in detail and "check REVOPS_HUBSPOT_BASE_URL" in detail
     assert not healthy(results)
 
 
 def test_an_unreachable_ecb_fails_when_an_ad_platform_needs_it(env, monkeypatch):
     monkeypatch.setenv("REVOPS_ECB_BASE_URL", f"http://127.0.0.1:{closed_port()}/stats/eurofxref")
     status, detail = by_name(checks())["source ecb"]
-    assert status == FAILED and "unreachable" in detail
+    assert status == FAILED and "unreachable" in detail and "check REVOPS_ECB_BASE_URL" in detail
 
 
 def test_a_bad_currency_fails_naming_the_variable(env, monkeypatch):
