@@ -111,16 +111,26 @@ def warehouse_check(settings: Settings) -> Check:
     return Check("warehouse", OK, f"{wh.dialect}: reachable, a table created and dropped in ops")
 
 
+def prefect_api_url() -> str | None:
+    """The Prefect API a run would use: PREFECT_API_URL, or the active Prefect profile's."""
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().api.url
+
+
 def prefect_check() -> Check:
-    """``GET $PREFECT_API_URL/health`` when a Prefect API is set (else the run starts its own)."""
+    """``GET <api>/health`` when a Prefect API is set (else each run starts its own)."""
     import requests
 
-    url = os.environ.get("PREFECT_API_URL")
+    url = prefect_api_url()
     if not url:
         return Check("prefect API", SKIPPED, "PREFECT_API_URL not set: each run starts a temporary server")
     try:
         response = requests.get(f"{url.rstrip('/')}/health", timeout=10)
         response.raise_for_status()
     except requests.RequestException as exc:
-        return Check("prefect API", FAILED, f"{url} does not answer ({type(exc).__name__}); check PREFECT_API_URL")
+        return Check("prefect API", FAILED,
+                     f"{url} does not answer ({type(exc).__name__}); check PREFECT_API_URL or the Prefect profile")
     return Check("prefect API", OK, f"{url} answers")
