@@ -71,6 +71,8 @@ def _shared_fixture_group(item) -> str | None:
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into node id suffixes
 def pytest_collection_modifyitems(config, items):
     for item in items:
+        if "built_warehouse" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
         group = _shared_fixture_group(item)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
