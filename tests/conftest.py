@@ -59,6 +59,8 @@ def _shared_fixture_group(item) -> str | None:
         defs = info.name2fixturedefs.get(name)
         if not defs or defs[-1].scope not in ("session", "module"):
             continue
+        if not getattr(defs[-1].func, "__module__", "").startswith("tests"):
+            continue  # pytest's own (tmp_path_factory...) are shared by everything
         rank = 0 if defs[-1].scope == "session" else 1
         key = f"{defs[-1].baseid or 'tests'}::{name}[{params.get(name, '')}]"
         if best is None or rank < best[0]:
@@ -66,8 +68,11 @@ def _shared_fixture_group(item) -> str | None:
     return best[1] if best else None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into node id suffixes
 def pytest_collection_modifyitems(config, items):
     for item in items:
+        if "built_warehouse" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
         group = _shared_fixture_group(item)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))

@@ -18,7 +18,7 @@ from tests.kpi_compare import diff_rows, fetch_like
 KEYS = ("date_day", "platform", "campaign_id")
 MART_SQL = "select * from marts.kpi_channel_daily"
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
