@@ -78,6 +78,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(group))
 
 
+@pytest.fixture(scope="session")
+def prefect_api() -> str:
+    """One Prefect API server for the tests that run flows (a cold start costs 10-80 s): an
+    in-process flow finds it as its ephemeral server, the CLI's child processes through
+    PREFECT_API_URL. Its users share an xdist group, so one worker starts it once."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    return server.api_url
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     url = create_pg_database()
