@@ -59,6 +59,8 @@ def _shared_fixture_group(item) -> str | None:
         defs = info.name2fixturedefs.get(name)
         if not defs or defs[-1].scope not in ("session", "module"):
             continue
+        if not getattr(defs[-1].func, "__module__", "").startswith("tests"):
+            continue  # pytest's own (tmp_path_factory...) are shared by everything
         rank = 0 if defs[-1].scope == "session" else 1
         key = f"{defs[-1].baseid or 'tests'}::{name}[{params.get(name, '')}]"
         if best is None or rank < best[0]:
@@ -66,11 +68,26 @@ def _shared_fixture_group(item) -> str | None:
     return best[1] if best else None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into node id suffixes
 def pytest_collection_modifyitems(config, items):
     for item in items:
+        if "built_warehouse" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
         group = _shared_fixture_group(item)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> str:
+    """One Prefect API server for the tests that run flows (a cold start costs 10-80 s): an
+    in-process flow finds it as its ephemeral server, the CLI's child processes through
+    PREFECT_API_URL. Its users share an xdist group, so one worker starts it once."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    return server.api_url
 
 
 @pytest.fixture

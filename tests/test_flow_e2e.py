@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -13,23 +9,13 @@ from revops.load.warehouse import Warehouse
 from revops.sandbox import truth
 from revops.sandbox.harness import sandboxes
 from revops.sandbox.world import World, WorldConfig
+from tests.cli.run import clean_env, revops
 from tests.kpi_compare import diff_rows, fetch_like
 
 KEYS = ("date_day", "platform", "campaign_id")
 MART_SQL = "select * from marts.kpi_channel_daily"
 
-pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def prefect_api() -> str:
-    """One Prefect API server for this module (a cold start costs 10-80 s): the in-process flow
-    finds it as its ephemeral server, the CLI's child processes through PREFECT_API_URL."""
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()
-    server.start()
-    return server.api_url
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_nightly_flow_publishes_truth_and_leaks_no_secret(prefect_api, tmp_path, monkeypatch, capfd):
@@ -67,22 +53,24 @@ def test_nightly_flow_publishes_truth_and_leaks_no_secret(prefect_api, tmp_path,
         assert secret not in str(result)
 
 
-def test_demo_command_matches_truth_and_is_idempotent(prefect_api, tmp_path):
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": prefect_api,
-           "REVOPS_DATA_DIR": str(tmp_path / "data")}
-    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    report = tmp_path / "report.html"
-    cmd = [sys.executable, "-m", "revops.cli", "demo", "--days", "15", "--seed", "3",
-           "--warehouse-url", url, "--report", str(report)]
+def test_demo_matches_truth_is_idempotent_and_keeps_each_world_apart(prefect_api, tmp_path):
+    """``make demo`` twice leaves the same marts; another world afterwards (``revops demo --days
+    20``) matches its own ground truth in a warehouse of its own."""
+    env = clean_env(tmp_path, PREFECT_API_URL=prefect_api)
     marts = []
-    for _ in range(2):
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1])
+    for days in (15, 15, 20):
+        proc = revops("demo", "--seed", "3", "--days", str(days), env=env, cwd=tmp_path, timeout=600)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         assert "does not match" not in proc.stdout
-        wh = Warehouse(url)
+        assert "~20 s" not in proc.stdout + proc.stderr
+        home = tmp_path / "data" / "demo" / f"seed3-days{days}"
+        assert (home / "warehouse.duckdb").is_file()
+        assert "Spend per day" in (home / "report" / "kpi_report.html").read_text()
+        wh = Warehouse(f"duckdb:///{home / 'warehouse.duckdb'}")
         marts.append(sorted(wh.fetch_all(MART_SQL), key=lambda r: tuple(str(r[k]) for k in KEYS)))
         wh.dispose()
     assert marts[0] == marts[1]
-    want = truth.kpi_channel_daily(World(WorldConfig(seed=3, days=15)))
-    assert diff_rows(marts[1], want, KEYS) == []
-    assert "Spend per day" in report.read_text()
+    for got, days in ((marts[1], 15), (marts[2], 20)):
+        want = truth.kpi_channel_daily(World(WorldConfig(seed=3, days=days)))
+        assert diff_rows(got, want, KEYS) == []
+    assert not (tmp_path / "data" / "warehouse.duckdb").exists()

@@ -16,6 +16,9 @@ from revops.sandbox.world import World, WorldConfig
 from revops.settings import Settings  # noqa: F401 - type of the fixture's settings
 from tests.kpi_compare import diff_rows
 
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
+
 KEYS = ("date_day", "platform", "campaign_id")
 WORLD = World(WorldConfig(seed=7, days=30))
 FIRST_CLOCK = WORLD.now - timedelta(days=6)

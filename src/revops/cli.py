@@ -1,9 +1,13 @@
-"""``revops``: run the demo, a sync, or the sandbox servers by hand."""
+"""``revops``: run the demo, a sync, check a deployment, or the sandbox servers by hand.
+
+A failing command prints one line that names what to fix and the log file holding the full
+traceback (``revops --debug ...`` prints the traceback instead)."""
 
 from __future__ import annotations
 
-import json
 import os
+import shlex
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -11,13 +15,30 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from revops.runtime import quiet_offline_defaults, silence_native_teardown_noise
 
 silence_native_teardown_noise()
 
-app = typer.Typer(help="revops-warehouse: one set of numbers for marketing and sales.", no_args_is_help=True)
+
+class _App(typer.Typer):
+    """A failure of any command is one line naming what to fix (``--debug``: the traceback)."""
+
+    debug = False
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - every error ends here, as one line
+            from revops.errors import report
+
+            sys.exit(report(exc, debug=_App.debug))
+
+
+app = _App(help="revops-warehouse: one set of numbers for marketing and sales.", no_args_is_help=True,
+           pretty_exceptions_enable=False)
 sandbox_app = typer.Typer(help="The built-in synthetic company's fake APIs.")
 app.add_typer(sandbox_app, name="sandbox")
 warehouse_app = typer.Typer(help="Warehouse administration.")
@@ -25,11 +46,22 @@ app.add_typer(warehouse_app, name="warehouse")
 console = Console()
 
 
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="print the full traceback of an error")] = False,
+) -> None:
+    _App.debug = debug
+
+
 def _run_flow() -> dict:
     quiet_offline_defaults()
-    with console.status("Starting Prefect and running the nightly flow (first run takes ~20 s)..."):
+    with console.status("Starting Prefect and running the nightly flow..."):
         from flows.nightly_sync import nightly_sync
 
+        if not _App.debug:
+            from revops.errors import console_logs_without_tracebacks
+
+            console_logs_without_tracebacks()
         return nightly_sync()
 
 
@@ -67,11 +99,14 @@ def _print_summary(summary: dict, truth: dict | None = None) -> None:
 def demo(
     days: Annotated[int, typer.Option(help="days of activity in the synthetic company")] = 90,
     seed: Annotated[int, typer.Option(help="world seed")] = 42,
-    warehouse_url: Annotated[str, typer.Option(envvar="REVOPS_WAREHOUSE_URL")] = "duckdb:///data/warehouse.duckdb",
-    report: Annotated[Path, typer.Option(help="where to write the HTML KPI report")] = Path("data/report/kpi_report.html"),
+    warehouse_url: Annotated[str | None, typer.Option(
+        help="default: duckdb:///<data dir>/demo/seed<seed>-days<days>/warehouse.duckdb, one per world "
+             "(never REVOPS_WAREHOUSE_URL: the demo's company must not land in your warehouse)")] = None,
+    report: Annotated[Path | None, typer.Option(
+        help="where to write the HTML KPI report (default: report/kpi_report.html in the world's folder)")] = None,
 ) -> None:
-    """Run the nightly flow against the built-in sandbox into the warehouse and compare the
-    result with the sandbox's ground truth."""
+    """Run the nightly flow against the built-in sandbox into a warehouse of the world's own
+    and compare the result with the sandbox's ground truth."""
     from revops.report.html import write_report
     from revops.sandbox import truth
     from revops.sandbox.harness import sandboxes
@@ -79,10 +114,17 @@ def demo(
     from revops.settings import Settings
 
     started = time.perf_counter()
+    # each world its own warehouse, sync state and dbt target: worlds of other sizes or seeds
+    # are other companies, and a warehouse holds one
+    home = Settings().data_dir / "demo" / f"seed{seed}-days{days}"
+    warehouse_url = warehouse_url or f"duckdb:///{home / 'warehouse.duckdb'}"
+    report = report or home / "report" / "kpi_report.html"
     world = World(WorldConfig(seed=seed, days=days))
     with sandboxes(world) as sb:
         os.environ.update(sb.env)
         os.environ["REVOPS_WAREHOUSE_URL"] = warehouse_url
+        os.environ["REVOPS_DATA_DIR"] = str(home)
+        console.print(f"warehouse {warehouse_url}")
         for name, server in sb.servers.items():
             console.print(f"sandbox [bold]{name}[/bold] at {server.url}")
         # replay the company's last nights: the first sees campaign names before a rename,
@@ -90,7 +132,9 @@ def demo(
         for night, clock in enumerate(world.nightly_clocks(), 1):
             sb.set_clock(clock)
             console.print(f"night {night}: the sandboxes' clock is {clock:%Y-%m-%d %H:%M} UTC")
+            night_started = time.perf_counter()
             result = _run_flow()
+            console.print(f"night {night} took {time.perf_counter() - night_started:.0f} s")
     settings = Settings()
     want = truth.summary(world, cfg=truth.TruthConfig(settings.reporting_currency, settings.reporting_timezone))
     _print_summary(result["summary"], want)
@@ -112,6 +156,29 @@ def _matches(got: dict, want: dict) -> bool:
         and abs(got["spend"] - float(want["spend"])) < 0.005
         and (got["leads"], got["mqls"], got["sqls"]) == (want["leads"], want["mqls"], want["sqls"])
     )
+
+
+@app.command()
+def doctor() -> None:
+    """Check this deployment: each source configured or skipped (and why), one cheap real
+    request per configured source, the warehouse writable, the Prefect API (when
+    PREFECT_API_URL is set), the reporting currency and time zone. Exit 0 only when all is well."""
+    from revops.doctor import FAILED, OK, checks, healthy
+
+    results = checks()
+    table = Table(title="revops doctor")
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("detail")
+    style = {OK: "green", FAILED: "bold red"}
+    for c in results:
+        colour = style.get(c.status, "yellow")
+        table.add_row(c.what, f"[{colour}]{c.status}[/{colour}]", escape(c.detail))  # "[Errno 111]" is text
+    console.print(table)
+    if not healthy(results):
+        console.print("[red]not ready: fix the FAILED rows (a sync needs at least one source)[/red]")
+        raise typer.Exit(1)
+    console.print("[green]ready[/green]")
 
 
 @warehouse_app.command("grant")
@@ -140,20 +207,28 @@ def sandbox_serve(
     days: int = 90,
     seed: int = 42,
     show_tokens: Annotated[bool, typer.Option(help="print the sandbox tokens (they are throwaway)")] = True,
+    env_file: Annotated[Path | None, typer.Option(
+        "--env-file", help="also write the variables to this .env file, as `revops sync` reads it")] = None,
 ) -> None:
-    """Serve the synthetic company's fake APIs on 127.0.0.1 so you can curl them."""
+    """Serve the synthetic company's fake APIs on 127.0.0.1 so you can curl them, or sync
+    against them (``--env-file .env``, or paste the export lines)."""
     from revops.sandbox.harness import sandboxes
     from revops.sandbox.world import World, WorldConfig
+    from revops.settings import write_env_file
 
     world = World(WorldConfig(seed=seed, days=days))
     with sandboxes(world, port=port) as sb:
         for name, server in sb.servers.items():
             console.print(f"[bold]{name}[/bold]: {server.url}")
+        if env_file:
+            write_env_file(env_file, sb.env, header="written by `revops sandbox serve`: the sandbox's throwaway tokens")
+            console.print(f"wrote {env_file} (the sandbox's variables; `revops sync` reads ./.env)")
         env = sb.env if show_tokens else {k: v for k, v in sb.env.items() if "TOKEN" not in k}
-        console.print("environment for `revops sync`:")
+        # plain print: a wrapped or unquoted line breaks when pasted into a shell
+        print("environment for `revops sync`:")
         for key, value in env.items():
-            console.print(f"  export {key}={json.dumps(value) if ' ' in value else value}")
-        console.print("Ctrl-C to stop.")
+            print(f"export {key}={shlex.quote(value)}")
+        print("Ctrl-C to stop.", flush=True)
         try:
             while True:
                 time.sleep(3600)
@@ -194,9 +269,13 @@ def sync(
         "--full-refresh", help="ignore the saved sync state of these sources for this run "
                                "(rows still merge on their keys: safe to repeat)")] = False,
 ) -> None:
-    """Run the nightly flow once against the sources configured in the environment."""
+    """Run the nightly flow once against the sources configured in the environment (settings
+    and sources are checked before Prefect starts)."""
     from flows.nightly_sync import nightly_sync
+    from revops.pipeline import chosen_sources
+    from revops.settings import get_settings
 
+    chosen_sources(get_settings(), source or None)
     result = _operator_run(nightly_sync, sources=source or None, full_refresh=full_refresh)
     _print_summary(result["summary"])
 

@@ -25,7 +25,7 @@ from revops.load.warehouse import BUILD_SCHEMA, Warehouse
 from revops.load.writer_lock import WriterLock
 from revops.settings import Settings
 from revops.sources.base import Batch, Source, Stream
-from revops.sources.registry import all_specs, get_spec
+from revops.sources.registry import AD_PLATFORM, FX, all_specs, get_spec
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,24 @@ def reads_by_day(source_name: str) -> bool:
 
 
 def configured_sources(settings: Settings) -> list[str]:
-    return [s.name for s in all_specs() if s.configured(settings)]
+    """The sources with their settings. Reference data (the ECB's rates) is not a source a
+    company configures: it runs only to convert the spend of a configured ad platform, so an
+    empty environment configures nothing (rather than minutes of retries on the ECB alone)."""
+    specs = [s for s in all_specs() if s.configured(settings)]
+    if not any(s.kind == AD_PLATFORM for s in specs):
+        specs = [s for s in specs if s.kind != FX]
+    return [s.name for s in specs]
+
+
+def chosen_sources(settings: Settings, sources: list[str] | None = None) -> list[str]:
+    """``sources``, or every configured source; :class:`NoSourceConfigured` when none is (the
+    CLI calls it before Prefect starts)."""
+    chosen = list(sources or configured_sources(settings))
+    if not chosen:
+        raise NoSourceConfigured(
+            "no source is configured: set the REVOPS_<SOURCE>_* variables of at least one ad "
+            "platform or CRM (see .env.example; `revops doctor` shows what each source lacks)")
+    return chosen
 
 
 def all_streams(settings: Settings) -> list[Stream]:
@@ -333,11 +350,7 @@ def run(settings: Settings, flow: str = "manual", sources: list[str] | None = No
     they were. Every step opens the warehouse and closes it before it returns (DuckDB has one
     writer, and dbt, a child process, must find the file free). ``full_refresh``: the sources
     ignore their saved sync state for this run (rows still merge on their keys)."""
-    chosen = list(sources or configured_sources(settings))
-    if not chosen:
-        raise NoSourceConfigured(
-            "no source is configured: set the REVOPS_<SOURCE>_* variables of at least one source "
-            "(see .env.example)")
+    chosen = chosen_sources(settings, sources)
     # one writer at a time: a second run fails here at once (WarehouseBusy names the holder),
     # before it writes anything
     with WriterLock(settings.warehouse_url, uuid.uuid4().hex) as lock:

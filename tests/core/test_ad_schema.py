@@ -11,6 +11,9 @@ from revops.load.warehouse import Warehouse
 from revops.sandbox.world import AD_PLATFORMS
 from tests.sources.hubspot_ids import hs_id
 
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
+
 #: the pinned day convention of each platform (docs/architecture.md, "Whose day is date_day")
 DAY_BASIS = {
     "meta": "account",

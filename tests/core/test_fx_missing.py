@@ -14,6 +14,9 @@ from revops.sandbox.harness import sandboxes
 from revops.sandbox.world import World, WorldConfig
 from revops.transform import ModelBuildError
 
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
+
 # Google Ads UK spends in GBP; 20 days so early rates fall outside the ECB lookback re-read
 WORLD = World(WorldConfig(seed=5, days=20, platforms=("meta", "google_ads")))
 

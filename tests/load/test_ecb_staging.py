@@ -8,6 +8,8 @@ to the world.
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -19,6 +21,9 @@ from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
 from revops.sources.ecb.streams import HIST_ZIP
 from revops.transform import build
+
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
 
 SANDBOX = get_sandbox("ecb")
 

@@ -5,6 +5,8 @@ One dbt build per engine (select ``staging.google_ads``)."""
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -14,6 +16,9 @@ from revops.sandbox.server import SandboxServer
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
 from revops.transform import build
+
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
 
 SANDBOX = get_sandbox("google_ads")
 

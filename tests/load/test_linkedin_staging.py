@@ -4,6 +4,8 @@ from their URNs, UTC days, spend to the cent) and the campaign level must be the
 
 from __future__ import annotations
 
+import pytest
+
 import secrets
 from decimal import Decimal
 
@@ -15,6 +17,9 @@ from revops.settings import settings_from_env
 from revops.transform import build
 from tests.db import rows as _rows
 from revops.sandbox.registry import get_sandbox
+
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
 
 SANDBOX = get_sandbox("linkedin")
 

@@ -14,6 +14,9 @@ from revops.sandbox.server import SandboxServer
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
 
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
+
 SANDBOX = get_sandbox("microsoft_ads")
 
 TOKEN = "staging-test-refresh-token"

@@ -4,6 +4,8 @@ per engine (~5 s each), so it lives here rather than in the fast tests/sources/t
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -13,6 +15,9 @@ import pyarrow as pa
 from revops.sandbox.world import OFFLINE_CAMPAIGNS, offline_campaign_id
 from revops.sources.offline.streams import SPEND_LINES
 from tests.sources.test_offline import _settings, _world_sums, app, server, world  # noqa: F401  (fixtures)
+
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
 
 
 def test_sandbox_to_staging_quarantines_bad_lines_and_equals_the_world(server, app, world, warehouse_url, tmp_path):

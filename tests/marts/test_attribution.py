@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from collections import Counter
 from decimal import Decimal
 
@@ -10,6 +12,9 @@ from revops.sandbox.truth import attribution as truth_attribution
 from revops.sandbox.truth.sales import crm_time
 from tests.kpi_compare import diff_rows, fetch_like
 from tests.sources.hubspot_ids import MERGED_ID_BASE, MERGED_ID_STEP
+
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
 
 
 def world_id(hubspot_id: str) -> int:

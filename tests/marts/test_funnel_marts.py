@@ -12,6 +12,9 @@ from revops.load.warehouse import Warehouse
 from revops.sandbox.truth import funnel as truth_funnel
 from tests.kpi_compare import diff_rows, fetch_like
 
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
+
 FUNNEL_KEYS = ("cohort_month", "channel", "campaign_id")
 QUALITY_KEYS = ("mql_cohort_month", "channel", "campaign_id")
 REASON_KEYS = (*QUALITY_KEYS, "rejection_reason")

@@ -35,6 +35,9 @@ from tests.conftest import nightly_warehouse
 from tests.kpi_compare import diff_rows
 from tests.sources.hubspot_ids import hs_id, merges_of
 
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
+
 SURVIVOR, FIRST_DUP, SECOND_DUP = 100134, 100457, 100460
 
 

@@ -23,6 +23,9 @@ from revops.sandbox.truth import sales as truth_sales
 from revops.sandbox.world import World, WorldConfig
 from tests.kpi_compare import diff_rows
 
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
+
 LEAD_KEYS = ("mql_week", "owner_id", "team")
 PIPELINE_KEYS = ("month", "pipeline", "channel")
 def _mart(url: str, name: str, keys: tuple[str, ...]) -> list[dict]:

@@ -51,6 +51,9 @@ from tests.marts.test_shared_marts import (  # noqa: F401
     test_targets_vs_actual_equals_truth,
 )
 
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
+
 SALESFORCE_WORLD = {**MART_WORLD_CONFIG, "crms": ("salesforce",)}
 
 

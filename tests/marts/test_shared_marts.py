@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import date
 
 from revops.load.warehouse import Warehouse
 from revops.sandbox import truth
 from tests.kpi_compare import diff_rows, fetch_like
+
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
 
 
 def test_targets_vs_actual_equals_truth(built_warehouse):

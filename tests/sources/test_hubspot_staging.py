@@ -7,6 +7,8 @@ which stays fast."""
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import UTC, datetime, timedelta
 
 
@@ -18,6 +20,9 @@ from revops.transform import build
 from tests.sources.hubspot_ids import hs_id
 from tests.db import ms, rows as _rows, utc
 from revops.sandbox.registry import get_sandbox
+
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
 
 SANDBOX = get_sandbox("hubspot")
 

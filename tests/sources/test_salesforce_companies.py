@@ -7,6 +7,8 @@ Real HTTP to the sandbox, real DuckDB/PostgreSQL, real dbt."""
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import datetime
 
 
@@ -17,6 +19,9 @@ from revops.settings import settings_from_env
 from revops.transform import build
 from tests.db import ms, rows as _rows, utc
 from revops.sandbox.registry import get_sandbox
+
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
 
 SANDBOX = get_sandbox("salesforce")
 

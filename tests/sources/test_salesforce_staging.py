@@ -26,6 +26,9 @@ from revops.transform import build
 from tests.db import ms
 from revops.sandbox.registry import get_sandbox
 
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
+
 SANDBOX = get_sandbox("salesforce")
 
 TOKEN = "refresh-token-for-staging-9c2e"

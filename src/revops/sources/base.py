@@ -56,6 +56,10 @@ class Source(Protocol):
 
     def read(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]: ...
 
+    def check(self) -> str:
+        """One cheap real request (``revops doctor``): what answered, or the connector's error."""
+        ...
+
 
 def records_to_table(stream: Stream, records: list[dict[str, Any]]) -> pa.Table:
     """Build the stream's Arrow table; keys missing from a record become nulls, extra keys drop."""

@@ -11,7 +11,6 @@ connector (nor pyarrow).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -41,13 +40,34 @@ class SourceSpec:
     #: the variable holding the credential; fatal auth errors name it (None: no credential,
     #: e.g. the ECB's public files; the contract's auth cases are skipped)
     secret_env: str | None
-    #: is it configured? (a deployment may use only some sources)
-    configured: Callable[[Settings], bool]
+    #: the settings (field names) it needs, each non-empty: without them it is not configured
+    #: (a deployment may use only some sources) and ``revops doctor`` names the missing ones
+    requires: tuple[str, ...]
     #: OAuth sources refresh an expired access token once (the contract checks it)
     refreshes_auth: bool = False
     #: the source's records change after the fact (restated spend, edited CRM records): the
     #: contract checks that a resume picks the new values up. False for append-only data.
     restates: bool = True
+
+    def missing(self, settings: Settings) -> list[str]:
+        """The variables of ``requires`` that are not set (``REVOPS_META_ACCESS_TOKEN``...)."""
+        out = []
+        for name in self.requires:
+            value = getattr(settings, name)
+            if hasattr(value, "get_secret_value"):
+                value = value.get_secret_value()
+            if not value:
+                out.append(f"REVOPS_{name.upper()}")
+        return out
+
+    def configured(self, settings: Settings) -> bool:
+        """Is every setting it requires set?"""
+        return not self.missing(settings)
+
+    def check(self, settings: Settings) -> str:
+        """One cheap real request (credentials and reachability): what answered, or raises the
+        connector's error (``FatalAPIError`` names the variable to fix)."""
+        return self.build(settings).check()
 
     def build(self, settings: Settings, **options: object) -> Source:
         """The connector, reading its credentials, base URL and account ids from ``settings``

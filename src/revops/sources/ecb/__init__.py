@@ -6,25 +6,14 @@ published rate is never restated).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from revops.sources.registry import FX, SourceSpec
-
-if TYPE_CHECKING:
-    from revops.settings import Settings
-
-
-def configured(settings: Settings) -> bool:
-    """Public files: configured whenever a base URL is set (it is by default)."""
-    return bool(settings.ecb_base_url)
-
 
 SPEC = SourceSpec(
     name="ecb",
     kind=FX,
     connector="revops.sources.ecb.streams:EcbSource",
     secret_env=None,
-    configured=configured,
+    requires=("ecb_base_url",),
     restates=False,
 )
 

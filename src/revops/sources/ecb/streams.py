@@ -44,6 +44,8 @@ SOURCE = "ecb"
 HIST_ZIP = "eurofxref-hist.zip"
 HIST_CSV = "eurofxref-hist.csv"
 HIST_90D_XML = "eurofxref-hist-90d.xml"
+#: the last publication only: what `revops doctor` fetches
+DAILY_XML = "eurofxref-daily.xml"
 #: the first run reaches this far before START_DATE (a weekend start still finds a rate)
 START_MARGIN_DAYS = 14
 #: the 90-day file is used when the first day wanted is at most this many days old
@@ -149,6 +151,11 @@ class EcbSource:
         self.clock = clock
         #: the files read by the last ``read`` (observable in tests and logs)
         self.files_read: list[str] = []
+
+    def check(self) -> str:
+        """``eurofxref-daily.xml``, the smallest file: the base URL answers with rates."""
+        records = self.client.download(DAILY_XML, parse_cube_xml)
+        return f"daily file answers ({len(records)} rates)"
 
     @property
     def streams(self) -> list[Stream]:

@@ -8,31 +8,15 @@ test_google_ads.py.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from revops.sources.google_ads.client import SECRET_ENV
 from revops.sources.registry import AD_PLATFORM, SourceSpec
-
-if TYPE_CHECKING:
-    from revops.settings import Settings
-
-
-def configured(settings: Settings) -> bool:
-    token = settings.google_ads_refresh_token
-    return bool(
-        token
-        and token.get_secret_value()
-        and settings.google_ads_client_id
-        and settings.google_ads_customer_ids
-    )
-
 
 SPEC = SourceSpec(
     name="google_ads",
     kind=AD_PLATFORM,
     connector="revops.sources.google_ads.streams:GoogleAdsSource",
     secret_env=SECRET_ENV,
-    configured=configured,
+    requires=("google_ads_client_id", "google_ads_refresh_token", "google_ads_customer_ids"),
     refreshes_auth=True,
 )
 

@@ -113,6 +113,11 @@ class GoogleAdsSource:
         self.customer_ids = [c.replace("-", "").strip() for c in settings.google_ads_customer_ids]
         self._customers: dict[str, dict[str, Any]] = {}
 
+    def check(self) -> str:
+        """A token from the refresh token and ``FROM customer`` (one row) for each customer."""
+        names = [self.customer(c).get("customer_descriptive_name") or c for c in self.customer_ids]
+        return f"{len(names)} customer(s) readable: {', '.join(map(str, names))}"
+
     @property
     def streams(self) -> list[Stream]:
         return [

@@ -7,26 +7,15 @@ pitfalls handled.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from revops.sources.hubspot.client import SECRET_ENV
 from revops.sources.registry import CRM, SourceSpec
-
-if TYPE_CHECKING:
-    from revops.settings import Settings
-
-
-def configured(settings: Settings) -> bool:
-    token = settings.hubspot_access_token
-    return token is not None and bool(token.get_secret_value())
-
 
 SPEC = SourceSpec(
     name="hubspot",
     kind=CRM,
     connector="revops.sources.hubspot.streams:HubSpotSource",
     secret_env=SECRET_ENV,
-    configured=configured,
+    requires=("hubspot_access_token",),
 )
 
 __all__ = ["SPEC"]

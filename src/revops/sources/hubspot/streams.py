@@ -298,6 +298,11 @@ class HubSpotSource:
                    description="deal pipelines, one row per stage (full refresh)"),
         ]
 
+    def check(self) -> str:
+        """``GET /crm/v3/owners?limit=1``: the token is valid and reads owners."""
+        self.client.get_json("/crm/v3/owners", params={"limit": 1, "archived": "false"})
+        return "token accepted, owners readable"
+
     @property
     def streams(self) -> list[Stream]:
         return list(self._streams)

@@ -124,6 +124,11 @@ class LinkedInSource:
         self.row_limit = settings.linkedin_analytics_row_limit
         self._campaign_ids: dict[str, list[str]] = {}
 
+    def check(self) -> str:
+        """``GET /adAccounts/<id>`` for each account: the token reads them."""
+        names = [self.client.get_restli(f"adAccounts/{a}", []).get("name") or a for a in self.account_ids]
+        return f"{len(names)} ad account(s) readable: {', '.join(map(str, names))}"
+
     @property
     def streams(self) -> list[Stream]:
         return [

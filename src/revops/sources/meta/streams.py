@@ -90,6 +90,12 @@ class MetaSource:
         self.account_ids = [a.removeprefix("act_") for a in settings.meta_account_ids]
         self._accounts: dict[str, dict[str, Any]] = {}
 
+    def check(self) -> str:
+        """``GET /act_<id>?fields=id,name`` for each ad account: the token reads them."""
+        names = [self.client.get_object(self.client.path(f"act_{a}"), ["id", "name"]).get("name")
+                 for a in self.account_ids]
+        return f"{len(names)} ad account(s) readable: {', '.join(map(str, names))}"
+
     @property
     def streams(self) -> list[Stream]:
         return [

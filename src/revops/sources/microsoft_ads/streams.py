@@ -121,6 +121,13 @@ class MicrosoftAdsSource:
         #: how many reports were submitted / resubmitted: observable in tests and ops.runs
         self.report_stats = {"submitted": 0, "resubmitted": 0, "polls": 0, "empty": 0}
 
+    def check(self) -> str:
+        """A token from the refresh token and ``Account/Query`` for each account."""
+        for account_id in self.account_ids:
+            self.client.post_api(f"{self.customer_url}/Account/Query", {"AccountId": int(account_id)},
+                                 account_id)
+        return f"{len(self.account_ids)} account(s) readable"
+
     @property
     def streams(self) -> list[Stream]:
         return [

@@ -6,25 +6,15 @@ The registry entry.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from revops.sources.offline.client import SECRET_ENV
 from revops.sources.registry import AD_PLATFORM, SourceSpec
-
-if TYPE_CHECKING:
-    from revops.settings import Settings
-
-
-def configured(settings: Settings) -> bool:
-    return bool(settings.offline_spend_location)
-
 
 SPEC = SourceSpec(
     name="offline",
     kind=AD_PLATFORM,
     connector="revops.sources.offline.streams:OfflineSource",
     secret_env=SECRET_ENV,
-    configured=configured,
+    requires=("offline_spend_location",),
 )
 
 __all__ = ["SPEC"]

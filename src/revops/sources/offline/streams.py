@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -127,6 +128,15 @@ class OfflineSource:
         self._listing: list[ListedFile] | None = None
         #: file -> version its lines were read from (or kept at) in this run
         self._loaded_versions: dict[str, str] = {}
+
+    def check(self) -> str:
+        """The folder (or its http listing) exists and lists; each listed file is readable."""
+        files = self.client.list_files()
+        if isinstance(self.client, LocalFolder):
+            unreadable = [f.name for f in files if not os.access(self.client.path / f.name, os.R_OK)]
+            if unreadable:
+                raise FatalAPIError(f"offline: cannot read {', '.join(unreadable)} in {self.client.path}")
+        return f"{len(files)} spend file(s) listed"
 
     @property
     def client(self) -> OfflineSpendClient | LocalFolder:

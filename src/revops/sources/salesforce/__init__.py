@@ -7,18 +7,8 @@ pitfalls handled.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from revops.sources.registry import CRM, SourceSpec
 from revops.sources.salesforce.client import SECRET_ENV
-
-if TYPE_CHECKING:
-    from revops.settings import Settings
-
-
-def configured(settings: Settings) -> bool:
-    token = settings.salesforce_refresh_token
-    return bool(token and token.get_secret_value() and settings.salesforce_client_id)
 
 
 SPEC = SourceSpec(
@@ -26,7 +16,7 @@ SPEC = SourceSpec(
     kind=CRM,
     connector="revops.sources.salesforce.streams:SalesforceSource",
     secret_env=SECRET_ENV,
-    configured=configured,
+    requires=("salesforce_client_id", "salesforce_refresh_token"),
     refreshes_auth=True,
 )
 

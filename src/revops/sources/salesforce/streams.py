@@ -199,6 +199,11 @@ class SalesforceSource:
             for o in self.objects.values()
         ]
 
+    def check(self) -> str:
+        """A refresh-token login and ``SELECT Id FROM User LIMIT 1``."""
+        self.client.get_json(self.client.query_path("query"), params={"q": "SELECT Id FROM User LIMIT 1"})
+        return f"logged in, instance {self.client.instance_url} answers queries"
+
     @property
     def streams(self) -> list[Stream]:
         return list(self._streams)
