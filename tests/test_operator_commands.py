@@ -23,7 +23,7 @@ from revops.sandbox import truth
 from revops.sandbox.harness import sandboxes
 from revops.sandbox.world import World, WorldConfig
 from tests.kpi_compare import diff_rows, fetch_like
-from tests.test_flow_e2e import prefect_api  # noqa: F401 - the module's Prefect API server
+
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -55,7 +55,7 @@ def _marts_equal_truth(url: str, world: World) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def synced(prefect_api, tmp_path_factory):  # noqa: F811
+def synced(prefect_api, tmp_path_factory):
     """`revops sync` once (every source) into a fresh DuckDB warehouse, the sandbox still up."""
     world = World(WorldConfig(seed=11, days=10, rename_campaigns=False))
     tmp = tmp_path_factory.mktemp("operator")

@@ -54,7 +54,7 @@ def test_env_file_loads_back_through_settings_and_reaches_the_sandbox(tmp_path):
         assert json.loads(ids) == settings.meta_account_ids and url == settings.meta_base_url
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        proc.communicate(timeout=120)  # drain the pipe while it stops
 
 
 def test_env_file_never_replaces_a_file_it_did_not_write(tmp_path):
