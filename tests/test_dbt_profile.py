@@ -7,11 +7,15 @@ import secrets
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
 from revops import pipeline, transform
 from revops.settings import Settings
+
+#: builds a warehouse through dbt: in `make test`, not in `make test-fast`
+pytestmark = pytest.mark.slow
 
 
 def _files_holding(root: Path, needle: bytes) -> list[Path]:
