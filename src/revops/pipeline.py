@@ -210,6 +210,9 @@ def sync_source(
                 stats.state_after = batch.state
             if on_batch:
                 on_batch(f"{source_name}.{stream.name}", len(batch))
+            elapsed = time.perf_counter() - started
+            log.info("%s.%s: %d rows loaded, %d quarantined (%.0f rows/s)", source_name, stream.name,
+                     stats.rows_loaded, stats.rows_quarantined, stats.rows_extracted / max(elapsed, 1e-3))
         stats.seconds = time.perf_counter() - started
         counts = {k: v for k, v in stats.__dict__.items() if k not in ("source", "stream")}
         wh.record_stream(run_id, source_name, stream.name, **counts)

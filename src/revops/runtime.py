@@ -38,5 +38,8 @@ def quiet_offline_defaults() -> None:
         ("DO_NOT_TRACK", "1"),
         ("GX_ANALYTICS_ENABLED", "false"),
         ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"),
+        # our own progress lines (rows per source as they load, dbt's nodes as they finish)
+        # reach the Prefect run's log and console
+        ("PREFECT_LOGGING_EXTRA_LOGGERS", "revops"),
     ):
         os.environ.setdefault(key, value)

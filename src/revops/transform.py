@@ -14,9 +14,13 @@ to a temporary folder, so a killed build leaves nothing behind.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,12 +142,36 @@ def dbt_args(settings: Settings, args: list[str]) -> list[str]:
     return [*args[:words], "--vars", json.dumps(dbt_vars(settings)), *args[words:]]
 
 
-def run_dbt(settings: Settings, args: list[str], *, capture: bool = True) -> subprocess.CompletedProcess:
-    """Any dbt command on our project and warehouse, in a child process (``revops dbt ...``)."""
-    return subprocess.run(
-        [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *dbt_args(settings, args)],
-        capture_output=capture, text=True, env=dbt_env(settings),
-    )
+log = logging.getLogger(__name__)
+
+#: dbt's line for a finished node: "12:00:01  7 of 193 OK created sql table model core.dim_contact"
+_NODE_DONE = re.compile(r"\b(\d+) of (\d+) (OK|PASS|WARN|ERROR|FAIL|SKIP)\b(.*)")
+
+
+def run_dbt(settings: Settings, args: list[str], *, capture: bool = True,
+            on_line: Callable[[str], None] | None = None) -> subprocess.CompletedProcess:
+    """Any dbt command on our project and warehouse, in a child process (``revops dbt ...``).
+    ``on_line``: called with each line dbt prints, as it prints it (its output is then kept,
+    the last 200 lines, in the result's ``stdout``)."""
+    cmd = [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *dbt_args(settings, args)]
+    if on_line is None:
+        return subprocess.run(cmd, capture_output=capture, text=True, env=dbt_env(settings))
+    tail: deque[str] = deque(maxlen=200)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=dbt_env(settings)) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            tail.append(line)
+            on_line(line)
+    return subprocess.CompletedProcess(cmd, proc.returncode, "\n".join(tail), "")
+
+
+def log_progress(line: str) -> None:
+    """dbt's finished nodes as progress lines ("dbt 7/193 OK created ... core.dim_contact")."""
+    m = _NODE_DONE.search(line)
+    if m:
+        log.info("dbt %s/%s %s%s", m[1], m[2], m[3], re.sub(r"\s+\.{2,}.*$", "", m[4]))
 
 
 def build(settings: Settings, *, select: str | None = None) -> BuildResult:
@@ -162,7 +190,7 @@ def build(settings: Settings, *, select: str | None = None) -> BuildResult:
         # otherwise query tables this build never made
         args += ["--select", select, "--indirect-selection", "cautious"]
     (target / "run_results.json").unlink(missing_ok=True)
-    proc = run_dbt(settings, args)
+    proc = run_dbt(settings, args, on_line=log_progress)
     result = BuildResult(success=proc.returncode == 0, nodes=_node_results(target))
     if not result.success:
         detail = "; ".join(

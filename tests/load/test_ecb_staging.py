@@ -8,6 +8,8 @@ to the world.
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 import json
@@ -30,7 +32,8 @@ SANDBOX = get_sandbox("ecb")
 WORLD = World(WorldConfig(seed=5, days=30, platforms=("meta",)))
 
 
-def test_stg_ecb__rates_equals_the_published_rates(warehouse_url, tmp_path):
+def test_stg_ecb__rates_equals_the_published_rates(warehouse_url, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="revops")
     app = SANDBOX.app(WORLD, token="unused", as_of=WORLD.now - timedelta(days=5))
     with SandboxServer(app) as server:
         settings = settings_from_env(
@@ -55,9 +58,15 @@ def test_stg_ecb__rates_equals_the_published_rates(warehouse_url, tmp_path):
     assert 0 < resumed.rows_loaded < stats.rows_loaded, "the resume re-reads only the lookback"
     assert resumed.state_after == {"rate_date": max(WORLD.fx_published_as_of(WORLD.now)).isoformat()}
 
+    # progress a person can follow: rows per stream as they load, dbt's nodes as they finish
+    assert any(r.getMessage().startswith("ecb.rates: ") and "rows/s" in r.getMessage() for r in caplog.records)
     wh.dispose()  # DuckDB: one writer; dbt opens the file next
     result = build(settings, select="staging.ecb")
     assert {n["name"] for n in result.nodes if n["unique_id"].startswith("model.")} == {"stg_ecb__rates"}
+    done = [r.getMessage() for r in caplog.records if r.name == "revops.transform"]
+    total = len(result.nodes)
+    assert done and done[-1].startswith(f"dbt {total}/{total} "), done[-3:]
+    assert any("stg_ecb__rates" in line and " OK " in line for line in done), done
     assert any("unique_combination" in n["unique_id"] for n in result.nodes)
 
     rows = wh.fetch_all("select rate_date, currency, rate_per_eur from staging.stg_ecb__rates")
