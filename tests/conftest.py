@@ -30,9 +30,22 @@ create_pg_database = pg.create_database
 drop_pg_database = pg.drop_database
 
 
+class _LongestFirst:
+    """Longest first (end to end, then warehouse builds, then the rest): xdist hands out work in
+    collection order, so the many short tests fill the gaps at the end instead of a long one
+    starting last. A stable sort keeps each module's (and each shared build's) tests together.
+    Runs after pytest's own reordering by fixture parameters."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config, items):
+        items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else
+                   1 if item.get_closest_marker("slow") else 2)
+
+
 def pytest_configure(config):
     """The controlling process makes sure a PostgreSQL answers (starting a throwaway one when
     none does) before xdist starts its workers, which inherit its DSN."""
+    config.pluginmanager.register(_LongestFirst(), "revops-longest-first")
     if not hasattr(config, "workerinput"):
         config._revops_pg = pg.ensure_server()
 
@@ -46,6 +59,10 @@ def pytest_unconfigure(config):
         pg.stop_server()
 
 
+#: shared fixtures that are cheap to have once per worker: no reason to keep their users together
+_PER_WORKER = {"prefect_api"}
+
+
 def _shared_fixture_group(item) -> str | None:
     """The session- or module-scoped fixture this test shares with others (a built warehouse, a
     world's sandboxes), with its parameter (the engine): the xdist group that keeps every test
@@ -57,12 +74,13 @@ def _shared_fixture_group(item) -> str | None:
     best: tuple[int, str] | None = None
     for name in info.names_closure:
         defs = info.name2fixturedefs.get(name)
-        if not defs or defs[-1].scope not in ("session", "module"):
+        if not defs or defs[-1].scope not in ("session", "module") or name in _PER_WORKER:
             continue
         if not getattr(defs[-1].func, "__module__", "").startswith("tests"):
             continue  # pytest's own (tmp_path_factory...) are shared by everything
         rank = 0 if defs[-1].scope == "session" else 1
-        key = f"{defs[-1].baseid or 'tests'}::{name}[{params.get(name, '')}]"
+        # no brackets: xdist reads a node id ending in "]" as having no group
+        key = f"{defs[-1].baseid or 'tests'}::{name}:{params.get(name, '')}"
         if best is None or rank < best[0]:
             best = (rank, key)
     return best[1] if best else None
@@ -82,7 +100,7 @@ def pytest_collection_modifyitems(config, items):
 def prefect_api() -> str:
     """One Prefect API server for the tests that run flows (a cold start costs 10-80 s): an
     in-process flow finds it as its ephemeral server, the CLI's child processes through
-    PREFECT_API_URL. Its users share an xdist group, so one worker starts it once."""
+    PREFECT_API_URL. Once per worker that runs a flow."""
     from prefect.server.api.server import SubprocessASGIServer
 
     server = SubprocessASGIServer()

@@ -250,6 +250,10 @@ def _operator_run(flow_fn, **params) -> dict:
     from revops.load.writer_lock import WarehouseBusy
 
     quiet_offline_defaults()
+    if not _App.debug:
+        from revops.errors import console_logs_without_tracebacks
+
+        console_logs_without_tracebacks()
     try:
         with console.status(f"running the {flow_fn.name} flow..."):
             return flow_fn(**params)

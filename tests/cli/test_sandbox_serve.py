@@ -15,9 +15,12 @@ from tests.cli.run import REVOPS, clean_env
 
 def serve(tmp_path, *args: str) -> tuple[subprocess.Popen, list[str]]:
     """Start it; the lines it printed up to "Ctrl-C to stop."."""
+    # Ctrl-C as a terminal delivers it: pytest-xdist's workers ignore SIGINT, and a child
+    # inherits that, so the default disposition is restored for it
     proc = subprocess.Popen([REVOPS, "sandbox", "serve", "--port", "0", "--days", "5", *args],
                             env=clean_env(tmp_path, COLUMNS="80"), cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: list[str] = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
