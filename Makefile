@@ -12,7 +12,9 @@ export DO_NOT_TRACK ?= 1
 # Two workers on the 2-core machine; tests that share a built warehouse stay on one worker
 # (xdist groups set in tests/conftest.py), so each shared build happens once per engine.
 PYTEST_WORKERS ?= 2
-PYTEST := $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+# --no-loadscope-reorder: hand work out in collection order, which tests/conftest.py sorts longest
+# first (xdist would otherwise order by test count, and a single 150 s test would start last)
+PYTEST := $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 .PHONY: venv demo test test-fast bench clean
 

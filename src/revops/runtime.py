@@ -41,5 +41,7 @@ def quiet_offline_defaults() -> None:
         # our own progress lines (rows per source as they load, dbt's nodes as they finish)
         # reach the Prefect run's log and console
         ("PREFECT_LOGGING_EXTRA_LOGGERS", "revops"),
+        # ...and outside a flow run (tests, `revops doctor`) they stay local, without a warning
+        ("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore"),
     ):
         os.environ.setdefault(key, value)
