@@ -17,9 +17,12 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from revops import pipeline
+from revops.runtime import show_progress
 from revops.report.summary import markdown_summary
 from revops.settings import Settings, get_settings
 from revops.sources.errors import RetriableAPIError
+
+show_progress()  # a worker running this flow shows our progress lines too
 
 
 def _transient(task, task_run, state) -> bool:  # noqa: ARG001 - Prefect's signature

@@ -21,6 +21,8 @@ from rich.table import Table
 from revops.runtime import quiet_offline_defaults, silence_native_teardown_noise
 
 silence_native_teardown_noise()
+# before any command imports Prefect: its logging (our progress lines included) is set up at import
+quiet_offline_defaults()
 
 
 class _App(typer.Typer):

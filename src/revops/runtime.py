@@ -45,3 +45,14 @@ def quiet_offline_defaults() -> None:
         ("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore"),
     ):
         os.environ.setdefault(key, value)
+    show_progress()
+
+
+def show_progress() -> None:
+    """Our INFO lines (rows per stream as they load, dbt's nodes as they finish) are shown: the
+    ``revops`` logger would otherwise inherit the root's WARNING."""
+    import logging
+
+    logger = logging.getLogger("revops")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)

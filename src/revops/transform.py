@@ -169,9 +169,9 @@ def run_dbt(settings: Settings, args: list[str], *, capture: bool = True,
 
 def log_progress(line: str) -> None:
     """dbt's finished nodes as progress lines ("dbt 7/193 OK created ... core.dim_contact")."""
-    m = _NODE_DONE.search(line)
+    m = _NODE_DONE.search(re.sub(r"\x1b\[[0-9;]*m", "", line))  # dbt colours a terminal's lines
     if m:
-        log.info("dbt %s/%s %s%s", m[1], m[2], m[3], re.sub(r"\s+\.{2,}.*$", "", m[4]))
+        log.info("dbt %s/%s %s%s", m[1], m[2], m[3], re.sub(r"\s+(\.{2,}|\[).*$", "", m[4]))
 
 
 def build(settings: Settings, *, select: str | None = None) -> BuildResult:
