@@ -859,7 +859,10 @@ class World:
     def to_currency(
         self, amount: Decimal, currency: str, target: str, day: date, as_of: datetime
     ) -> Decimal:
-        """Convert at one date's rates (both legs from the same publication)."""
+        """Convert at one date's rates (both legs from the same publication); an amount already
+        in ``target`` needs no rate."""
+        if currency == target:
+            return amount
         rate_date, from_rate = self.fx_rate(currency, day, as_of)
         if target == "EUR":
             return amount / from_rate

@@ -12,6 +12,7 @@ import csv
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,9 +21,29 @@ from revops.sandbox.world import World
 SEEDS = Path(__file__).resolve().parents[2] / "dbt" / "seeds"
 
 
+#: the money rounding rule (docs/metrics.md, "Money"): converted spend is rounded once per ad and
+#: day, to cents, half away from zero; every total is an exact sum of those cents
+CENT = Decimal("0.01")
+
+
+def to_cents(value: Fraction | Decimal) -> Decimal:
+    """``value`` rounded to cents, half away from zero, in exact rational arithmetic."""
+    q = Fraction(value) * 100
+    cents = (abs(q.numerator) * 2 + q.denominator) // (2 * q.denominator)
+    return (Decimal(cents if q >= 0 else -cents) * CENT).quantize(CENT)
+
+
 def spend_reporting(world: World, ad_day, as_of: datetime, currency: str) -> Decimal:
-    """An ad-day's spend in the reporting currency (ECB rates as published at ``as_of``)."""
-    return world.to_currency(ad_day.spend, world.currency_of(ad_day.ad), currency, ad_day.day, as_of)
+    """An ad-day's spend in the reporting currency, in cents (ECB rates as published at ``as_of``).
+
+    Spend already in the reporting currency needs no rate; otherwise both legs come from the last
+    publication on or before the day (EUR = 1), converted exactly and rounded once."""
+    native = world.currency_of(ad_day.ad)
+    if native == currency:
+        return to_cents(ad_day.spend)
+    rate_date, from_rate = world.fx_rate(native, ad_day.day, as_of)
+    _, to_rate = (rate_date, Decimal(1)) if currency == "EUR" else world.fx_rate(currency, rate_date, as_of)
+    return to_cents(Fraction(ad_day.spend) * Fraction(to_rate) / Fraction(from_rate))
 
 
 def channel_mapping(path: Path = SEEDS / "channel_mapping.csv") -> dict[tuple[str, str], str]:

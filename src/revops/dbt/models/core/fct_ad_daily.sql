@@ -29,13 +29,17 @@ select
     a.date_day,
     acc.date_day_basis,
     acc.date_day_timezone,
-    -- exact decimal (8 places) so sums do not depend on row order: a rerun gives the same cents
-    cast(cast(a.spend_native as double precision) / cast(src.rate_per_eur as double precision)
-        * cast(rep.rate_per_eur as double precision) as decimal(20, 8)) as spend,
+    -- converted in exact arithmetic and rounded once, to cents (macros/money.sql, docs/metrics.md);
+    -- spend already in the reporting currency needs no rate at all
+    case when a.currency = '{{ var("reporting_currency") }}' then {{ money_to_cents('a.spend_native') }}
+         else {{ convert_money('a.spend_native', 'src.rate_per_eur', 'rep.rate_per_eur') }}
+    end as spend,
     a.spend_native,
     a.currency,
-    cast(rep.rate_per_eur as double precision) / cast(src.rate_per_eur as double precision) as fx_rate,
-    rd.rate_date as fx_rate_date,
+    case when a.currency = '{{ var("reporting_currency") }}' then cast(1 as double precision)
+         else cast(rep.rate_per_eur as double precision) / cast(src.rate_per_eur as double precision)
+    end as fx_rate,
+    case when a.currency <> '{{ var("reporting_currency") }}' then rd.rate_date end as fx_rate_date,
     a.impressions,
     a.clicks,
     a.platform_conversions,

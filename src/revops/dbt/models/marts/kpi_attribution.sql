@@ -74,7 +74,7 @@ select
     '{{ var("reporting_currency") }}' as currency,
     cast(coalesce(cr.attributed_deals, 0) as double precision) as attributed_deals,
     cast(coalesce(cr.attributed_revenue, 0) as decimal(20, 4)) as attributed_revenue,
-    cast(coalesce(s.spend, 0) as decimal(20, 4)) as spend,
+    cast(coalesce(s.spend, 0) as decimal(18, 2)) as spend,
     cast(case when coalesce(s.spend, 0) = 0 then null
               else coalesce(cr.attributed_revenue, 0) / s.spend end as double precision) as roas
 from keys k

@@ -69,7 +69,7 @@ select
     j.campaign_id,
     c.campaign_name,
     '{{ var("reporting_currency") }}' as currency,
-    cast(j.spend as double precision) as spend,
+    cast(j.spend as decimal(18, 2)) as spend,
     cast(j.impressions as bigint) as impressions,
     cast(j.clicks as bigint) as clicks,
     cast(j.leads as bigint) as leads,
@@ -79,11 +79,11 @@ select
     cast(j.customers as bigint) as customers,
     cast(j.pipeline_created as decimal(18, 2)) as pipeline_created,
     cast(j.revenue_won as decimal(18, 2)) as revenue_won,
-    j.spend / nullif(j.leads, 0) as cpl,
-    j.spend / nullif(j.mqls, 0) as cost_per_mql,
-    j.spend / nullif(j.sqls, 0) as cost_per_sql,
-    j.spend / nullif(j.customers, 0) as cac,
-    cast(j.revenue_won as double precision) / nullif(j.spend, 0) as roas
+    cast(j.spend as double precision) / nullif(j.leads, 0) as cpl,
+    cast(j.spend as double precision) / nullif(j.mqls, 0) as cost_per_mql,
+    cast(j.spend as double precision) / nullif(j.sqls, 0) as cost_per_sql,
+    cast(j.spend as double precision) / nullif(j.customers, 0) as cac,
+    cast(j.revenue_won as double precision) / nullif(cast(j.spend as double precision), 0) as roas
 from joined j
 left join {{ ref('dim_campaign') }} c on c.platform = j.platform and c.campaign_id = j.campaign_id
 left join {{ ref('channel_mapping') }} ch on ch.source_type = 'platform' and ch.source_value = j.platform

@@ -7,7 +7,7 @@ with contacts as (select * from {{ ref('dim_contact') }}),
 deals as (select * from {{ ref('fct_deal') }}),
 events as (
     select cast(date_trunc('month', date_day) as date) as month, 'spend' as measure,
-           cast(spend as double precision) as value
+           cast(spend as decimal(18, 2)) as value
     from {{ ref('fct_ad_daily') }}
     {%- for ts, measure in [('lead_at', 'leads'), ('mql_at', 'mqls'), ('sql_at', 'sqls'),
                             ('opportunity_at', 'opportunities'), ('customer_at', 'customers')] %}
@@ -49,14 +49,14 @@ headline as (
         {%- for c in counts %}
         cast({{ c }} as bigint) as {{ c }},
         {%- endfor %}
-        cast(spend as double precision) as spend,
+        cast(spend as decimal(18, 2)) as spend,
         cast(pipeline_created as decimal(18, 2)) as pipeline_created,
         cast(revenue_won as decimal(18, 2)) as revenue_won,
-        spend / nullif(paid_leads, 0) as cost_per_paid_lead,
+        cast(spend as double precision) / nullif(paid_leads, 0) as cost_per_paid_lead,
         cast(sqls as double precision) / nullif(mqls, 0) as mql_to_sql_rate,
         cast(won_deals as double precision) / nullif(won_deals + lost_deals, 0) as win_rate,
-        spend / nullif(customers, 0) as cac,
-        cast(revenue_won as double precision) / nullif(spend, 0) as roas
+        cast(spend as double precision) / nullif(customers, 0) as cac,
+        cast(revenue_won as double precision) / nullif(cast(spend as double precision), 0) as roas
     from totals
 )
 select
