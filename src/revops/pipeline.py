@@ -318,9 +318,25 @@ def start_run(settings: Settings, flow: str, run_id: str | None = None) -> str:
 
 def extract_source(settings: Settings, run_id: str, source: str, full_refresh: bool = False,
                    window: Window | None = None) -> SourceResult:
-    """One source into raw, over its own warehouse connection (sources may run concurrently)."""
+    """One source into raw, over its own warehouse connection (sources may run concurrently).
+
+    The ECB's rates are reference data, not a source of facts: when they cannot be refreshed the
+    rates already stored keep serving, spend in the reporting currency needs none, and spend that
+    needs a missing rate is held back and quarantined by the build (revops.quality.fx). So an
+    ECB failure is a warning, not the end of the run."""
+    import requests
+
+    from revops.sources.errors import SourceError
+
     with Warehouse(settings.warehouse_url) as wh:
-        return sync_source(settings, wh, run_id, source, full_refresh=full_refresh, window=window)
+        try:
+            return sync_source(settings, wh, run_id, source, full_refresh=full_refresh, window=window)
+        except (SourceError, requests.RequestException) as exc:  # API errors, unreachable host
+            if get_spec(source).kind != FX:
+                raise
+            log.warning("%s: rates not refreshed, the stored rates keep serving (%s: %s)",
+                        source, type(exc).__name__, exc)
+            return SourceResult(source)
 
 
 def extract_in_turn(settings: Settings, run_id: str, sources: list[str],
@@ -329,8 +345,12 @@ def extract_in_turn(settings: Settings, run_id: str, sources: list[str],
 
 
 def transform(settings: Settings, run_id: str) -> None:
+    from revops.quality.fx import quarantine_unconverted
+
     with Warehouse(settings.warehouse_url) as wh:
         build_models(settings, wh, run_id)
+        # spend that needs an ECB rate the warehouse lacks was held back by dbt: quarantined, named
+        quarantine_unconverted(wh, run_id)
 
 
 def gate(settings: Settings, run_id: str) -> list[str]:

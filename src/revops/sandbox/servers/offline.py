@@ -75,6 +75,9 @@ class OfflineSandbox(SandboxApp):
         super().__init__(*args, **kwargs)
         #: set by the ``malformed_rows`` fault (or directly by a test)
         self.malformed = False
+        #: lines a test appends to the first month's file, as finance might type them (a credit
+        #: note, an impossible date, ...): :meth:`extra_line_numbers` says where they landed
+        self.extra_lines: list[tuple[str, ...]] = []
 
     # --- routing, auth, faults -------------------------------------------------------------
     def routes(self) -> list[Rule]:
@@ -169,6 +172,8 @@ class OfflineSandbox(SandboxApp):
             out[f"{row.day:%Y-%m}.csv"] += self._lines(row)
         if self.malformed and out:
             out[min(out)] += [line for _, line in MALFORMED]
+        if self.extra_lines and out:
+            out[min(out)] += [tuple(line) for line in self.extra_lines]
         return dict(out)
 
     def files(self) -> dict[str, tuple[bytes, datetime]]:
@@ -185,7 +190,7 @@ class OfflineSandbox(SandboxApp):
             writer.writerow(HEADER)
             writer.writerows(lines)
             mtime = changed[name].replace(microsecond=0)
-            if self.malformed and name == min(changed):
+            if (self.malformed or self.extra_lines) and name == min(changed):
                 mtime += timedelta(seconds=1)
             out[name] = (b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8"), mtime)
         return out
@@ -198,6 +203,15 @@ class OfflineSandbox(SandboxApp):
         first = min(lines)
         start = len(lines[first]) - len(MALFORMED) + 2  # header is line 1
         return {(first, start + i): kind for i, (kind, _) in enumerate(MALFORMED)}
+
+    def extra_line_numbers(self) -> list[tuple[str, int]]:
+        """(file, line number) of each of :attr:`extra_lines`, in order."""
+        lines = self.file_lines()
+        if not self.extra_lines or not lines:
+            return []
+        first = min(lines)
+        start = len(lines[first]) - len(self.extra_lines) + 2  # header is line 1
+        return [(first, start + i) for i in range(len(self.extra_lines))]
 
     def expected_keys(self, stream_name: str) -> set[tuple]:
         lines = self.file_lines()
