@@ -3,7 +3,8 @@ campaign names that survive renames. Checked against the sandbox world on both e
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -69,17 +70,28 @@ def test_spend_converts_at_the_ecb_rate_of_its_own_day(built_warehouse):
         rows = wh.fetch_all(
             "select date_day, currency, fx_rate, fx_rate_date, spend, spend_native from core.fct_ad_daily"
         )
-    weekend = 0
+    weekend = converted = 0
     for r in rows:
+        if r["currency"] == settings.reporting_currency:  # needs no rate: only rounded to cents
+            assert r["fx_rate_date"] is None and float(r["fx_rate"]) == 1.0, r
+            assert r["spend"] == Decimal(r["spend_native"]).quantize(Decimal("0.01"), ROUND_HALF_UP), r
+            continue
+        converted += 1
         rate_date, _ = world.fx_rate(r["currency"], r["date_day"], world.now)
         assert r["fx_rate_date"] == rate_date, r
         want = world.to_currency(Decimal(1), r["currency"], settings.reporting_currency, r["date_day"], world.now)
         assert float(r["fx_rate"]) == pytest.approx(float(want), rel=1e-12), r
-        assert float(r["spend"]) == pytest.approx(float(r["spend_native"]) * float(want), rel=1e-9, abs=1e-8)
+        # exact: native x rate, rounded once to cents, half away from zero (docs/metrics.md, Money)
+        _, from_rate = world.fx_rate(r["currency"], r["date_day"], world.now)
+        to_rate = (Decimal(1) if settings.reporting_currency == "EUR"
+                   else world.fx_rate(settings.reporting_currency, rate_date, world.now)[1])
+        exact = Fraction(Decimal(r["spend_native"])) * Fraction(to_rate) / Fraction(from_rate)
+        cents = (abs(exact) * 100 * 2 + 1) // 2 * (1 if exact >= 0 else -1)
+        assert r["spend"] == Decimal(int(cents)) / 100, r
         if r["date_day"].weekday() >= 5:
             weekend += 1
             assert r["fx_rate_date"] < r["date_day"]
-    assert weekend > 0, "the world must spend on weekends for this test to mean anything"
+    assert converted > 0 and weekend > 0, "the world must convert spend on weekends for this test to mean anything"
 
 
 def test_renamed_campaign_keeps_one_id_and_every_name(built_warehouse):

@@ -31,8 +31,9 @@ def test_missing_rate_holds_back_those_rows_naming_currency_and_days(warehouse_u
             with wh.engine.begin() as conn:  # the GBP rates of the first days never arrived
                 conn.execute(text(f"delete from raw.ecb__rates where currency = 'GBP' and rate_date <= '{cut}'"))
         result = pipeline.run(settings, "test")
-    held = [r for r in before if r["currency"] == "GBP" and r["date_day"] <= cut]
-    kept = [r for r in before if not (r["currency"] == "GBP" and r["date_day"] <= cut)]
+    # the rows that converted at a GBP rate now deleted (a weekend day takes Friday's publication)
+    held = [r for r in before if r["currency"] == "GBP" and r["fx_rate_date"] <= cut]
+    kept = [r for r in before if not (r["currency"] == "GBP" and r["fx_rate_date"] <= cut)]
     assert held and kept
     grain = ("platform", "account_id", "campaign_id", "ad_group_id", "ad_id", "date_day")
     with Warehouse(warehouse_url) as wh:
