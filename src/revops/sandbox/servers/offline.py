@@ -20,7 +20,9 @@ check), because connectors get it wrong:
 Faults (``app.faults.add(kind, path=...)``): ``rate_limit``, ``server_error``, ``expired_token``,
 ``truncated`` and ``slow`` (base class), plus ``malformed_rows``: from the request it hits on,
 the first month's file also holds four bad lines (bad date, non-numeric amount, bad currency
-code, missing campaign); :meth:`OfflineSandbox.malformed_lines` says which.
+code, missing campaign); :meth:`OfflineSandbox.malformed_lines` says which. A test may also set
+``extra_lines`` (lines appended to the first month's file as finance might type them: a credit
+note, an impossible date, ...); :meth:`OfflineSandbox.extra_line_numbers` says where they landed.
 
 This module must not import the connector: it is the other side of the wire.
 """
