@@ -93,11 +93,15 @@ def test_split_rows_quarantines_bad_rows_with_reasons(raw_suites):
     assert list(good["ad_id"]) == [str(1000 + i) for i in range(10) if i not in (3, 7)]
     assert [pos for pos, _ in bad] == [3, 7]
     reasons = dict(bad)
-    grain = "grain (date_start, ad_id) must be unique: 2 rows failed (e.g. (2024-05-01, 1007))"
-    assert reasons[3] == [f"spend must match {DECIMAL}: 1 row failed (e.g. '12,50')", grain]
+    grain = ("grain (date_start, ad_id) must be unique: 2 rows failed (e.g. (2024-05-01, 1007))"
+             " [test expect_compound_columns_to_be_unique]")
+    assert reasons[3] == [
+        f"spend must match {DECIMAL}: 1 row failed (e.g. '12,50') [test expect_column_values_to_match_regex]",
+        grain,
+    ]
     assert reasons[7] == [
-        "campaign_id must not be null: 1 row failed",
-        "platform must be one of ['meta', 'google']: 1 row failed (e.g. 'tiktok')",
+        "campaign_id must not be null: 1 row failed [test expect_column_values_to_not_be_null]",
+        "platform must be one of ['meta', 'google']: 1 row failed (e.g. 'tiktok') [test expect_column_values_to_be_in_set]",
         grain,
     ]
     assert not result.success
@@ -135,7 +139,8 @@ def test_mostly_passes_the_expectation_but_still_quarantines_the_row(tmp_path):
     df = pd.DataFrame({"n": ["1", "2", "x", "4", "5"]})
     good, bad, result = split_rows("raw__mostly", df, suites_dir=suites)
     assert result.success
-    assert bad == [(2, ["n must match ^\\d+$ (mostly 80%): passed, 1 row failed (e.g. 'x')"])]
+    assert bad == [(2, ["n must match ^\\d+$ (mostly 80%): passed, 1 row failed (e.g. 'x')"
+                        " [test expect_column_values_to_match_regex]"])]
     assert len(good) == 4
 
 

@@ -446,7 +446,8 @@ def split_rows(
     """Split a raw batch into good rows and bad rows.
 
     Returns ``(good, bad, result)``: ``good`` is ``df`` without the bad rows (index labels kept),
-    ``bad`` is ``[(position, [description of each expectation the row failed, suite order]), ...]``
+    ``bad`` is ``[(position, [description of each expectation the row failed, suite order, followed by
+    the expectation's ``meta.reason`` in brackets when the suite gives one]), ...]``
     sorted by position (0-based, as for ``df.iloc`` / ``pyarrow.Table.take``).
 
     Raises :class:`BatchRejected` when an expectation without a row list fails (row count, sum,
@@ -461,8 +462,10 @@ def split_rows(
         raise BatchRejected(result)
     reasons: dict[int, list[str]] = {}
     for r in result.results:
+        # the rule as checked, then the suite's own words for it (what a person fixing the line reads)
+        why = r.description + (f" [{r.meta['reason']}]" if (r.meta or {}).get("reason") else "")
         for pos in r.unexpected_index_list or []:
-            reasons.setdefault(int(pos), []).append(r.description)
+            reasons.setdefault(int(pos), []).append(why)
     bad = sorted(reasons.items())
     if not bad:
         return df, [], result
