@@ -65,7 +65,7 @@ def test_demo_matches_truth_is_idempotent_and_keeps_each_world_apart(prefect_api
         assert "~20 s" not in proc.stdout + proc.stderr
         home = tmp_path / "data" / "demo" / f"seed3-days{days}"
         assert (home / "warehouse.duckdb").is_file()
-        assert "Spend per day" in (home / "report" / "kpi_report.html").read_text()
+        assert 'id="data-health"' in (home / "report" / "kpi_report.html").read_text()
         wh = Warehouse(f"duckdb:///{home / 'warehouse.duckdb'}")
         marts.append(sorted(wh.fetch_all(MART_SQL), key=lambda r: tuple(str(r[k]) for k in KEYS)))
         wh.dispose()
