@@ -298,6 +298,7 @@ def sync(
     full_refresh: Annotated[bool, typer.Option(
         "--full-refresh", help="ignore the saved sync state of these sources for this run "
                                "(rows still merge on their keys: safe to repeat)")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the nightly flow once against the sources configured in the environment (settings
     and sources are checked before Prefect starts)."""
