@@ -13,12 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_link_artifact, create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from revops import pipeline
 from revops.runtime import show_progress
-from revops.report.summary import markdown_summary, write_run_report
+from revops.report.summary import run_report_markdown
 from revops.settings import Settings, get_settings
 from revops.sources.errors import RetriableAPIError
 
@@ -60,31 +60,17 @@ def _extract_concurrently(settings: Settings, run_id: str, sources: list[str],
 
 
 def report(result: pipeline.RunResult, key: str = "nightly-sync-summary") -> dict:
-    """The end of a successful run: the HTML KPI report under the data dir (attached to the run as
-    a link artifact), the business summary as a Markdown artifact, and the flow's return value.
-    A report that cannot be written is logged and does not undo the published marts."""
+    """The run's summary as a Markdown artifact and as the flow's return value."""
     extracted = [{"source": r.source, "streams": [s.__dict__ for s in r.streams], "http": r.http}
                  for r in result.extracted]
-    settings = get_settings()
-    path, headline = None, None
-    try:
-        path, headline = write_run_report(settings.warehouse_url, settings.data_dir, settings.reporting_currency,
-                                          settings.lead_response_sla_hours)
-    except Exception:  # noqa: BLE001 - the data is published; say why the report is missing
-        get_run_logger().exception("the KPI report could not be written")
-    if path is not None:
-        get_run_logger().info("KPI report: %s", path)
-        create_link_artifact(
-            key="kpi-report", link=path.resolve().as_uri(), link_text=f"KPI report ({path.name})",
-            description="The HTML KPI report of this run's marts (a file on the machine that ran the flow)",
-        )
     create_markdown_artifact(
         key=key,
-        markdown=markdown_summary(result.run_id, extracted, result.published, headline, path and str(path)),
+        # writes the HTML report (a link artifact) and puts the headline into result.summary
+        markdown=run_report_markdown(result.run_id, extracted, result.published, result.summary),
         description="Headline KPIs against the previous month, data health, rows per stream",
     )
     return {"run_id": result.run_id, "extracted": extracted, "published": result.published,
-            "summary": result.summary, "headline": headline, "report_path": path and str(path)}
+            "summary": result.summary}
 
 
 @flow(name="nightly_sync", log_prints=True)

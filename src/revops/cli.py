@@ -92,7 +92,7 @@ def _print_run(result: dict, verbose: bool = False) -> None:
     month, data health, the report's path; ``--verbose`` adds the rows of every table."""
     from revops.report.summary import health_lines, title
 
-    h = result.get("headline")
+    h = result["summary"].get("headline")
     if h:
         console.print(f"[bold]{escape(title(h))}[/bold]")
         table = Table()
@@ -114,8 +114,8 @@ def _print_run(result: dict, verbose: bool = False) -> None:
             counts.add_row(name, f"{n:,}")
         console.print("[bold]Rows per table[/bold]")
         console.print(counts)
-    if result.get("report_path"):
-        console.print(f"KPI report: {escape(result['report_path'])}")
+    if result["summary"].get("report_path"):
+        console.print(f"KPI report: {escape(result['summary']['report_path'])}")
 
 
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="also print the rows of every table")]

@@ -131,3 +131,34 @@ def markdown_summary(run_id: str, extracted: list[dict[str, Any]], published: li
                          f"| {s['rows_quarantined']} | {s['seconds']:.1f} |")
     lines += ["", f"Published: {', '.join(f'`marts.{m}`' for m in published)}"]
     return "\n".join(lines)
+
+
+def run_report_markdown(run_id: str, extracted: list[dict[str, Any]], published: list[str],
+                        summary: dict[str, Any]) -> str:
+    """At the end of a successful flow run: write the HTML report under the data dir, attach it
+    to the run as the ``kpi-report`` link artifact (a file:// link on the machine that ran the
+    flow), add ``headline`` and ``report_path`` to the run's ``summary`` (the flow's return value)
+    and return the Markdown artifact's text. A report that cannot be written is logged, and the
+    run keeps its published marts."""
+    from prefect import get_run_logger
+    from prefect.artifacts import create_link_artifact
+
+    from revops.settings import get_settings
+
+    settings = get_settings()
+    logger = get_run_logger()
+    path, h = None, None
+    try:
+        path, h = write_run_report(settings.warehouse_url, settings.data_dir, settings.reporting_currency,
+                                   settings.lead_response_sla_hours)
+    except Exception:  # noqa: BLE001 - the data is published; say why the report is missing
+        logger.exception("the KPI report could not be written")
+    if path is not None:
+        logger.info("KPI report: %s", path)
+        create_link_artifact(
+            key="kpi-report", link=path.resolve().as_uri(), link_text=f"KPI report ({path.name})",
+            description="The HTML KPI report of this run's marts (a file on the machine that ran the flow)",
+        )
+    summary["headline"] = h
+    summary["report_path"] = path and str(path)
+    return markdown_summary(run_id, extracted, published, h, path and str(path))
