@@ -15,10 +15,11 @@ from typing import Any
 
 from revops.load.warehouse import Warehouse
 
-#: the scorecard's tiles, in the order people read them: (key, label, kind, cost-like)
+#: the scorecard's tiles, in the order people read them: (key, label, kind, cost-like: a fall is
+#: good; None: neither direction is good in itself, e.g. spend)
 #: kind: count | money | unit_money (money per unit) | ratio (a share or a multiple)
-TILES: tuple[tuple[str, str, str, bool], ...] = (
-    ("spend", "Ad spend", "money", True),
+TILES: tuple[tuple[str, str, str, bool | None], ...] = (
+    ("spend", "Ad spend", "money", None),
     ("leads", "Leads", "count", False),
     ("mqls", "MQLs", "count", False),
     ("sqls", "SQLs", "count", False),

@@ -128,6 +128,10 @@ def _months_axis(fig: go.Figure) -> None:
     fig.update_xaxes(tickformat="%b %Y", dtick="M1", hoverformat="%B %Y")
 
 
+def _short(text: str, n: int = 26) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 class Charts:
     """Figures rendered into divs (plotly.js is in the page once)."""
 
@@ -173,7 +177,7 @@ def build_context(data: d.ReportData, report_path: Path, charts: Charts) -> dict
             definition = defs["kpi_scorecard_monthly"].get(key, "")
         now = this and this.get(key)
         ch = this and this.get(f"{key}_change")
-        good = None if ch is None or ch == 0 else (ch < 0) == costlike
+        good = None if ch is None or ch == 0 or costlike is None else (ch < 0) == costlike
         tiles.append({
             "key": key, "label": label, "definition": definition,
             "value": fmt_value(now, kind, cur), "raw": now, "previous": fmt_value(last and last.get(key), kind, cur),
@@ -258,6 +262,8 @@ def build_context(data: d.ReportData, report_path: Path, charts: Charts) -> dict
         fig.add_bar(y=names, x=[r[key] for r in lq], name=label, orientation="h",
                     marker_color=[COLORS[2], COLORS[3], "#adb5bd"][i], hovertemplate="%{x:,}")
     _layout(fig, max(320, 26 * len(lq) + 120), "", "MQLs", barmode="stack", hovermode="y unified")
+    # short labels keep the bars wide on a phone; the hover names the campaign in full
+    fig.update_yaxes(tickmode="array", tickvals=names, ticktext=[_short(n) for n in names])
     quality_chart = charts.html(fig, "lead-quality")
     reasons = data.rejection_reasons
     fig = go.Figure(go.Bar(y=[r["rejection_reason"] for r in reasons][::-1],
