@@ -46,11 +46,16 @@ def test_nightly_flow_publishes_truth_and_leaks_no_secret(prefect_api, tmp_path,
     ops_text = str(wh.fetch_all("select * from ops.runs")) + str(wh.fetch_all("select * from ops.run_streams"))
     wh.dispose()
     out, err = capfd.readouterr()
+    # the flow wrote the KPI report under the data dir (and said where)
+    report = tmp_path / "data" / "report" / "kpi_report.html"
+    assert result["summary"]["report_path"] == str(report) and result["summary"]["headline"]["currency"]
+    report_text = report.read_text()
     assert len(secrets) >= 6  # every platform's token, refresh token or client secret
     for secret in secrets:
         assert secret not in out + err
         assert secret not in ops_text
         assert secret not in str(result)
+        assert secret not in report_text
 
 
 def test_demo_matches_truth_is_idempotent_and_keeps_each_world_apart(prefect_api, tmp_path):
