@@ -105,3 +105,49 @@ def test_report_scorecard_and_headline_equal_ground_truth(report):
         assert f'data-kpi="{k["key"]}"' in html
     md = markdown_summary("run-x", [], ["kpi_channel_daily"], h, str(report["path"]))
     assert h["period"] in md and h["currency"] in md and "Unattributed leads" in md
+
+
+def test_report_data_is_plain_numbers_on_both_engines(report):
+    """PostgreSQL returns numeric as Decimal: the report's data holds floats only (issue 13 saw
+    float / Decimal fail on PostgreSQL)."""
+    from decimal import Decimal
+
+    from revops.load.warehouse import Warehouse
+    from revops.report import data as d
+
+    with Warehouse(report["url"]) as wh:
+        data = d.load(wh, "USD")
+    values = [v for rows in (data.scorecard, data.targets, data.funnel, data.campaigns, data.lead_quality,
+                             data.response_owners, data.pipeline, data.attribution,
+                             data.health["coverage_by_channel"]) for r in rows for v in r.values()]
+    assert values and not [v for v in values if isinstance(v, Decimal)]
+
+
+def test_data_health_names_stale_sources_quarantine_and_unattributed_campaigns(report, tmp_path):
+    """The health section's other branches, on the warehouse's own data plus what a bad night
+    would add (a stale source from the freshness mart, quarantined rows, leads whose
+    utm_campaign matches no campaign): each is named in the page and in the headline."""
+    import dataclasses
+
+    from revops.load.warehouse import Warehouse
+    from revops.report import data as d
+    from revops.report.html import render_report
+    from revops.report.summary import headline, health_lines
+
+    with Warehouse(report["url"]) as wh:
+        data = d.load(wh, "USD")
+    now = data.health["freshness"][0]["last_success_at"]
+    health = {**data.health, "freshness_from": "marts.kpi_data_freshness", "stale_sources": ["meta"],
+              "freshness": [{"source": "meta", "kind": "ads", "last_success_at": now, "last_attempt_at": now,
+                             "status": "failed", "is_stale": True, "error": "AuthError: token revoked",
+                             "rows_last_success": 10}],
+              "quarantine_total": 3, "quarantine_last_run": 2,
+              "quarantine_reasons": [{"source": "offline", "stream": "spend_lines", "reasons": "bad date", "n": 3}],
+              "unattributed_top": [{"utm_campaign": "old-spring-promo", "leads": 90}],
+              "unresolved_utm_leads": 90}
+    bad = dataclasses.replace(data, health=health)
+    html = render_report(bad, tmp_path / "r.html")
+    for text in ("Stale sources: meta", "AuthError: token revoked", "old-spring-promo", "bad date"):
+        assert text in html, text
+    lines = " ".join(health_lines(headline(bad)))
+    assert "Stale sources: meta." in lines and "old-spring-promo (90)" in lines and "2 in the last run" in lines

@@ -11,6 +11,7 @@ docs/metrics.md.
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -86,6 +87,7 @@ def fmt_value(v: Any, kind: str, currency: str) -> str:
 
 
 # ---------------------------------------------------------------------------- definitions
+@functools.cache
 def definitions() -> dict[str, dict[str, str]]:
     """Column descriptions of every mart, from the model yml (what dbt writes into comments)."""
     out: dict[str, dict[str, str]] = {}
@@ -356,6 +358,7 @@ def build_context(data: d.ReportData, report_path: Path, charts: Charts) -> dict
     }
 
 
+@functools.cache
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("revops.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
