@@ -103,7 +103,7 @@ def test_report_scorecard_and_headline_equal_ground_truth(report):
     html = report["path"].read_text()
     for k in h["kpis"]:
         assert f'data-kpi="{k["key"]}"' in html
-    md = markdown_summary("run-x", [], ["kpi_channel_daily"], h, str(report["path"]))
+    md = markdown_summary("run-x", [], ["kpi_channel_daily"], {"headline": h, "report_path": str(report["path"])})
     assert h["period"] in md and h["currency"] in md and "Unattributed leads" in md
 
 

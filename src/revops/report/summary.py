@@ -111,8 +111,10 @@ def title(h: dict[str, Any]) -> str:
 
 
 def markdown_summary(run_id: str, extracted: list[dict[str, Any]], published: list[str],
-                     h: dict[str, Any] | None, report: str | None = None) -> str:
-    """The Prefect artifact: the business headline first, then rows per stream of the run."""
+                     summary: dict[str, Any]) -> str:
+    """The Prefect artifact: the business headline first (``summary['headline']``, put there by
+    :func:`publish_report`), then rows per stream of the run."""
+    h, report = summary.get("headline"), summary.get("report_path")
     lines = [f"# Nightly sync `{run_id}`", ""]
     if h:
         lines += [f"## {title(h)}", "", f"Data from {h['data_from']} to {h['data_to']}.", "",
@@ -133,13 +135,12 @@ def markdown_summary(run_id: str, extracted: list[dict[str, Any]], published: li
     return "\n".join(lines)
 
 
-def run_report_markdown(run_id: str, extracted: list[dict[str, Any]], published: list[str],
-                        summary: dict[str, Any]) -> str:
+def publish_report(summary: dict[str, Any]) -> None:
     """At the end of a successful flow run: write the HTML report under the data dir, attach it
     to the run as the ``kpi-report`` link artifact (a file:// link on the machine that ran the
-    flow), add ``headline`` and ``report_path`` to the run's ``summary`` (the flow's return value)
-    and return the Markdown artifact's text. A report that cannot be written is logged, and the
-    run keeps its published marts."""
+    flow) and add ``headline`` and ``report_path`` to the run's ``summary`` (the flow's return
+    value, read by :func:`markdown_summary` and the CLI). A report that cannot be written is
+    logged, and the run keeps its published marts."""
     from prefect import get_run_logger
     from prefect.artifacts import create_link_artifact
 
@@ -161,4 +162,3 @@ def run_report_markdown(run_id: str, extracted: list[dict[str, Any]], published:
         )
     summary["headline"] = h
     summary["report_path"] = path and str(path)
-    return markdown_summary(run_id, extracted, published, h, path and str(path))
