@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 
 from revops import pipeline
 from revops.runtime import show_progress
-from revops.report.summary import markdown_summary
+from revops.report.summary import markdown_summary, publish_report
 from revops.settings import Settings, get_settings
 from revops.sources.errors import RetriableAPIError
 
@@ -63,6 +63,7 @@ def report(result: pipeline.RunResult, key: str = "nightly-sync-summary") -> dic
     """The run's summary as a Markdown artifact and as the flow's return value."""
     extracted = [{"source": r.source, "streams": [s.__dict__ for s in r.streams], "http": r.http}
                  for r in result.extracted]
+    publish_report(result.summary)  # the HTML report, its link artifact; the headline into the summary
     create_markdown_artifact(
         key=key,
         markdown=markdown_summary(result.run_id, extracted, result.published, result.summary),

@@ -46,11 +46,16 @@ def test_nightly_flow_publishes_truth_and_leaks_no_secret(prefect_api, tmp_path,
     ops_text = str(wh.fetch_all("select * from ops.runs")) + str(wh.fetch_all("select * from ops.run_streams"))
     wh.dispose()
     out, err = capfd.readouterr()
+    # the flow wrote the KPI report under the data dir (and said where)
+    report = tmp_path / "data" / "report" / "kpi_report.html"
+    assert result["summary"]["report_path"] == str(report) and result["summary"]["headline"]["currency"]
+    report_text = report.read_text()
     assert len(secrets) >= 6  # every platform's token, refresh token or client secret
     for secret in secrets:
         assert secret not in out + err
         assert secret not in ops_text
         assert secret not in str(result)
+        assert secret not in report_text
 
 
 def test_demo_matches_truth_is_idempotent_and_keeps_each_world_apart(prefect_api, tmp_path):
@@ -65,7 +70,7 @@ def test_demo_matches_truth_is_idempotent_and_keeps_each_world_apart(prefect_api
         assert "~20 s" not in proc.stdout + proc.stderr
         home = tmp_path / "data" / "demo" / f"seed3-days{days}"
         assert (home / "warehouse.duckdb").is_file()
-        assert "Spend per day" in (home / "report" / "kpi_report.html").read_text()
+        assert 'id="data-health"' in (home / "report" / "kpi_report.html").read_text()
         wh = Warehouse(f"duckdb:///{home / 'warehouse.duckdb'}")
         marts.append(sorted(wh.fetch_all(MART_SQL), key=lambda r: tuple(str(r[k]) for k in KEYS)))
         wh.dispose()

@@ -68,7 +68,7 @@ def synced(prefect_api, tmp_path_factory):
         result = _cli("sync")
         assert result.exit_code == 0, result.output
         settings = sb.settings(warehouse_url=url, data_dir=tmp / "data", http_max_backoff_seconds=0.05)
-        yield {"url": url, "world": world, "tmp": tmp, "settings": settings}
+        yield {"url": url, "world": world, "tmp": tmp, "settings": settings, "output": result.output}
 
 
 def _state(url: str) -> dict:
@@ -149,11 +149,29 @@ def test_backfill_refuses_a_crm_and_a_reversed_range(synced):
     assert result.exit_code == 2 and "after" in result.output
 
 
+def test_sync_writes_the_report_and_speaks_to_the_business(synced):
+    """`revops sync` ends with the period, currency, headline KPIs against the previous month, data
+    health and the report's path (written under the data dir, linked from the Prefect run); the
+    per-table dump only with --verbose."""
+    out = synced["output"]
+    report = synced["tmp"] / "data" / "report" / "kpi_report.html"
+    assert 'id="data-health"' in report.read_text()
+    assert f"KPI report: {report}" in out.replace("\n", "")
+    for text in ("KPIs for ", "in USD", "Ad spend", "Revenue won", "Stale sources:", "Quarantined rows:",
+                 "Unattributed leads:"):
+        assert text in out, text
+    assert "Rows per table" not in out and "raw.hubspot__contacts" not in out
+    resp = requests.post(f"{ENV['PREFECT_API_URL']}/artifacts/filter",
+                         json={"artifacts": {"key": {"any_": ["kpi-report"]}}}, timeout=10)
+    assert any(report.resolve().as_uri() in a["data"] for a in resp.json()), resp.json()
+
+
 def test_report_writes_html_from_the_published_marts(synced):
     out = synced["tmp"] / "report.html"
     result = _cli("report", "--output", str(out))
     assert result.exit_code == 0, result.output
-    assert "Spend per day" in out.read_text()
+    assert all(f'id="{s}"' in out.read_text() for s in ("scorecard", "pipeline", "data-health"))
+    assert f"KPI report: {out}" in result.output.replace("\n", "") and "in USD" in result.output
 
 
 def test_dbt_docs_generate_gives_lineage(synced):

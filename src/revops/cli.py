@@ -67,34 +67,58 @@ def _run_flow() -> dict:
         return nightly_sync()
 
 
-def _print_summary(summary: dict, truth: dict | None = None) -> None:
-    table = Table(title="marts.kpi_channel_daily")
-    table.add_column("KPI")
-    table.add_column("warehouse", justify="right")
-    if truth:
-        table.add_column("ground truth", justify="right")
-        table.add_column("", justify="center")
+def _print_truth_check(summary: dict, truth: dict) -> None:
+    """The demo's proof: the channel mart's totals against the sandbox's ground truth."""
+    console.print("[bold]The warehouse against the sandbox's ground truth[/bold] (marts.kpi_channel_daily, all days)")
+    table = Table()
+    for name, justify in (("KPI", "left"), ("warehouse", "right"), ("ground truth", "right"), ("", "center")):
+        table.add_column(name, justify=justify)
     rows = [
-        ("rows", summary["mart_rows"], truth and truth["rows"], lambda a, b: a == b),
-        ("spend", summary["spend"], truth and float(truth["spend"]), lambda a, b: abs(a - b) < 0.005),
-        ("leads", summary["leads"], truth and truth["leads"], lambda a, b: a == b),
-        ("MQLs", summary["mqls"], truth and truth["mqls"], lambda a, b: a == b),
-        ("SQLs", summary["sqls"], truth and truth["sqls"], lambda a, b: a == b),
-        ("CPL", summary["cpl"], truth and truth["cpl"] and float(truth["cpl"]), lambda a, b: abs(a - b) < 1e-6),
+        ("rows", summary["mart_rows"], truth["rows"], lambda a, b: a == b),
+        ("spend", summary["spend"], float(truth["spend"]), lambda a, b: abs(a - b) < 0.005),
+        ("leads", summary["leads"], truth["leads"], lambda a, b: a == b),
+        ("MQLs", summary["mqls"], truth["mqls"], lambda a, b: a == b),
+        ("SQLs", summary["sqls"], truth["sqls"], lambda a, b: a == b),
+        ("CPL", summary["cpl"], truth["cpl"] and float(truth["cpl"]), lambda a, b: abs(a - b) < 1e-6),
     ]
     for name, got, want, same in rows:
         fmt = (lambda v: f"{v:,.2f}") if isinstance(got, float) else str
-        cells = [name, fmt(got)]
-        if truth:
-            cells += [fmt(want), "[green]=[/green]" if same(got, want) else "[red]≠[/red]"]
-        table.add_row(*cells)
+        table.add_row(name, fmt(got), fmt(want), "[green]=[/green]" if same(got, want) else "[red]≠[/red]")
     console.print(table)
-    counts = Table(title="rows per table")
-    counts.add_column("table")
-    counts.add_column("rows", justify="right")
-    for name, n in summary["tables"].items():
-        counts.add_row(name, f"{n:,}")
-    console.print(counts)
+
+
+def _print_run(result: dict, verbose: bool = False) -> None:
+    """The end of a run for the business: period, currency, headline KPIs against the previous
+    month, data health, the report's path; ``--verbose`` adds the rows of every table."""
+    from revops.report.summary import health_lines, title
+
+    h = result["summary"].get("headline")
+    if h:
+        console.print(f"[bold]{escape(title(h))}[/bold]")
+        table = Table()
+        for name, justify in (("KPI", "left"), (h["period"] or "value", "right"),
+                              (h["compared_with"] or "previous month", "right"), ("change", "right")):
+            table.add_column(name, justify=justify)
+        for k in h["kpis"]:
+            table.add_row(k["label"], k["text"], k["previous_text"], k["change_text"])
+        console.print(table)
+        for line in health_lines(h):
+            console.print(escape(line))
+    else:
+        console.print("[yellow]The KPI report could not be written: see the run's log.[/yellow]")
+    if verbose:
+        counts = Table()
+        counts.add_column("table")
+        counts.add_column("rows", justify="right")
+        for name, n in result["summary"]["tables"].items():
+            counts.add_row(name, f"{n:,}")
+        console.print("[bold]Rows per table[/bold]")
+        console.print(counts)
+    if result["summary"].get("report_path"):
+        console.print(f"KPI report: {escape(result['summary']['report_path'])}")
+
+
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="also print the rows of every table")]
 
 
 @app.command()
@@ -105,10 +129,12 @@ def demo(
         help="default: duckdb:///<data dir>/demo/seed<seed>-days<days>/warehouse.duckdb, one per world "
              "(never REVOPS_WAREHOUSE_URL: the demo's company must not land in your warehouse)")] = None,
     report: Annotated[Path | None, typer.Option(
-        help="where to write the HTML KPI report (default: report/kpi_report.html in the world's folder)")] = None,
+        help="also write the HTML KPI report here (every run writes report/kpi_report.html in the world's folder)")] = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the nightly flow against the built-in sandbox into a warehouse of the world's own
     and compare the result with the sandbox's ground truth."""
+    from revops.load.warehouse import Warehouse
     from revops.report.html import write_report
     from revops.sandbox import truth
     from revops.sandbox.harness import sandboxes
@@ -120,7 +146,6 @@ def demo(
     # are other companies, and a warehouse holds one
     home = Settings().data_dir / "demo" / f"seed{seed}-days{days}"
     warehouse_url = warehouse_url or f"duckdb:///{home / 'warehouse.duckdb'}"
-    report = report or home / "report" / "kpi_report.html"
     world = World(WorldConfig(seed=seed, days=days))
     with sandboxes(world) as sb:
         os.environ.update(sb.env)
@@ -139,13 +164,12 @@ def demo(
             console.print(f"night {night} took {time.perf_counter() - night_started:.0f} s")
     settings = Settings()
     want = truth.summary(world, cfg=truth.TruthConfig(settings.reporting_currency, settings.reporting_timezone))
-    _print_summary(result["summary"], want)
-    from revops.load.warehouse import Warehouse
-
-    wh = Warehouse(warehouse_url)
-    path = write_report(wh, report)
-    wh.dispose()
-    console.print(f"KPI report: {path}")
+    _print_run(result, verbose)
+    _print_truth_check(result["summary"], want)
+    if report is not None:
+        with Warehouse(warehouse_url) as wh:
+            also = write_report(wh, report, settings.reporting_currency, settings.lead_response_sla_hours)
+        console.print(f"KPI report also at: {escape(str(also))}")
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s")
     if not _matches(result["summary"], want):
         console.print("[red]the warehouse does not match the ground truth[/red]")
@@ -274,6 +298,7 @@ def sync(
     full_refresh: Annotated[bool, typer.Option(
         "--full-refresh", help="ignore the saved sync state of these sources for this run "
                                "(rows still merge on their keys: safe to repeat)")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the nightly flow once against the sources configured in the environment (settings
     and sources are checked before Prefect starts)."""
@@ -283,7 +308,7 @@ def sync(
 
     chosen_sources(get_settings(), source or None)
     result = _operator_run(nightly_sync, sources=source or None, full_refresh=full_refresh)
-    _print_summary(result["summary"])
+    _print_run(result, verbose)
 
 
 @app.command()
@@ -292,6 +317,7 @@ def backfill(
     end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="last day (inclusive)")],
     source: SourceOption = None,
     chunk_days: Annotated[int, typer.Option(help="days read per chunk (a rerun skips finished chunks)")] = 14,
+    verbose: VerboseOption = False,
 ) -> None:
     """Re-read a date range of the sources that read by day (ad platforms, ECB) in chunks, then
     build and publish. Idempotent; the same command after a failure resumes."""
@@ -307,7 +333,7 @@ def backfill(
         raise typer.Exit(2) from None
     result = _operator_run(backfill_flow, start=start.date(), end=end.date(), sources=source or None,
                            chunk_days=chunk_days)
-    _print_summary(result["summary"])
+    _print_run(result, verbose)
 
 
 @app.command()
@@ -315,15 +341,17 @@ def report(
     output: Annotated[Path | None, typer.Option(
         help="where to write it (default: <REVOPS_DATA_DIR>/report/kpi_report.html)")] = None,
 ) -> None:
-    """Write the HTML KPI report from the published marts."""
-    from revops.load.warehouse import Warehouse
-    from revops.report.html import write_report
+    """Write the HTML KPI report from the published marts and print its headline."""
+    from revops.report.summary import health_lines, report_path, title, write_run_report
     from revops.settings import get_settings
 
     settings = get_settings()
-    with Warehouse(settings.warehouse_url) as wh:
-        path = write_report(wh, output or Path(settings.data_dir) / "report" / "kpi_report.html")
-    console.print(f"KPI report: {path}")
+    path, h = write_run_report(settings.warehouse_url, settings.data_dir, settings.reporting_currency,
+                               settings.lead_response_sla_hours, output or report_path(settings.data_dir))
+    console.print(f"[bold]{escape(title(h))}[/bold]")
+    for line in health_lines(h):
+        console.print(escape(line))
+    console.print(f"KPI report: {escape(str(path))}")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

@@ -1,35 +1,164 @@
-"""Text renderings of a run: the Prefect markdown artifact and the CLI summary."""
+"""What a run tells the business at its end: the terminal summary and the Prefect artifact.
+
+Both speak of the reported period (the last complete month), the currency, the headline KPIs with
+their change from the previous month, stale sources, rows quarantined and unattributed leads, and
+where the HTML report is. ``write_run_report`` writes that report and returns the headline.
+"""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
+from revops.report import data as d
+from revops.report.html import fmt_change, fmt_month, fmt_pct, fmt_value, render_report
 
-def _money(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:,.2f}"
+log = logging.getLogger(__name__)
+
+#: the KPIs of the headline, a subset of the scorecard's tiles
+HEADLINE = ("spend", "leads", "mqls", "sqls", "pipeline_created", "revenue_won", "cost_per_paid_lead",
+            "cac", "roas", "win_rate")
+REPORT_NAME = "kpi_report.html"
 
 
-def markdown_summary(
-    run_id: str, extracted: list[dict[str, Any]], published: list[str], summary: dict[str, Any]
-) -> str:
-    lines = [f"# Nightly sync `{run_id}`", "", "| source | stream | extracted | loaded | quarantined | s |",
-             "|---|---|---:|---:|---:|---:|"]
+def report_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "report" / REPORT_NAME
+
+
+def headline(data: d.ReportData) -> dict[str, Any]:
+    """The business summary of the warehouse's marts: JSON-serialisable (a flow's return value)."""
+    this, last = data.this_month, data.last_month
+    tiles = {key: (label, kind) for key, label, kind, _ in d.TILES}
+    kpis = []
+    for key in HEADLINE:
+        label, kind = tiles[key]
+        kpis.append({
+            "key": key, "label": label,
+            "value": this and this.get(key), "previous": last and last.get(key),
+            "change": this and this.get(f"{key}_change"),
+            "text": fmt_value(this and this.get(key), kind, data.currency),
+            "previous_text": fmt_value(last and last.get(key), kind, data.currency),
+            "change_text": fmt_change(this and this.get(f"{key}_change")),
+        })
+    h = data.health
+    return {
+        "period": fmt_month(this and this["month"]) if this else None,
+        "compared_with": fmt_month(last and last["month"]) if last else None,
+        "comparison": "previous month",
+        "partial_month": fmt_month(data.partial_month) if data.partial_month else None,
+        "currency": data.currency,
+        "data_from": str(data.first_day) if data.first_day else None,
+        "data_to": str(data.last_day) if data.last_day else None,
+        "kpis": kpis,
+        "stale_sources": h["stale_sources"],
+        "freshness_known": h["freshness_from"] == "marts.kpi_data_freshness",
+        "quarantined_last_run": h["quarantine_last_run"],
+        "quarantined_total": h["quarantine_total"],
+        "quarantine_top": [f"{r['source']}.{r['stream']}: {r['reasons']} ({r['n']})"
+                           for r in h["quarantine_reasons"][:3]],
+        "leads": h["leads"],
+        "unattributed_leads": h["unattributed_leads"],
+        "unresolved_utm_leads": h["unresolved_utm_leads"],
+        "unattributed_top": [f"{r['utm_campaign']} ({r['leads']})" for r in h["unattributed_top"][:3]],
+        "coverage": h["coverage"],
+    }
+
+
+def write_run_report(warehouse_url: str, data_dir: Path, currency: str = "",
+                     sla_hours: float | None = None, path: Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """Write the HTML report of the published marts (default ``<data dir>/report/kpi_report.html``)
+    and return its path and the headline, read once from the warehouse."""
+    from revops.load.warehouse import Warehouse
+
+    path = path or report_path(data_dir)
+    with Warehouse(warehouse_url) as wh:
+        data = d.load(wh, currency)
+    html = render_report(data, path, sla_hours)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(path)  # a reader never opens half a file
+    return path, headline(data)
+
+
+def health_lines(h: dict[str, Any]) -> list[str]:
+    """Stale sources, quarantine and attribution, one sentence each."""
+    if h["stale_sources"]:
+        stale = f"Stale sources: {', '.join(h['stale_sources'])}."
+    elif h["freshness_known"]:
+        stale = "Stale sources: none."
+    else:
+        stale = "Stale sources: not tracked by this warehouse yet (no marts.kpi_data_freshness)."
+    quarantine = (f"Quarantined rows: {h['quarantined_last_run']:,} in the last run, "
+                  f"{h['quarantined_total']:,} in all (ops.quarantine)")
+    quarantine += f"; top: {'; '.join(h['quarantine_top'])}." if h["quarantine_top"] else "."
+    unattributed = (f"Unattributed leads: {h['unattributed_leads']:,} of {h['leads']:,} "
+                    f"(attribution coverage {fmt_pct(h['coverage'])}); "
+                    f"{h['unresolved_utm_leads']:,} carry a utm_campaign matching no campaign")
+    unattributed += f": {', '.join(h['unattributed_top'])}." if h["unattributed_top"] else "."
+    return [stale, quarantine, unattributed]
+
+
+def title(h: dict[str, Any]) -> str:
+    if not h["period"]:
+        return f"KPIs (no month in the warehouse yet), {h['currency']}"
+    against = f"against {h['compared_with']} (the previous month)" if h["compared_with"] else "(no earlier month to compare)"
+    text = f"KPIs for {h['period']} {against}, in {h['currency']}"
+    if h["partial_month"]:
+        text += f"; {h['partial_month']} has only begun"
+    return text
+
+
+def markdown_summary(run_id: str, extracted: list[dict[str, Any]], published: list[str],
+                     summary: dict[str, Any]) -> str:
+    """The Prefect artifact: the business headline first (``summary['headline']``, put there by
+    :func:`publish_report`), then rows per stream of the run."""
+    h, report = summary.get("headline"), summary.get("report_path")
+    lines = [f"# Nightly sync `{run_id}`", ""]
+    if h:
+        lines += [f"## {title(h)}", "", f"Data from {h['data_from']} to {h['data_to']}.", "",
+                  "| KPI | value | previous month | change |", "|---|---:|---:|---:|"]
+        lines += [f"| {k['label']} | {k['text']} | {k['previous_text']} | {k['change_text']} |" for k in h["kpis"]]
+        lines += [""] + [f"- {line}" for line in health_lines(h)]
+    else:
+        lines += ["The KPI report could not be written: see the run's log."]
+    if report:
+        lines += ["", f"KPI report: `{report}`"]
+    lines += ["", "## Rows per stream", "", "| source | stream | extracted | loaded | quarantined | s |",
+              "|---|---|---:|---:|---:|---:|"]
     for src in extracted:
         for s in src["streams"]:
-            lines.append(
-                f"| {s['source']} | {s['stream']} | {s['rows_extracted']} | {s['rows_loaded']} "
-                f"| {s['rows_quarantined']} | {s['seconds']:.1f} |"
-            )
-    lines += [
-        "",
-        f"Published: {', '.join(f'`marts.{m}`' for m in published)}",
-        "",
-        "| KPI | value |",
-        "|---|---:|",
-        f"| spend | {_money(summary['spend'])} |",
-        f"| leads | {summary['leads']} |",
-        f"| MQLs | {summary['mqls']} |",
-        f"| SQLs | {summary['sqls']} |",
-        f"| CPL | {_money(summary['cpl'])} |",
-    ]
+            lines.append(f"| {s['source']} | {s['stream']} | {s['rows_extracted']} | {s['rows_loaded']} "
+                         f"| {s['rows_quarantined']} | {s['seconds']:.1f} |")
+    lines += ["", f"Published: {', '.join(f'`marts.{m}`' for m in published)}"]
     return "\n".join(lines)
+
+
+def publish_report(summary: dict[str, Any]) -> None:
+    """At the end of a successful flow run: write the HTML report under the data dir, attach it
+    to the run as the ``kpi-report`` link artifact (a file:// link on the machine that ran the
+    flow) and add ``headline`` and ``report_path`` to the run's ``summary`` (the flow's return
+    value, read by :func:`markdown_summary` and the CLI). A report that cannot be written is
+    logged, and the run keeps its published marts."""
+    from prefect import get_run_logger
+    from prefect.artifacts import create_link_artifact
+
+    from revops.settings import get_settings
+
+    settings = get_settings()
+    logger = get_run_logger()
+    path, h = None, None
+    try:
+        path, h = write_run_report(settings.warehouse_url, settings.data_dir, settings.reporting_currency,
+                                   settings.lead_response_sla_hours)
+    except Exception:  # noqa: BLE001 - the data is published; say why the report is missing
+        logger.exception("the KPI report could not be written")
+    if path is not None:
+        logger.info("KPI report: %s", path)
+        create_link_artifact(
+            key="kpi-report", link=path.resolve().as_uri(), link_text=f"KPI report ({path.name})",
+            description="The HTML KPI report of this run's marts (a file on the machine that ran the flow)",
+        )
+    summary["headline"] = h
+    summary["report_path"] = path and str(path)
