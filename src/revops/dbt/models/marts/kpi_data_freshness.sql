@@ -2,7 +2,7 @@
 -- is_stale: the last attempt failed, or the last success is older than
 -- freshness_max_age_hours before the newest attempt of any source (a source no longer run)
 with freshness as (
-    select * from {{ source('ops', 'source_freshness') }}
+    select * from {{ ref('stg_ops__source_freshness') }}
 )
 select
     source,
