@@ -84,6 +84,12 @@ class Faults:
 #: normal answer
 TRANSPORT_FAULTS = ("gateway_429", "gateway_502", "gateway_503", "connection_reset", "read_timeout")
 
+#: faults a platform renders inside a normal answer (its endpoints read ``SandboxApp.fault_of``):
+#: ``empty_page`` no results but a next cursor (the rows come on the next page), ``repeat_cursor``
+#: the page's next cursor is the one the request sent (the same page again), ``short_page`` fewer
+#: rows than the limit asked, silently, with a next cursor after them. HubSpot renders them.
+PAGING_FAULTS = ("empty_page", "repeat_cursor", "short_page")
+
 _GATEWAY_PAGES = {
     429: ("Too Many Requests", {}),
     502: ("Bad Gateway", {}),
@@ -182,6 +188,9 @@ class SandboxApp:
             return _drop_connection(request)
         if fault in ("gateway_429", "gateway_502", "gateway_503"):
             return gateway_page(int(fault[-3:]))
+        if fault in PAGING_FAULTS:
+            request.environ["sandbox.fault"] = fault
+            fault = None
         if fault is not None and fault != "truncated":
             return self.fault_response(fault, request)
         try:
@@ -197,6 +206,11 @@ class SandboxApp:
             data = response.get_data()
             response.set_data(data[: max(1, len(data) // 2)])
         return response
+
+    @staticmethod
+    def fault_of(request: Request) -> str | None:
+        """The paging fault (:data:`PAGING_FAULTS`) this request was given, if any."""
+        return request.environ.get("sandbox.fault")
 
     def requests_to(self, path_part: str) -> list[LoggedRequest]:
         with self._log_lock:
