@@ -417,7 +417,7 @@ def held_marts(settings: Settings, failed: list[str]) -> list[str]:
 
 def run(settings: Settings, flow: str = "manual", sources: list[str] | None = None, *,
         step: Step = lambda fn: fn, extract: Extract = extract_in_turn,
-        full_refresh: bool = False) -> RunResult:
+        full_refresh: bool = False, track_freshness: bool = True) -> RunResult:
     """The nightly sequence, the one copy of it: every configured source (or ``sources``) into
     raw, one dbt build, the quality gate, the publish. ``flows/nightly_sync.py`` runs it with
     each step as a Prefect task and the sources extracted concurrently; tests and scripts call it
@@ -427,7 +427,9 @@ def run(settings: Settings, flow: str = "manual", sources: list[str] | None = No
     ``completed_with_warnings``; only when every source failed does the run fail. Any other
     failure is recorded in ``ops.runs`` and re-raised, the published marts left as they were. Every step opens the warehouse and closes it before it returns (DuckDB has one
     writer, and dbt, a child process, must find the file free). ``full_refresh``: the sources
-    ignore their saved sync state for this run (rows still merge on their keys)."""
+    ignore their saved sync state for this run (rows still merge on their keys).
+    ``track_freshness=False`` (a backfill re-reading old days): ``ops.source_freshness`` is left
+    as the nightly runs wrote it."""
     chosen = chosen_sources(settings, sources)
     # one writer at a time: a second run fails here at once (WarehouseBusy names the holder),
     # before it writes anything
@@ -436,7 +438,8 @@ def run(settings: Settings, flow: str = "manual", sources: list[str] | None = No
         try:
             extracted = extract(settings, run_id, chosen, full_refresh)
             failed = {r.source: r.error for r in extracted if r.error}
-            record_freshness(settings, run_id, extracted)
+            if track_freshness:
+                record_freshness(settings, run_id, extracted)
             if len(failed) == len(extracted):
                 raise AllSourcesFailed("every source failed; nothing published:\n  " + "\n  ".join(
                     f"{s}: {e}" for s, e in failed.items()))
