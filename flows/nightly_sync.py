@@ -65,9 +65,16 @@ def report(result: pipeline.RunResult, key: str = "nightly-sync-summary") -> dic
     """The run's summary as a Markdown artifact and as the flow's return value."""
     extracted = [{"source": r.source, "streams": [s.__dict__ for s in r.streams], "http": r.http,
                   "error": r.error} for r in result.extracted]
+    markdown = markdown_summary(result.run_id, extracted, result.published, result.summary)
+    if result.failed:  # the degraded sources first thing after the table (docs/reliability.md)
+        markdown += "\n\n**Completed with warnings**: these sources failed; the marts use their last good data.\n\n"
+        markdown += "\n".join(f"- `{s}`: {e}" for s, e in result.failed.items())
+        if result.held:
+            markdown += "\n\nKept at their last published version (they read a failed CRM): " + ", ".join(
+                f"`marts.{m}`" for m in result.held)
     create_markdown_artifact(
         key=key,
-        markdown=markdown_summary(result.run_id, extracted, result.published, result.summary),
+        markdown=markdown,
         description="Rows per stream and headline KPIs of this run",
     )
     return {"run_id": result.run_id, "extracted": extracted, "published": result.published,
