@@ -425,8 +425,9 @@ def run(settings: Settings, flow: str = "manual", sources: list[str] | None = No
     publish over its last good raw rows, ``ops.source_freshness`` marks it stale, a failed CRM
     holds the marts that read it (:func:`held_marts`) and the run ends
     ``completed_with_warnings``; only when every source failed does the run fail. Any other
-    failure is recorded in ``ops.runs`` and re-raised, the published marts left as they were. Every step opens the warehouse and closes it before it returns (DuckDB has one
-    writer, and dbt, a child process, must find the file free). ``full_refresh``: the sources
+    failure is recorded in ``ops.runs`` and re-raised, the published marts left as they were.
+    Every step opens the warehouse and closes it before it returns (DuckDB has one writer, and
+    dbt, a child process, must find the file free). ``full_refresh``: the sources
     ignore their saved sync state for this run (rows still merge on their keys).
     ``track_freshness=False`` (a backfill re-reading old days): ``ops.source_freshness`` is left
     as the nightly runs wrote it."""
