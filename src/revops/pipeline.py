@@ -98,6 +98,8 @@ class SourceResult:
     #: why the source's extraction failed (after the client's and the task's retries); None when
     #: it succeeded. A failed source degrades the run, it does not stop it (:func:`run`)
     error: str | None = None
+    #: the exception itself (for the CLI's one line and traceback log when every source failed)
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def rows_loaded(self) -> int:
@@ -108,12 +110,14 @@ def guarded(source: str, fn: Callable[..., SourceResult], *args: Any) -> SourceR
     """``fn(*args)``, the extraction of one source; its failure becomes a :class:`SourceResult`
     carrying the error, so the other sources still build and publish (:func:`run`). What the
     source loaded before it failed stays in raw (every batch commits with its checkpoint)."""
+    from revops.errors import scrub
+
     try:
         return fn(*args)
     except Exception as exc:  # noqa: BLE001 - any failure of one source degrades, not stops, the run
-        log.error("%s failed; the run goes on with its last good data: %s: %s", source,
-                  type(exc).__name__, exc)
-        return SourceResult(source, error=f"{type(exc).__name__}: {exc}"[:4000])
+        error = scrub(f"{type(exc).__name__}: {exc}")[:4000]  # it lands in ops tables and logs
+        log.error("%s failed; the run goes on with its last good data: %s", source, error)
+        return SourceResult(source, error=error, exception=exc)
 
 
 @dataclass(frozen=True)
@@ -442,8 +446,9 @@ def run(settings: Settings, flow: str = "manual", sources: list[str] | None = No
             if track_freshness:
                 record_freshness(settings, run_id, extracted)
             if len(failed) == len(extracted):
+                # from the first one's exception: the CLI's one line names its source and variable
                 raise AllSourcesFailed("every source failed; nothing published:\n  " + "\n  ".join(
-                    f"{s}: {e}" for s, e in failed.items()))
+                    f"{s}: {e}" for s, e in failed.items())) from extracted[0].exception
             step(transform)(settings, run_id)
             step(gate)(settings, run_id)
             held = held_marts(settings, list(failed))

@@ -45,8 +45,14 @@ def test_every_source_failing_fails_the_run_and_publishes_nothing(warehouse_url,
         settings = sb.settings(warehouse_url=warehouse_url, data_dir=tmp_path, http_max_backoff_seconds=0.01)
         sb.app("meta").token = "revoked"
         sb.app("linkedin").faults.add("server_error", times=100_000)
-        with pytest.raises(pipeline.AllSourcesFailed, match="meta.*REVOPS_META_ACCESS_TOKEN"):
+        with pytest.raises(pipeline.AllSourcesFailed, match="meta.*REVOPS_META_ACCESS_TOKEN") as failed:
             pipeline.run(settings, "test", ["meta", "linkedin"])
+    from revops.errors import what_to_fix
+    from revops.sources.errors import FatalAPIError
+
+    # the CLI's one line is the first source's own error, naming its variable
+    assert isinstance(failed.value.__cause__, FatalAPIError)
+    assert what_to_fix(failed.value).startswith("meta: ") and "REVOPS_META_ACCESS_TOKEN" in what_to_fix(failed.value)
     wh = Warehouse(warehouse_url)
     run = wh.fetch_all("select status, message from ops.runs")
     assert [r["status"] for r in run] == ["failed"] and "every source failed" in run[0]["message"]
