@@ -92,3 +92,29 @@ def test_degraded_run_ends_completed_with_warnings_and_exit_code_3():
     with pytest.raises(typer.Exit) as exit_:
         _exit_on_warnings(degraded)
     assert exit_.value.exit_code == EXIT_WARNINGS == 3
+
+
+@pytest.mark.e2e
+@pytest.mark.slow  # a Prefect API server (once per worker) and a flow run
+def test_flow_extracts_concurrently_and_a_failed_task_is_a_failed_result(prefect_api, duckdb_url, tmp_path):
+    """The flow's concurrent extraction (Prefect tasks): a source whose task fails is a failed
+    result beside the others' rows, not an exception that stops them. No dbt."""
+    from prefect import flow
+
+    from flows.nightly_sync import _extract_concurrently
+
+    @flow
+    def extract_only(settings, run_id):
+        return _extract_concurrently(settings, run_id, ["meta", "linkedin"])
+
+    with sandboxes(WORLD) as sb:
+        settings = sb.settings(warehouse_url=duckdb_url, data_dir=tmp_path, http_max_backoff_seconds=0.01)
+        sb.app("meta").token = "revoked"  # fatal: the task is not retried
+        wh, run_id = pipeline.prepare(settings, "test")
+        wh.dispose()
+        results = {r.source: r for r in extract_only(settings, run_id)}
+    assert "REVOPS_META_ACCESS_TOKEN" in results["meta"].error and results["meta"].streams == []
+    assert results["linkedin"].error is None and results["linkedin"].rows_loaded > 0
+    wh = Warehouse(duckdb_url)
+    assert wh.scalar('select count(*) from raw."linkedin__ad_analytics"') > 0
+    wh.dispose()
