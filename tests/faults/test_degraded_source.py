@@ -1,8 +1,12 @@
-"""One broken source degrades the run, it does not freeze it (issue 13), on both engines, over one
-shared warehouse per engine that lives two nights (two dbt builds: the least that shows "last
-good data"):
+"""One broken source degrades the run, it does not freeze it, and a killed run never leaves half
+a publish (issue 13), on both engines, over ONE shared warehouse per engine (three full and one
+partial dbt build):
 
-1. clock A: every source syncs; the marts equal the ground truth at A, every source fresh;
+0. three runs in a child process killed with ``kill -9`` (their whole process group): during
+   extraction (after a few Meta insights pages), during ``dbt build``, after dbt (in the quality
+   gate or the publish). No mart half-published: absent, or whole and true;
+1. clock A: a clean run resumes from the checkpoints, marks the killed runs ``abandoned``; the
+   marts equal the ground truth at A, no duplicate raw rows, every source fresh;
 2. clock B (later): Meta's token is revoked and HubSpot is down (500 on every request, after the
    client's retries). The run ends ``completed_with_warnings``. Today's build holds every other
    ad platform as of B and Meta's last good raw data (as of A), nothing lost nor duplicated
@@ -13,6 +17,7 @@ good data"):
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -24,6 +29,7 @@ from revops.sandbox import truth
 from revops.sandbox.harness import sandboxes
 from revops.sandbox.world import World, WorldConfig
 from tests import pg
+from tests.faults import killing
 from tests.kpi_compare import diff_rows, fetch_like
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
@@ -32,6 +38,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.faults]
 WORLD = World(WorldConfig(seed=21, days=30, rename_campaigns=False))
 CLOCK_B = WORLD.now
 CLOCK_A = CLOCK_B - timedelta(days=6)
+META_ROWS_A = sum(1 for _ in WORLD.ad_days_as_of(CLOCK_A, "meta"))
 KEYS = ("date_day", "platform", "campaign_id")
 AD_COLS = ("spend", "impressions", "clicks")
 
@@ -81,6 +88,48 @@ def _night(wh_url, settings, sb, clock):
     return snap
 
 
+def _state(url: str) -> dict:
+    wh = Warehouse(url)
+    try:
+        meta = (wh.scalar('select count(*) from raw."meta__ads_insights"')
+                if wh.table_exists("raw", "meta__ads_insights") else 0)
+        published = wh.table_exists("marts", "kpi_channel_daily")
+        return {
+            "runs": [r["status"] for r in wh.fetch_all("select status from ops.runs order by started_at")],
+            "meta": meta,
+            "published": published,
+            "channel": wh.fetch_all("select * from marts.kpi_channel_daily") if published else None,
+        }
+    finally:
+        wh.dispose()
+
+
+def _kill_three_times(url: str, sb, data_dir) -> list[dict]:
+    """Three real runs (child processes) killed at three points; the warehouse after each."""
+    env = {**sb.env, "REVOPS_WAREHOUSE_URL": url, "REVOPS_DATA_DIR": str(data_dir),
+           "REVOPS_HTTP_MAX_BACKOFF_SECONDS": "0.05", "REVOPS_META_PAGE_SIZE": "50"}
+    out = []
+    # 1. mid-extraction: once Meta served its 6th insights page
+    proc = killing.start(env, data_dir)
+    meta = sb.app("meta")
+    killing.wait_for(lambda: len(meta.requests_to("/insights")) >= 6, proc, "Meta's 6th insights page")
+    killing.kill_9(proc)
+    out.append(_state(url))
+    # 2. mid-dbt: the next run resumes the extraction and is killed while dbt builds
+    proc = killing.start(env, data_dir)
+    killing.wait_for(lambda: killing.dbt_running(proc), proc, "dbt build")
+    time.sleep(3)
+    killing.kill_9(proc)
+    out.append(_state(url))
+    # 3. after dbt: in the quality gate or the publish
+    proc = killing.start(env, data_dir)
+    killing.wait_for(lambda: killing.dbt_running(proc), proc, "dbt build")
+    killing.wait_for(lambda: not killing.dbt_running(proc), proc, "the end of dbt build")
+    killing.kill_9(proc)
+    out.append(_state(url))
+    return out
+
+
 @pytest.fixture(scope="module", params=["duckdb", "postgresql"])
 def degraded(request, tmp_path_factory):
     """Two nights on one warehouse per engine: {"url", "settings", "nights": [snapshot, ...]}."""
@@ -91,14 +140,36 @@ def degraded(request, tmp_path_factory):
         with sandboxes(WORLD) as sb:
             settings = sb.settings(warehouse_url=url, data_dir=tmp_path_factory.mktemp("degraded-data"),
                                    http_max_backoff_seconds=0.01)
+            sb.set_clock(CLOCK_A)
+            kills = _kill_three_times(url, sb, tmp_path_factory.mktemp("killed"))
             nights = [_night(url, settings, sb, CLOCK_A)]
             sb.app("meta").token = "revoked-by-the-admin"  # every call now answers code 190
             sb.app("hubspot").faults.add("server_error", times=100_000)  # an outage
             nights.append(_night(url, settings, sb, CLOCK_B))
-        yield {"url": url, "settings": settings, "nights": nights}
+        yield {"url": url, "settings": settings, "nights": nights, "kills": kills}
     finally:
         if engine == "postgresql":
             pg.drop_database(url)
+
+
+def test_kill_9_never_half_publishes_and_the_next_run_resumes(degraded):
+    extracting, building, after_dbt = degraded["kills"]
+    assert extracting["runs"] == ["running"] and not extracting["published"]
+    assert 0 < extracting["meta"] < META_ROWS_A  # killed mid-stream, its checkpoints kept
+    assert building["runs"] == ["abandoned", "running"] and not building["published"]
+    assert building["meta"] == META_ROWS_A  # the extraction resumed and finished, nothing doubled
+    assert after_dbt["runs"] == ["abandoned", "abandoned", "running"]
+    if after_dbt["published"]:  # the publish committed before the kill: then whole and true
+        want = truth.kpi_channel_daily(WORLD, CLOCK_A)
+        assert diff_rows([{k: r[k] for k in want[0]} for r in after_dbt["channel"]], want, KEYS) == []
+    first = degraded["nights"][0]
+    assert first["result"].status == "completed"
+    wh = Warehouse(degraded["url"])
+    runs = wh.fetch_all("select status, message from ops.runs order by started_at")
+    wh.dispose()
+    assert [r["status"] for r in runs[:4]] == ["abandoned"] * 3 + ["completed"]
+    assert all("owner gone" in r["message"] for r in runs[:3])
+    assert first["meta_raw"] == first["meta_raw_distinct"] == META_ROWS_A
 
 
 def test_clean_night_is_fresh_and_true(degraded):
