@@ -16,7 +16,7 @@ PYTEST_WORKERS ?= 2
 # first (xdist would otherwise order by test count, and a single 150 s test would start last)
 PYTEST := $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
-.PHONY: venv demo test test-fast bench clean
+.PHONY: venv demo test test-fast test-faults bench clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,11 @@ test: venv
 # Unit and contract tests plus one DuckDB pipeline run against ground truth: while you work.
 test-fast: venv
 	$(PYTEST) -m "not slow or smoke" --durations=10
+
+# The fault suite alone (docs/reliability.md: each fault, the promise, the test), both engines;
+# `make test` runs it too.
+test-faults: venv
+	$(PYTEST) -m faults --durations=10
 
 bench: venv
 	$(VENV)/bin/python -m bench.load_bench

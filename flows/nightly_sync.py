@@ -55,22 +55,49 @@ def extract_source(settings: Settings, run_id: str, source: str, full_refresh: b
 
 def _extract_concurrently(settings: Settings, run_id: str, sources: list[str],
                           full_refresh: bool = False) -> list[pipeline.SourceResult]:
+    """Every source at once; one that still fails after its retries is a failed result (the run
+    degrades: ``pipeline.run``), not an exception that would stop the others' build."""
     futures = [extract_source.submit(settings, run_id, name, full_refresh) for name in sources]
-    return [f.result() for f in futures]
+    return [pipeline.guarded(name, f.result) for name, f in zip(sources, futures, strict=True)]
 
 
 def report(result: pipeline.RunResult, key: str = "nightly-sync-summary") -> dict:
     """The run's summary as a Markdown artifact and as the flow's return value."""
-    extracted = [{"source": r.source, "streams": [s.__dict__ for s in r.streams], "http": r.http}
-                 for r in result.extracted]
+    extracted = [{"source": r.source, "streams": [s.__dict__ for s in r.streams], "http": r.http,
+                  "error": r.error} for r in result.extracted]
     publish_report(result.summary)  # the HTML report, its link artifact; the headline into the summary
+    markdown = markdown_summary(result.run_id, extracted, result.published, result.summary)
+    if result.failed:  # the degraded sources first thing after the table (docs/reliability.md)
+        markdown += "\n\n**Completed with warnings**: these sources failed; the marts use their last good data.\n\n"
+        markdown += "\n".join(f"- `{s}`: {e}" for s, e in result.failed.items())
+        if result.held:
+            markdown += "\n\nKept at their last published version (they read a failed CRM): " + ", ".join(
+                f"`marts.{m}`" for m in result.held)
     create_markdown_artifact(
         key=key,
-        markdown=markdown_summary(result.run_id, extracted, result.published, result.summary),
+        markdown=markdown,
         description="Rows per stream and headline KPIs of this run",
     )
     return {"run_id": result.run_id, "extracted": extracted, "published": result.published,
-            "summary": result.summary}
+            "summary": result.summary, "status": result.status, "failed": result.failed,
+            "held": result.held}
+
+
+#: the name of the flow run's final state when some source failed (type COMPLETED: the marts
+#: were published; a scheduler or automation can match on the name)
+WARNINGS_STATE = "CompletedWithWarnings"
+
+
+def final_state(summary: dict):
+    """The flow's return value: the summary, or, when some source failed, a ``Completed`` state
+    named ``CompletedWithWarnings`` carrying it (Prefect uses a returned state as the run's final
+    state; calling the flow still returns the summary)."""
+    from prefect.states import Completed
+
+    if not summary["failed"]:
+        return summary
+    return Completed(name=WARNINGS_STATE, data=summary, message="stale sources: " + "; ".join(
+        f"{s}: {e}" for s, e in summary["failed"].items())[:2000])
 
 
 @flow(name="nightly_sync", log_prints=True)
@@ -78,8 +105,8 @@ def nightly_sync(sources: list[str] | None = None, full_refresh: bool = False) -
     """``sources``: restrict to these source names (default: every configured source).
     ``full_refresh``: those sources ignore their saved sync state for this run (rows still merge
     on their natural keys, so it is safe to repeat)."""
-    return report(pipeline.run(get_settings(), "nightly_sync", sources, step=_as_task,
-                               extract=_extract_concurrently, full_refresh=full_refresh))
+    return final_state(report(pipeline.run(get_settings(), "nightly_sync", sources, step=_as_task,
+                                           extract=_extract_concurrently, full_refresh=full_refresh)))
 
 
 if __name__ == "__main__":

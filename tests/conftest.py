@@ -88,7 +88,11 @@ def _shared_fixture_group(item) -> str | None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into node id suffixes
 def pytest_collection_modifyitems(config, items):
+    from tests.faults.catalog import FAULT_TESTS
+
     for item in items:
+        if item.nodeid.split("[")[0] in FAULT_TESTS:  # the fault suite's tests kept where they are
+            item.add_marker(pytest.mark.faults)
         if "built_warehouse" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
         group = _shared_fixture_group(item)

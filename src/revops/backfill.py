@@ -102,7 +102,8 @@ def run_backfill(settings: Settings, start: date, end: date, sources: list[str] 
     chunks = windows(start, end, chunk_days)
     chosen = sources_for(settings, sources)
     key = key_of(start, end, chunk_days, chosen)
-    result = pipeline.run(settings, flow, chosen, step=step, extract=extractor(key, chunks, chunk))
+    result = pipeline.run(settings, flow, chosen, step=step, extract=extractor(key, chunks, chunk),
+                          track_freshness=False)  # old days say nothing of the nightly's freshness
     with Warehouse(settings.warehouse_url) as wh, wh.engine.begin() as conn:
         conn.execute(text("delete from ops.backfill_chunks where backfill_key = :k"), {"k": key})
     return result

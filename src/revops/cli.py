@@ -269,6 +269,19 @@ def sandbox_serve(
 
 #: exit code of a command that found another run writing the warehouse (sysexits EX_TEMPFAIL)
 EXIT_BUSY = 75
+#: exit code of a run that published but some source failed (its marts use its last good data;
+#: ops.source_freshness / marts.kpi_data_freshness say which): alert on it, it is not a failure (1)
+EXIT_WARNINGS = 3
+
+
+def _exit_on_warnings(result: dict) -> None:
+    if result.get("failed"):
+        for source, error in result["failed"].items():
+            console.print(f"[yellow]{source} failed, its last good data was used: {error}[/yellow]")
+        if result.get("held"):
+            console.print(f"[yellow]kept at their last published version: {', '.join(result['held'])}[/yellow]")
+        console.print(f"[yellow]completed with warnings (exit code {EXIT_WARNINGS})[/yellow]")
+        raise typer.Exit(EXIT_WARNINGS)
 
 
 def _operator_run(flow_fn, **params) -> dict:
@@ -309,6 +322,7 @@ def sync(
     chosen_sources(get_settings(), source or None)
     result = _operator_run(nightly_sync, sources=source or None, full_refresh=full_refresh)
     _print_run(result, verbose)
+    _exit_on_warnings(result)
 
 
 @app.command()

@@ -95,6 +95,29 @@ class SourceResult:
     source: str
     streams: list[StreamStats] = field(default_factory=list)
     http: dict[str, int] = field(default_factory=dict)
+    #: why the source's extraction failed (after the client's and the task's retries); None when
+    #: it succeeded. A failed source degrades the run, it does not stop it (:func:`run`)
+    error: str | None = None
+    #: the exception itself (for the CLI's one line and traceback log when every source failed)
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(s.rows_loaded for s in self.streams)
+
+
+def guarded(source: str, fn: Callable[..., SourceResult], *args: Any) -> SourceResult:
+    """``fn(*args)``, the extraction of one source; its failure becomes a :class:`SourceResult`
+    carrying the error, so the other sources still build and publish (:func:`run`). What the
+    source loaded before it failed stays in raw (every batch commits with its checkpoint)."""
+    from revops.errors import scrub
+
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - any failure of one source degrades, not stops, the run
+        error = scrub(f"{type(exc).__name__}: {exc}")[:4000]  # it lands in ops tables and logs
+        log.error("%s failed; the run goes on with its last good data: %s", source, error)
+        return SourceResult(source, error=error, exception=exc)
 
 
 @dataclass(frozen=True)
@@ -299,6 +322,12 @@ class RunResult:
     extracted: list[SourceResult]
     published: list[str]
     summary: dict[str, Any]
+    #: ``completed`` or ``completed_with_warnings`` (some source failed: see ``failed``)
+    status: str = "completed"
+    #: the sources that failed, with their error
+    failed: dict[str, str] = field(default_factory=dict)
+    #: built marts not published (they depend on a failed CRM): yesterday's version stays
+    held: list[str] = field(default_factory=list)
 
 
 #: how a step runs: ``step(fn)`` returns the callable to call (identity here; the Prefect flow
@@ -341,7 +370,7 @@ def extract_source(settings: Settings, run_id: str, source: str, full_refresh: b
 
 def extract_in_turn(settings: Settings, run_id: str, sources: list[str],
                     full_refresh: bool = False) -> list[SourceResult]:
-    return [extract_source(settings, run_id, name, full_refresh) for name in sources]
+    return [guarded(name, extract_source, settings, run_id, name, full_refresh) for name in sources]
 
 
 def transform(settings: Settings, run_id: str) -> None:
@@ -358,21 +387,74 @@ def gate(settings: Settings, run_id: str) -> list[str]:
         return quality_gate(wh, run_id)
 
 
-def publish_built(settings: Settings) -> list[str]:
+def publish_built(settings: Settings, held: list[str] | None = None) -> list[str]:
+    """Publish every built mart except ``held`` (those keep their published version)."""
     with Warehouse(settings.warehouse_url) as wh:
-        return publish(wh)
+        return publish(wh, [m for m in built_marts(wh) if m not in set(held or ())])
+
+
+#: ``ops.runs.status`` of a run that published while some source failed (exit code
+#: ``revops.cli.EXIT_WARNINGS``; the Prefect flow ends in the ``CompletedWithWarnings`` state)
+COMPLETED_WITH_WARNINGS = "completed_with_warnings"
+
+
+class AllSourcesFailed(RuntimeError):
+    """Every source of the run failed: nothing new to build, the published marts stay."""
+
+
+def record_freshness(settings: Settings, run_id: str, extracted: list[SourceResult]) -> dict[str, str]:
+    """``ops.source_freshness`` after this run's extraction: ``{source: status}``."""
+    with Warehouse(settings.warehouse_url) as wh:
+        return {r.source: wh.record_freshness(run_id, r.source, get_spec(r.source).kind,
+                                              rows=r.rows_loaded, error=r.error)
+                for r in extracted}
+
+
+def held_marts(settings: Settings, failed: list[str]) -> list[str]:
+    """The rule for a failed CRM: every mart that reads it (through any model, by dbt's lineage
+    in the manifest of this run's build) keeps yesterday's published version, so no mart mixes
+    today's spend with yesterday's funnel; the marts that do not read it (the freshness mart)
+    publish. A failed ad platform, offline file or ECB holds nothing: its last good raw rows
+    build today's marts, and ``marts.kpi_data_freshness`` says it is stale."""
+    import json
+
+    from revops.sources.registry import CRM
+    from revops.transform import work_dir
+
+    crms = [s for s in failed if get_spec(s).kind == CRM]
+    if not crms:
+        return []
+    manifest = json.loads((work_dir(settings) / "target" / "manifest.json").read_text())
+    children = manifest["child_map"]
+    todo = [node for node in manifest["sources"]
+            if any(manifest["sources"][node]["name"].startswith(f"{c}__") for c in crms)]
+    seen: set[str] = set()
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(children.get(node, ()))
+    return sorted(manifest["nodes"][n].get("alias") or manifest["nodes"][n]["name"]
+                  for n in seen if n.startswith("model.")
+                  and manifest["nodes"][n].get("schema") == BUILD_SCHEMA)
 
 
 def run(settings: Settings, flow: str = "manual", sources: list[str] | None = None, *,
         step: Step = lambda fn: fn, extract: Extract = extract_in_turn,
-        full_refresh: bool = False) -> RunResult:
+        full_refresh: bool = False, track_freshness: bool = True) -> RunResult:
     """The nightly sequence, the one copy of it: every configured source (or ``sources``) into
     raw, one dbt build, the quality gate, the publish. ``flows/nightly_sync.py`` runs it with
     each step as a Prefect task and the sources extracted concurrently; tests and scripts call it
-    as it is. A failure is recorded in ``ops.runs`` and re-raised, the published marts left as
-    they were. Every step opens the warehouse and closes it before it returns (DuckDB has one
-    writer, and dbt, a child process, must find the file free). ``full_refresh``: the sources
-    ignore their saved sync state for this run (rows still merge on their keys)."""
+    as it is. A failed source degrades the run rather than stopping it: the others build and
+    publish over its last good raw rows, ``ops.source_freshness`` marks it stale, a failed CRM
+    holds the marts that read it (:func:`held_marts`) and the run ends
+    ``completed_with_warnings``; only when every source failed does the run fail. Any other
+    failure is recorded in ``ops.runs`` and re-raised, the published marts left as they were.
+    Every step opens the warehouse and closes it before it returns (DuckDB has one writer, and
+    dbt, a child process, must find the file free). ``full_refresh``: the sources
+    ignore their saved sync state for this run (rows still merge on their keys).
+    ``track_freshness=False`` (a backfill re-reading old days): ``ops.source_freshness`` is left
+    as the nightly runs wrote it."""
     chosen = chosen_sources(settings, sources)
     # one writer at a time: a second run fails here at once (WarehouseBusy names the holder),
     # before it writes anything
@@ -380,20 +462,34 @@ def run(settings: Settings, flow: str = "manual", sources: list[str] | None = No
         run_id = step(start_run)(settings, flow, lock.holder.run_id)
         try:
             extracted = extract(settings, run_id, chosen, full_refresh)
+            failed = {r.source: r.error for r in extracted if r.error}
+            if track_freshness:
+                record_freshness(settings, run_id, extracted)
+            if len(failed) == len(extracted):
+                # from the first one's exception: the CLI's one line names its source and variable
+                raise AllSourcesFailed("every source failed; nothing published:\n  " + "\n  ".join(
+                    f"{s}: {e}" for s, e in failed.items())) from extracted[0].exception
             step(transform)(settings, run_id)
             step(gate)(settings, run_id)
-            published = step(publish_built)(settings)
+            held = held_marts(settings, list(failed))
+            published = step(publish_built)(settings, held)
         except BaseException as exc:
             with Warehouse(settings.warehouse_url) as wh:
                 wh.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}"[:4000])
             raise
+        status = COMPLETED_WITH_WARNINGS if failed else "completed"
+        message = "; ".join(f"{s} failed ({e})" for s, e in failed.items()) or None
+        if held:
+            message += f"; held at their last published version: {', '.join(held)}"
         with Warehouse(settings.warehouse_url) as wh:
-            wh.finish_run(run_id, "completed")
-            return RunResult(run_id, extracted, published, summary(wh))
+            wh.finish_run(run_id, status, message[:4000] if message else None)
+            return RunResult(run_id, extracted, published, summary(wh), status, failed, held)
 
 
 def summary(wh: Warehouse) -> dict[str, Any]:
     """The headline numbers of the published channel mart and row counts per table."""
+    if not wh.table_exists("marts", "kpi_channel_daily"):  # held on a first run (failed CRM)
+        return {"mart_rows": 0, "spend": 0.0, "leads": 0, "mqls": 0, "sqls": 0, "cpl": None, "tables": {}}
     row = wh.fetch_all(
         "select count(*) as n, coalesce(sum(spend), 0) as spend, coalesce(sum(leads), 0) as leads,"
         " coalesce(sum(mqls), 0) as mqls, coalesce(sum(sqls), 0) as sqls from marts.kpi_channel_daily"

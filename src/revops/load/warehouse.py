@@ -60,6 +60,14 @@ OPS_DDL = (
         backfill_key varchar not null, source varchar not null, since date not null,
         until date not null, run_id varchar not null, rows_loaded bigint not null,
         finished_at timestamptz not null, primary key (backfill_key, source, since))""",
+    # one row per source: its last successful sync and its last attempt (revops.pipeline.run
+    # writes it after extracting, before dbt builds marts.kpi_data_freshness over it).
+    # status: fresh (last attempt succeeded), stale (it failed: the last good raw data serves),
+    # failed (it failed and no sync ever succeeded)
+    """create table if not exists ops.source_freshness (
+        source varchar primary key, kind varchar not null, last_success_at timestamptz,
+        last_attempt_at timestamptz not null, last_run_id varchar not null,
+        rows_last_success bigint, status varchar not null, error varchar)""",
     """create table if not exists ops.quality_results (
         run_id varchar not null, suite varchar not null, layer varchar not null,
         expectation_type varchar not null, kwargs varchar, success boolean not null,
@@ -325,6 +333,32 @@ class Warehouse:
                 ),
                 {"now": datetime.now(UTC), "st": status, "m": message, "r": run_id},
             )
+
+    def record_freshness(self, run_id: str, source: str, kind: str, *, rows: int | None = None,
+                         error: str | None = None, at: datetime | None = None) -> str:
+        """One attempt of ``source`` in ``run_id``: a success (``error`` None) sets its last
+        success; a failure keeps the last success (``stale``), or ``failed`` if it never had
+        one. Returns the status written."""
+        at = at or datetime.now(UTC)
+        with self.engine.begin() as conn:
+            prev = conn.execute(
+                text("select last_success_at, rows_last_success from ops.source_freshness "
+                     "where source = :s"), {"s": source}).first()
+            if error is None:
+                status, last_success, last_rows = "fresh", at, rows
+            else:
+                last_success = prev[0] if prev else None
+                last_rows = prev[1] if prev else None
+                status = "stale" if last_success is not None else "failed"
+            conn.execute(text("delete from ops.source_freshness where source = :s"), {"s": source})
+            conn.execute(
+                text("insert into ops.source_freshness (source, kind, last_success_at, "
+                     "last_attempt_at, last_run_id, rows_last_success, status, error) "
+                     "values (:s, :k, :ls, :la, :r, :n, :st, :e)"),
+                {"s": source, "k": kind, "ls": last_success, "la": at, "r": run_id, "n": last_rows,
+                 "st": status, "e": error[:4000] if error else None},
+            )
+        return status
 
     def record_stream(self, run_id: str, source: str, stream: str, **stats: Any) -> None:
         row = {

@@ -6,7 +6,8 @@ renders faults in its own wire format. Tests steer it through three handles:
 * ``app.as_of``: the clock; the world is served as it was at that moment;
 * ``app.faults.add(kind, times=1, path=..., after=0)``: the next matching requests (after
   ``after`` of them passed) fail with ``kind``
-  (``rate_limit``, ``server_error``, ``expired_token``, ``truncated``, ``slow``, platform extras);
+  (``rate_limit``, ``server_error``, ``expired_token``, ``truncated``, ``slow``, platform extras,
+  and the transport faults every platform shares, :data:`TRANSPORT_FAULTS`);
 * ``app.log``: every request received (method, path, query, JSON body), to assert paging.
 """
 
@@ -75,6 +76,49 @@ class Faults:
             self._items.clear()
 
 
+#: faults that happen between the client and the platform, the same whatever the platform:
+#: ``gateway_429`` a load balancer's 429 HTML page with no Retry-After; ``gateway_502`` and
+#: ``gateway_503`` its 502/503 HTML pages (503 with ``Retry-After: 1``); ``connection_reset``
+#: the connection dropped with no response at all (the client sees it aborted); ``read_timeout``
+#: no byte for ``SandboxApp.timeout_seconds`` (longer than a test client's timeout), then the
+#: normal answer
+TRANSPORT_FAULTS = ("gateway_429", "gateway_502", "gateway_503", "connection_reset", "read_timeout")
+
+#: faults a platform renders inside a normal answer (its endpoints read ``SandboxApp.fault_of``):
+#: ``empty_page`` no results but a next cursor (the rows come on the next page), ``repeat_cursor``
+#: the page's next cursor is the one the request sent (the same page again), ``short_page`` fewer
+#: rows than the limit asked, silently, with a next cursor after them. HubSpot renders them.
+PAGING_FAULTS = ("empty_page", "repeat_cursor", "short_page")
+
+_GATEWAY_PAGES = {
+    429: ("Too Many Requests", {}),
+    502: ("Bad Gateway", {}),
+    503: ("Service Temporarily Unavailable", {"Retry-After": "1"}),
+}
+
+
+def gateway_page(status: int) -> Response:
+    title, headers = _GATEWAY_PAGES[status]
+    html = f"<html><head><title>{status} {title}</title></head><body><center><h1>{status} {title}</h1></center><hr><center>nginx</center></body></html>"
+    return Response(html, status=status, headers=headers, mimetype="text/html")
+
+
+def _drop_connection(request: Request) -> Response:
+    """Close the client's connection without answering (linger 0: reset rather than a clean
+    close where the OS allows); the client's read fails as a connection error."""
+    import socket
+    import struct
+
+    sock = request.environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    return Response(b"", status=200)
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
 
@@ -85,6 +129,8 @@ class SandboxApp:
 
     platform = "sandbox"
     slow_seconds = 2.0
+    #: how long ``read_timeout`` keeps the client waiting (tests set a shorter client timeout)
+    timeout_seconds = 1.5
 
     def __init__(self, world: World, *, token: str, as_of: datetime | None = None):
         self.world = world
@@ -135,6 +181,16 @@ class SandboxApp:
         if fault == "slow":
             time.sleep(self.slow_seconds)
             fault = None
+        if fault == "read_timeout":
+            time.sleep(self.timeout_seconds)
+            fault = None
+        if fault == "connection_reset":
+            return _drop_connection(request)
+        if fault in ("gateway_429", "gateway_502", "gateway_503"):
+            return gateway_page(int(fault[-3:]))
+        if fault in PAGING_FAULTS:
+            request.environ["sandbox.fault"] = fault
+            fault = None
         if fault is not None and fault != "truncated":
             return self.fault_response(fault, request)
         try:
@@ -150,6 +206,11 @@ class SandboxApp:
             data = response.get_data()
             response.set_data(data[: max(1, len(data) // 2)])
         return response
+
+    @staticmethod
+    def fault_of(request: Request) -> str | None:
+        """The paging fault (:data:`PAGING_FAULTS`) this request was given, if any."""
+        return request.environ.get("sandbox.fault")
 
     def requests_to(self, path_part: str) -> list[LoggedRequest]:
         with self._log_lock:

@@ -802,15 +802,14 @@ class HubSpotSandbox(SandboxApp):
             )
         records = [r for r in self._records(object_type) if _matches(groups, r["props"])]
         records = _sort(records, body.get("sorts") or [])
-        page = records[after : after + limit]
+        page, nxt = _page(records, after, limit, self.fault_of(request))
         requested = body.get("properties") or []
         wanted = list(dict.fromkeys([*_DEFAULT_PROPS[object_type], *requested]))
         out: dict[str, Any] = {
             "total": len(records),
             "results": [_render(r, wanted) for r in page],
         }
-        if after + limit < len(records):
-            nxt = str(after + limit)
+        if nxt is not None:
             out["paging"] = {"next": {"after": nxt, "link": f"{request.base_url}?after={nxt}"}}
         return out
 
@@ -835,15 +834,15 @@ class HubSpotSandbox(SandboxApp):
         requested = [p for p in request.args.get("properties", "").split(",") if p]
         wanted = list(dict.fromkeys([*_DEFAULT_PROPS[object_type], *requested]))
         results = []
-        for r in records[after : after + limit]:
+        page, nxt = _page(records, after, limit, self.fault_of(request))
+        for r in page:
             item = _render(r, wanted)
             if archived:
                 item["archived"] = True
                 item["archivedAt"] = r["archivedAt"]
             results.append(item)
         body: dict[str, Any] = {"results": results}
-        if after + limit < len(records):
-            nxt = str(after + limit)
+        if nxt is not None:
             body["paging"] = {"next": {"after": nxt, "link": f"{request.base_url}?after={nxt}"}}
         return json_response(body)
 
@@ -894,11 +893,11 @@ class HubSpotSandbox(SandboxApp):
                 "teams": [{"id": str(zlib.crc32(o.team.encode()) % 10**6), "name": o.team,
                            "primary": True}],
             }
-            for o in owners[after : after + limit]
+            for o in _page(owners, after, limit, self.fault_of(request))[0]
         ]
+        nxt = _page(owners, after, limit, self.fault_of(request))[1]
         body: dict[str, Any] = {"results": results}
-        if after + limit < len(owners):
-            nxt = str(after + limit)
+        if nxt is not None:
             body["paging"] = {"next": {"after": nxt, "link": f"{request.base_url}?after={nxt}"}}
         return json_response(body)
 
@@ -1242,7 +1241,24 @@ def _page_args(request: Request, default_limit: int, max_limit: int) -> tuple[in
     return limit, after
 
 
+def _page(items: list, after: int, limit: int, fault: str | None) -> tuple[list, str | None]:
+    """One page of ``items`` from offset ``after`` and the next cursor (None on the last page),
+    as the paging faults shape it: ``short_page`` half the limit, ``empty_page`` no rows and a
+    cursor to the same offset (spelled ``<offset>.e``: opaque to the client, so it is no repeat),
+    ``repeat_cursor`` the rows and the request's own cursor."""
+    if fault == "short_page":
+        limit = max(1, limit // 2)
+    if fault == "empty_page":
+        return [], f"{after}.e"
+    page = items[after : after + limit]
+    if fault == "repeat_cursor":
+        return page, str(after)
+    return page, (str(after + limit) if after + limit < len(items) else None)
+
+
 def _int(value: Any, name: str) -> int:
+    if name == "after" and str(value).endswith(".e"):  # the cursor of an ``empty_page``
+        value = str(value)[:-2]
     try:
         return int(str(value))
     except ValueError as exc:

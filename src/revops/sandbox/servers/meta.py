@@ -18,7 +18,8 @@ Faults (``app.faults.add(kind)``): ``rate_limit``, ``server_error``, ``expired_t
 ``truncated`` and ``slow`` (base class), plus ``reduce_data`` (HTTP 500 "Please reduce the
 amount of data"), ``high_usage`` (a normal answer whose usage header says 97 %) and
 ``schema_drift`` (rows carry a field nobody asked for),
-``malformed_record`` (the first insights row of the page has spend "N/A").
+``malformed_record`` (the first insights row of the page has spend "N/A"),
+``missing_field`` (the first insights row of the page comes without its ``spend``).
 
 This module must not import the connector: it is the other side of the wire.
 """
@@ -148,7 +149,7 @@ class MetaSandbox(SandboxApp):
         return self._error(GraphError(f"Unknown path components: {request.path}", 2500))
 
     def fault_response(self, kind: str, request: Request) -> Response:
-        if kind in ("high_usage", "schema_drift", "malformed_record"):
+        if kind in ("high_usage", "schema_drift", "malformed_record", "missing_field"):
             request.environ["meta.fault"] = kind
             return self._serve(request)
         errors: dict[str, Callable[[], GraphError]] = {
@@ -266,6 +267,8 @@ class MetaSandbox(SandboxApp):
             shown = [{**r, "quality_ranking": "ABOVE_AVERAGE"} for r in shown]
         if request.environ.get("meta.fault") == "malformed_record" and shown:
             shown[0] = {**shown[0], "spend": "N/A"}  # one bad record in an otherwise good page
+        if request.environ.get("meta.fault") == "missing_field" and shown:
+            shown[0] = {k: v for k, v in shown[0].items() if k != "spend"}  # a field gone from one row
         page = _page(request, shown, limit, offset)
         return self._ok(request, page, acct.account_id, "ads_insights")
 

@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from revops.settings import Settings
 from revops.sources.base import Batch, Stream, records_to_table
+from revops.sources.errors import FatalAPIError
 from revops.sources.http import http_options
 from revops.sources.hubspot.client import HubSpotClient
 
@@ -333,13 +334,14 @@ class HubSpotSource:
     # --- owners ---------------------------------------------------------------------------
     def _read_owners(self, stream: Stream) -> Iterator[Batch]:
         after: str | None = None
+        seen: dict[str, int] = {}  # cursors followed: a repeating one must not page forever
         while True:
             params = {"limit": OWNERS_PAGE_SIZE, "archived": "false"}
             if after:
                 params["after"] = after
             body = self.client.get_json("/crm/v3/owners", params=params)
             rows = [_owner_row(o) for o in body.get("results", [])]
-            after = _next_after(body)
+            after = _follow(body, seen)
             yield Batch(stream, records_to_table(stream, rows), meta={"after": params.get("after")})
             if not after:
                 return
@@ -360,13 +362,14 @@ class HubSpotSource:
         """``GET /marketing/v3/forms``: every form (id = the GUID submissions are read by)."""
         forms: list[dict[str, Any]] = []
         after: str | None = None
+        seen: dict[str, int] = {}  # cursors followed: a repeating one must not page forever
         while True:
             params: dict[str, Any] = {"limit": FORMS_PAGE_SIZE}
             if after:
                 params["after"] = after
             body = self.client.get_json("/marketing/v3/forms", params=params)
             forms += body.get("results", [])
-            after = _next_after(body)
+            after = _follow(body, seen)
             if not after:
                 return forms
 
@@ -384,6 +387,7 @@ class HubSpotSource:
             guid = str(form["id"])
             rows: list[dict[str, Any]] = []
             after: str | None = None
+            seen: dict[str, int] = {}  # cursors followed: a repeating one must not page forever
             while True:
                 params: dict[str, Any] = {"limit": SUBMISSIONS_PAGE_SIZE}
                 if after:
@@ -401,7 +405,7 @@ class HubSpotSource:
                     rows.append(self._submission_row(form, sub))
                     if at is not None and (best is None or at > best):
                         best = at
-                after = _next_after(body)
+                after = _follow(body, seen)
                 if reached or not after:
                     break
             last = i == len(forms) - 1
@@ -441,6 +445,7 @@ class HubSpotSource:
         best = saved
         rows: list[dict[str, Any]] = []
         after: str | None = None
+        seen: dict[str, int] = {}  # cursors followed: a repeating one must not page forever
         while True:
             params: dict[str, Any] = {
                 "limit": LIST_PAGE_SIZE,
@@ -459,7 +464,7 @@ class HubSpotSource:
                 rows.append(row)
                 if at is not None and (best is None or at > best):
                     best = at
-            after = _next_after(body)
+            after = _follow(body, seen)
             if not after:
                 break
         if obj.with_contacts and rows:
@@ -501,6 +506,17 @@ class HubSpotSource:
                     yield Batch(stream, records_to_table(stream, rows), state=state_out,
                                 meta={"window": [start, end]})
 
+    def _search(self, object_type: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One search page. A page with no rows that still has a next cursor (an index catching
+        up) is asked again, a few times: taken as the end it would skip the rest of the window."""
+        for _ in range(MAX_CURSOR_REPEATS + 1):
+            page = self.client.search(object_type, body)
+            if page.get("results") or _next_after(page) is None:
+                return page
+        raise FatalAPIError(
+            f"hubspot: {object_type} search answered {MAX_CURSOR_REPEATS + 1} empty pages that still "
+            "had a next cursor; stopping (what was read is kept; rerun later)")
+
     def _data_bounds(self, obj: SearchObject, lo: int | None) -> tuple[int, int] | None:
         """Oldest and newest cursor value at or after ``lo`` (two one-record searches)."""
         ends = []
@@ -512,7 +528,7 @@ class HubSpotSource:
                 "limit": 1,
                 "after": "0",
             }
-            results = self.client.search(obj.object_type, body).get("results", [])
+            results = self._search(obj.object_type, body).get("results", [])
             if not results:
                 return None
             ends.append(to_ms(results[0]["properties"].get(obj.cursor)))
@@ -546,7 +562,7 @@ class HubSpotSource:
                 "limit": limit,
                 "after": "0",
             }
-            page = self.client.search(obj.object_type, body)
+            page = self._search(obj.object_type, body)
             results = page.get("results", [])
             rows = [_record_row(r) for r in results]
             if obj.with_contacts and rows:
@@ -605,6 +621,23 @@ def _groups(filters: list[dict[str, str]]) -> list[dict[str, Any]]:
 
 def _next_after(body: dict[str, Any]) -> str | None:
     return ((body.get("paging") or {}).get("next") or {}).get("after") or None
+
+
+#: times a list endpoint may hand back a cursor already followed (the page is read again and
+#: merges on its key) before the read stops: a server that keeps repeating would page forever
+MAX_CURSOR_REPEATS = 3
+
+
+def _follow(body: dict[str, Any], seen: dict[str, int]) -> str | None:
+    """The next cursor of a list page; FatalAPIError when the server keeps repeating one."""
+    after = _next_after(body)
+    if after is not None:
+        seen[after] = seen.get(after, 0) + 1
+        if seen[after] > MAX_CURSOR_REPEATS:
+            raise FatalAPIError(
+                f"hubspot: the API answered the paging cursor {after!r} {seen[after]} times; it is "
+                "not advancing, so the read stops here (what was read is kept; rerun later)")
+    return after
 
 
 def _record_row(result: dict[str, Any]) -> dict[str, Any]:
