@@ -223,6 +223,24 @@ _DBT_LOCK = threading.RLock()
 _MANIFESTS: dict[str, Any] = {}
 
 
+def prepare(settings: Settings) -> threading.Thread:
+    """Import dbt and parse the project in the background (a thread), so a build that follows
+    finds both done: ~3.5 s of imports and ~3 s of (partial) parse that would otherwise come
+    after the extraction, overlapped with it instead. Parsing reads no warehouse. A failure is
+    left for :func:`build` to report (it parses again)."""
+
+    def _parse() -> None:
+        try:
+            with _DBT_LOCK:
+                _runner(settings)
+        except Exception:  # noqa: BLE001 - build() parses again and reports it
+            log.debug("dbt parse ahead of the build failed", exc_info=True)
+
+    thread = threading.Thread(target=_parse, name="dbt-parse", daemon=True)
+    thread.start()
+    return thread
+
+
 def _in_process_args(settings: Settings, args: list[str]) -> list[str]:
     """``args`` with the settings' ``--vars`` and our project, profile, target and log paths
     (what :func:`dbt_env` hands a child process as ``DBT_*`` variables)."""
