@@ -7,8 +7,9 @@ the caller must have closed its own connections first: one writer at a time.
 
 The profile is persistent (``<data dir>/dbt/profile/profiles.yml``, so ``revops dbt ...`` and a
 plain ``dbt --profiles-dir`` can use it) and holds no secret: the password is
-``{{ env_var('DBT_ENV_SECRET_REVOPS_PASSWORD') }}``, handed to the dbt child process in its
-environment only (dbt also scrubs ``DBT_ENV_SECRET_*`` values from its logs). Nothing is written
+``{{ env_var('DBT_ENV_SECRET_REVOPS_PASSWORD') }}``, set in the environment for the length of a
+build only (a ``revops dbt ...`` child's environment only); dbt scrubs ``DBT_ENV_SECRET_*``
+values from its logs. Nothing is written
 to a temporary folder, so a killed build leaves nothing behind.
 """
 
