@@ -24,7 +24,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml uv.lock
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(VENV)/bin/uv sync --locked --inexact --python $(VENV)/bin/python
+	$(VENV)/bin/uv sync --locked --inexact --compile-bytecode --python $(VENV)/bin/python
 	touch $(STAMP)
 
 demo: venv
@@ -44,7 +44,7 @@ test-faults: venv
 	$(PYTEST) -m faults --durations=10
 
 bench: venv
-	$(VENV)/bin/python -m bench.load_bench
+	$(VENV)/bin/python -m bench.load_bench && $(VENV)/bin/python -m bench.night_bench
 
 clean:
 	rm -rf $(VENV) data

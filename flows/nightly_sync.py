@@ -63,10 +63,9 @@ def _extract_concurrently(settings: Settings, run_id: str, sources: list[str],
 
 def report(result: pipeline.RunResult, key: str = "nightly-sync-summary") -> dict:
     """The run's summary as a Markdown artifact and as the flow's return value."""
-    extracted = [{"source": r.source, "streams": [s.__dict__ for s in r.streams], "http": r.http,
-                  "error": r.error} for r in result.extracted]
-    publish_report(result.summary)  # the HTML report, its link artifact; the headline into the summary
-    markdown = markdown_summary(result.run_id, extracted, result.published, result.summary)
+    outcome = result.as_dict()
+    publish_report(result.summary, link_artifact=True)  # the HTML report; the headline into the summary
+    markdown = markdown_summary(result.run_id, outcome["extracted"], result.published, result.summary)
     if result.failed:  # the degraded sources first thing after the table (docs/reliability.md)
         markdown += "\n\n**Completed with warnings**: these sources failed; the marts use their last good data.\n\n"
         markdown += "\n".join(f"- `{s}`: {e}" for s, e in result.failed.items())
@@ -78,9 +77,7 @@ def report(result: pipeline.RunResult, key: str = "nightly-sync-summary") -> dic
         markdown=markdown,
         description="Rows per stream and headline KPIs of this run",
     )
-    return {"run_id": result.run_id, "extracted": extracted, "published": result.published,
-            "summary": result.summary, "status": result.status, "failed": result.failed,
-            "held": result.held}
+    return outcome
 
 
 #: the name of the flow run's final state when some source failed (type COMPLETED: the marts

@@ -41,9 +41,9 @@ class Done:
 ENV: dict[str, str] = {}
 
 
-def _cli(*args: str) -> Done:
+def _cli(*args: str, env: dict[str, str] | None = None) -> Done:
     """``revops ARGS`` as an operator runs it: its own process, settings from the environment."""
-    proc = subprocess.run([sys.executable, "-m", "revops.cli", *args], env=ENV, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "revops.cli", *args], env=env or ENV, capture_output=True,
                           text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
     return Done(proc.returncode, proc.stdout + proc.stderr)
 
@@ -81,12 +81,18 @@ def test_sync_publishes_truth(synced):
 
 
 def test_sync_one_source_full_refresh_rereads_it_and_merges(synced):
+    """...and without a Prefect API (none configured anywhere) in-process: no temporary Prefect
+    server started (it would create its database in PREFECT_HOME)."""
     url = synced["url"]
     with Warehouse(url) as wh:
         rows_before = wh.scalar(f"select count(*) from {INSIGHTS}")
         first = wh.fetch_all("select stream, rows_loaded from ops.run_streams where source = 'meta'")
-    result = _cli("sync", "--source", "meta", "--full-refresh")
+    prefect_home = synced["tmp"] / "prefect-unused"
+    prefect_home.mkdir()
+    no_api = {k: v for k, v in ENV.items() if k != "PREFECT_API_URL"} | {"PREFECT_HOME": str(prefect_home)}
+    result = _cli("sync", "--source", "meta", "--full-refresh", env=no_api)
     assert result.exit_code == 0, result.output
+    assert list(prefect_home.iterdir()) == []
     with Warehouse(url) as wh:
         run_id = wh.scalar("select run_id from ops.runs order by started_at desc limit 1")
         streams = wh.fetch_all("select source, stream, rows_loaded, state_before from ops.run_streams "

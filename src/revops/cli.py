@@ -57,14 +57,26 @@ def main(
 
 def _run_flow() -> dict:
     quiet_offline_defaults()
-    with console.status("Starting Prefect and running the nightly flow..."):
-        from flows.nightly_sync import nightly_sync
-
+    with console.status("Running the nightly flow..."):
+        nightly_sync = _nightly()
         if not _App.debug:
             from revops.errors import console_logs_without_tracebacks
 
             console_logs_without_tracebacks()
         return nightly_sync()
+
+
+def _nightly():
+    """The Prefect flow when a Prefect API is configured; else the same sequence in this process
+    (no temporary Prefect server: see revops.runtime)."""
+    from revops.runtime import prefect_api_url, run_nightly_in_process
+
+    if prefect_api_url():
+        from flows.nightly_sync import nightly_sync
+
+        return nightly_sync
+    return run_nightly_in_process
+
 
 
 def _print_truth_check(summary: dict, truth: dict) -> None:
@@ -294,7 +306,7 @@ def _operator_run(flow_fn, **params) -> dict:
 
         console_logs_without_tracebacks()
     try:
-        with console.status(f"running the {flow_fn.name} flow..."):
+        with console.status(f"running the {getattr(flow_fn, 'name', 'nightly_sync')} flow..."):
             return flow_fn(**params)
     except WarehouseBusy as exc:
         console.print(f"[red]{exc}[/red]")
@@ -315,12 +327,11 @@ def sync(
 ) -> None:
     """Run the nightly flow once against the sources configured in the environment (settings
     and sources are checked before Prefect starts)."""
-    from flows.nightly_sync import nightly_sync
     from revops.pipeline import chosen_sources
     from revops.settings import get_settings
 
     chosen_sources(get_settings(), source or None)
-    result = _operator_run(nightly_sync, sources=source or None, full_refresh=full_refresh)
+    result = _operator_run(_nightly(), sources=source or None, full_refresh=full_refresh)
     _print_run(result, verbose)
     _exit_on_warnings(result)
 

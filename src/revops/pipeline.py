@@ -329,6 +329,14 @@ class RunResult:
     #: built marts not published (they depend on a failed CRM): yesterday's version stays
     held: list[str] = field(default_factory=list)
 
+    def as_dict(self) -> dict[str, Any]:
+        """What a run returns (the flow's return value, the in-process run's, the CLI's input)."""
+        extracted = [{"source": r.source, "streams": [s.__dict__ for s in r.streams], "http": r.http,
+                      "error": r.error} for r in self.extracted]
+        return {"run_id": self.run_id, "extracted": extracted, "published": self.published,
+                "summary": self.summary, "status": self.status, "failed": self.failed,
+                "held": self.held}
+
 
 #: how a step runs: ``step(fn)`` returns the callable to call (identity here; the Prefect flow
 #: turns each step into a task)

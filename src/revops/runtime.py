@@ -56,3 +56,134 @@ def show_progress() -> None:
     logger = logging.getLogger("revops")
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
+
+
+# ------------------------------------------------------------------------------------------------
+# How a CLI run is orchestrated (issue 15). With a Prefect API to report to (PREFECT_API_URL, from
+# the environment or Prefect's profile), `revops sync` runs the Prefect flow and the run shows in
+# that server. Without one, Prefect 3 would start a temporary API server for the run (a uvicorn
+# child process on SQLite: 7-10 s on a quiet 2-core machine, 30 s loaded, 80 s with a fresh
+# PREFECT_HOME) whose records nobody reads; the same sequence (`revops.pipeline.run`, the one copy
+# of it) then runs in this process instead, sources extracted concurrently with the flow's retry
+# rule. Costs measured: deployments/README.md.
+# ------------------------------------------------------------------------------------------------
+
+#: a source that failed for a transient cause (throttling, 5xx, network) is retried this often,
+#: this long after: the nightly flow's `extract_source` task rule
+EXTRACT_RETRIES = 2
+EXTRACT_RETRY_DELAY_SECONDS = 30.0
+
+
+def prefect_api_url() -> str | None:
+    """The Prefect API a flow run would report to, or None (Prefect would start a temporary
+    server). Looked up where Prefect's settings come from, in its order (environment, ``.env``,
+    ``prefect.toml``, ``pyproject.toml``'s ``[tool.prefect]``, the active profile), without
+    importing Prefect: that import alone costs 1.5-3 s of a quiet night that does not need it."""
+    import tomllib
+    from pathlib import Path
+
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    from dotenv import dotenv_values
+
+    if url := dotenv_values(".env").get("PREFECT_API_URL"):
+        return url
+
+    def _toml(path: Path) -> dict:
+        try:
+            return tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError):
+            return {}
+
+    if url := _toml(Path("prefect.toml")).get("api", {}).get("url"):
+        return url
+    if url := _toml(Path("pyproject.toml")).get("tool", {}).get("prefect", {}).get("api", {}).get("url"):
+        return url
+    profiles = _toml(Path(os.environ.get("PREFECT_PROFILES_PATH")
+                          or Path(os.environ.get("PREFECT_HOME") or "~/.prefect") / "profiles.toml").expanduser())
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    return profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL") or None
+
+
+def run_nightly_in_process(sources: list[str] | None = None, full_refresh: bool = False) -> dict:
+    """The nightly sequence without Prefect: what ``flows.nightly_sync.nightly_sync`` returns
+    (run id, rows per stream, published marts, summary), with no API server to report to."""
+    from revops import pipeline
+    from revops.settings import get_settings
+
+    _console_log()
+    from revops.report.summary import publish_report
+
+    result = pipeline.run(get_settings(), "nightly_sync", sources, step=_timed,
+                          extract=_timed(extract_concurrently), full_refresh=full_refresh)
+    publish_report(result.summary)  # the HTML report, as the flow writes it; the headline
+    return result.as_dict()
+
+
+def _timed(fn):
+    """``fn`` logging how long it took (what a Prefect task run's duration tells)."""
+    import functools
+    import logging
+    import time
+
+    @functools.wraps(fn)
+    def timed(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            logging.getLogger("revops.runtime").info("%s took %.1f s", fn.__name__,
+                                                     time.perf_counter() - started)
+    return timed
+
+
+def _console_log() -> None:
+    """Our progress lines on the console, as Prefect's handler would print them (it is not
+    loaded here): time, level, logger, message."""
+    import logging
+
+    logger = logging.getLogger("revops")
+    if not any(isinstance(h, logging.StreamHandler) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s",
+                                               datefmt="%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.propagate = False  # a root handler (some library's basicConfig) would print it twice
+    show_progress()
+
+
+def extract_concurrently(settings, run_id: str, sources: list[str], full_refresh: bool = False) -> list:
+    """Every source at once, one thread each (as the flow's task runner does); a source that
+    still fails after its retries is a failed result (the run degrades: ``pipeline.run``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from revops import pipeline
+    from revops.transform import prepare
+
+    prepare(settings)  # dbt's import and parse overlap the extraction
+    with ThreadPoolExecutor(max_workers=max(1, len(sources)), thread_name_prefix="extract") as pool:
+        futures = [pool.submit(_extract_with_retries, settings, run_id, name, full_refresh)
+                   for name in sources]
+        return [pipeline.guarded(name, f.result) for name, f in zip(sources, futures, strict=True)]
+
+
+def _extract_with_retries(settings, run_id: str, source: str, full_refresh: bool):
+    import logging
+    import time
+
+    import requests
+
+    from revops import pipeline
+    from revops.sources.errors import RetriableAPIError
+
+    for attempt in range(EXTRACT_RETRIES + 1):
+        try:
+            return pipeline.extract_source(settings, run_id, source, full_refresh)
+        except (RetriableAPIError, requests.ConnectionError, requests.Timeout) as exc:
+            if attempt == EXTRACT_RETRIES:
+                raise
+            logging.getLogger("revops.runtime").warning(
+                "%s: %s; retrying in %.0f s (%d of %d)", source, type(exc).__name__,
+                EXTRACT_RETRY_DELAY_SECONDS, attempt + 1, EXTRACT_RETRIES)
+            time.sleep(EXTRACT_RETRY_DELAY_SECONDS)
+    raise AssertionError("unreachable")

@@ -63,9 +63,9 @@ def test_a_settings_error_in_a_env_file_names_the_file(tmp_path):
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_a_fatal_api_error_names_the_source_and_the_variable(prefect_api, tmp_path):
-    """A real sync (Prefect's temporary server, the sandboxes) of Meta alone, its token revoked:
-    every source of the run failed, so the run fails (exit 1) with Meta's error as its line.
-    (With other sources fresh the run degrades instead, exit code 3: tests/faults/.)"""
+    """A real sync (in-process, no Prefect API configured; the sandboxes) of Meta alone, its token
+    revoked: every source of the run failed, so the run fails (exit 1) with Meta's error as its
+    line. (With other sources fresh the run degrades instead, exit code 3: tests/faults/.)"""
     world = World(WorldConfig(seed=5, days=5, platforms=("meta",)))
     with sandboxes(world) as sb:
         env = clean_env(tmp_path, **{**sb.env, "REVOPS_META_ACCESS_TOKEN": "revoked-token-4711"},

@@ -135,19 +135,19 @@ def markdown_summary(run_id: str, extracted: list[dict[str, Any]], published: li
     return "\n".join(lines)
 
 
-def publish_report(summary: dict[str, Any]) -> None:
-    """At the end of a successful flow run: write the HTML report under the data dir, attach it
-    to the run as the ``kpi-report`` link artifact (a file:// link on the machine that ran the
-    flow) and add ``headline`` and ``report_path`` to the run's ``summary`` (the flow's return
-    value, read by :func:`markdown_summary` and the CLI). A report that cannot be written is
-    logged, and the run keeps its published marts."""
-    from prefect import get_run_logger
-    from prefect.artifacts import create_link_artifact
+def publish_report(summary: dict[str, Any], link_artifact: bool = False) -> Path | None:
+    """At the end of a successful run (the Prefect flow or the same sequence in-process): write
+    the HTML report under the data dir, with ``link_artifact`` attach it to the flow run as the
+    ``kpi-report`` link artifact (a file:// link on the machine that ran the flow), and add
+    ``headline`` and ``report_path`` to the run's ``summary`` (the run's return value, read by
+    :func:`markdown_summary` and the CLI). A report that cannot be written is logged, and the
+    run keeps its published marts."""
+    import logging
 
     from revops.settings import get_settings
 
     settings = get_settings()
-    logger = get_run_logger()
+    logger = logging.getLogger("revops.report")
     path, h = None, None
     try:
         path, h = write_run_report(settings.warehouse_url, settings.data_dir, settings.reporting_currency,
@@ -156,9 +156,13 @@ def publish_report(summary: dict[str, Any]) -> None:
         logger.exception("the KPI report could not be written")
     if path is not None:
         logger.info("KPI report: %s", path)
-        create_link_artifact(
-            key="kpi-report", link=path.resolve().as_uri(), link_text=f"KPI report ({path.name})",
-            description="The HTML KPI report of this run's marts (a file on the machine that ran the flow)",
-        )
+        if link_artifact:
+            from prefect.artifacts import create_link_artifact
+
+            create_link_artifact(
+                key="kpi-report", link=path.resolve().as_uri(), link_text=f"KPI report ({path.name})",
+                description="The HTML KPI report of this run's marts (a file on the machine that ran the flow)",
+            )
     summary["headline"] = h
     summary["report_path"] = path and str(path)
+    return path
