@@ -275,7 +275,9 @@ def _runner(settings: Settings):
             raise ModelBuildError(f"dbt parse failed: {parsed.exception}")
         _MANIFESTS.clear()  # one at a time: a manifest holds every node of the project
         _MANIFESTS[key] = parsed.result
-    return dbtRunner(manifest=_MANIFESTS[key], callbacks=[_log_event])
+    # a copy per build: compiling marks nodes in the manifest (ephemeral CTEs "already injected"),
+    # so a second build on the same object would reference a CTE it never defines
+    return dbtRunner(manifest=_MANIFESTS[key].deepcopy(), callbacks=[_log_event])
 
 
 def _log_event(event: Any) -> None:
