@@ -540,3 +540,25 @@ def test_duckdb_with_an_open_warehouse_engine(duck, mart_suites):
 def test_unsupported_warehouse(tmp_path, mart_suites):
     with pytest.raises(ValueError, match="unsupported"):
         validate_table("marts__test", f"sqlite:///{tmp_path / 'x.db'}", "main", "t", suites_dir=mart_suites)
+
+
+def test_each_thread_validates_with_its_own_runtime(raw_suites):
+    """No process-wide lock: a thread's validations use its own GX context, so sources
+    extracting concurrently validate in parallel (issue 15)."""
+    seen: dict[str, object] = {}
+    barrier = threading.Barrier(2)
+
+    def work(name):
+        barrier.wait()
+        split_rows("raw__test__ads", raw_batch(), suites_dir=raw_suites)
+        seen[name] = gx_runner._runtime()
+        assert gx_runner._runtime() is seen[name]  # reused within a thread
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(seen) == {"a", "b"}
+    assert seen["a"] is not seen["b"]
+    assert seen["a"].context is not seen["b"].context

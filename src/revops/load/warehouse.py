@@ -197,12 +197,21 @@ class Warehouse:
         primary_key: Sequence[str],
         state: dict[str, Any] | None,
         run_id: str,
+        quality: list[dict[str, Any]] | None = None,
+        quarantined: Sequence[tuple[str | None, dict[str, Any], list[str]]] = (),
     ) -> LoadResult:
         """Merge ``table`` into ``raw.<source>__<stream>`` on ``primary_key`` and save ``state``,
-        atomically."""
+        atomically. ``quality`` (the batch's raw suite results, see :meth:`record_quality`) and
+        ``quarantined`` (its rejected rows, see :meth:`quarantine`) are written in the same
+        transaction: one round of bookkeeping per batch, and a batch that fails to load leaves
+        no results or quarantine rows behind for its rerun to repeat."""
         name = f"{source}__{stream}"
         batch = dedupe_last(table, primary_key)
         with self.engine.begin() as conn:
+            if quality:
+                self._insert_quality(conn, run_id, "raw", quality)
+            if quarantined:
+                self._insert_quarantine(conn, run_id, source, stream, quarantined)
             if batch.num_rows:
                 self._ensure_raw_table(conn, name, batch.schema, primary_key)
                 stage = f"_stage_{uuid.uuid4().hex[:12]}"
@@ -362,6 +371,14 @@ class Warehouse:
         rows: Iterable[tuple[str | None, dict[str, Any], list[str]]],
     ) -> int:
         """Keep each rejected record whole with the reasons it failed; returns the count."""
+        rows = list(rows)
+        if rows:
+            with self.engine.begin() as conn:
+                self._insert_quarantine(conn, run_id, source, stream, rows)
+        return len(rows)
+
+    def _insert_quarantine(self, conn: Connection, run_id: str, source: str, stream: str,
+                           rows: Iterable[tuple[str | None, dict[str, Any], list[str]]]) -> None:
         now = datetime.now(UTC)
         params = [
             {
@@ -375,18 +392,21 @@ class Warehouse:
             }
             for key, record, reasons in rows
         ]
-        if params:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "insert into ops.quarantine (run_id, source, stream, record_key, record,"
-                        " reasons, quarantined_at) values (:run, :src, :st, :key, :rec, :why, :now)"
-                    ),
-                    params,
-                )
-        return len(params)
+        conn.execute(
+            text(
+                "insert into ops.quarantine (run_id, source, stream, record_key, record,"
+                " reasons, quarantined_at) values (:run, :src, :st, :key, :rec, :why, :now)"
+            ),
+            params,
+        )
 
     def record_quality(self, run_id: str, layer: str, records: list[dict[str, Any]]) -> None:
+        if records:
+            with self.engine.begin() as conn:
+                self._insert_quality(conn, run_id, layer, records)
+
+    def _insert_quality(self, conn: Connection, run_id: str, layer: str,
+                        records: list[dict[str, Any]]) -> None:
         now = datetime.now(UTC)
         params = [
             {
@@ -402,16 +422,14 @@ class Warehouse:
             }
             for r in records
         ]
-        if params:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "insert into ops.quality_results (run_id, suite, layer, expectation_type,"
-                        " kwargs, success, unexpected_count, observed_value, validated_at) values"
-                        " (:run, :suite, :layer, :et, :kw, :ok, :n, :obs, :now)"
-                    ),
-                    params,
-                )
+        conn.execute(
+            text(
+                "insert into ops.quality_results (run_id, suite, layer, expectation_type,"
+                " kwargs, success, unexpected_count, observed_value, validated_at) values"
+                " (:run, :suite, :layer, :et, :kw, :ok, :n, :obs, :now)"
+            ),
+            params,
+        )
 
     def fetch_all(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

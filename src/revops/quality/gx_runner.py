@@ -43,8 +43,9 @@ Validating
 
 GX runs in one ephemeral context per process, created on first use (importing GX takes seconds;
 the context, its pandas datasource and the SQL datasources are then reused). Progress bars are off.
-GX objects are not thread-safe (a datasource's execution engine holds the loaded batch), so
-validations in one process run one at a time under a lock; they take tens of milliseconds each.
+GX objects are not thread-safe (a datasource's execution engine holds the loaded batch), so each
+thread has its own ephemeral context and datasources: sources extracting concurrently validate in
+parallel, nothing process-wide serialises them.
 """
 
 from __future__ import annotations
@@ -261,8 +262,11 @@ def _build_suite(name: str, data: Any, path: Path) -> gx.ExpectationSuite:
 
 # --------------------------------------------------------------------------- the GX runtime
 
-_LOCK = threading.RLock()
-_RUNTIME: _Runtime | None = None
+#: each thread its own runtime (an ephemeral context costs ~10 ms once GX is imported): GX
+#: objects are not thread-safe, and one runtime behind a lock serialised the validations of
+#: every source extracting concurrently
+_LOCAL = threading.local()
+_IMPORT_LOCK = threading.Lock()
 
 
 def _import_gx():
@@ -356,12 +360,12 @@ class _Runtime:
 
 
 def _runtime() -> _Runtime:
-    global _RUNTIME
-    if _RUNTIME is None:
-        with _LOCK:
-            if _RUNTIME is None:
-                _RUNTIME = _Runtime()
-    return _RUNTIME
+    """This thread's runtime, created on first use."""
+    rt = getattr(_LOCAL, "runtime", None)
+    if rt is None:
+        with _IMPORT_LOCK:  # the first one imports GX (seconds); the others wait for it once
+            rt = _LOCAL.runtime = _Runtime()
+    return rt
 
 
 def _dispose_sql_source(source: Any) -> None:
@@ -419,16 +423,15 @@ def validate_dataframe(
     """
     positional = df.reset_index(drop=True)
     rt = _runtime()
-    with _LOCK:
-        result = _validate_batch(
-            rt,
-            suite_name,
-            suites_dir,
-            rt.frame_batches,
-            {"dataframe": positional},
-            parameters,
-            _FRAME_RESULT_FORMAT,
-        )
+    result = _validate_batch(
+        rt,
+        suite_name,
+        suites_dir,
+        rt.frame_batches,
+        {"dataframe": positional},
+        parameters,
+        _FRAME_RESULT_FORMAT,
+    )
     if not isinstance(df.index, pd.RangeIndex) or df.index.start != 0 or df.index.step != 1:
         labels = df.index
         for r in result.results:
@@ -484,12 +487,11 @@ def validate_sql_table(
     connections are closed after each validation so no idle connection outlives it.
     """
     rt = _runtime()
-    with _LOCK:
-        bd = rt.sql_batch_definition(url, schema, table)
-        try:
-            return _validate_batch(rt, suite_name, suites_dir, bd, None, parameters, _SQL_RESULT_FORMAT)
-        finally:
-            _dispose_sql_source(bd.data_asset.datasource)
+    bd = rt.sql_batch_definition(url, schema, table)
+    try:
+        return _validate_batch(rt, suite_name, suites_dir, bd, None, parameters, _SQL_RESULT_FORMAT)
+    finally:
+        _dispose_sql_source(bd.data_asset.datasource)
 
 
 def validate_table(
