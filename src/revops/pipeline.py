@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -174,8 +174,10 @@ def sync_source(
     *,
     full_refresh: bool = False,
     window: Window | None = None,
+    streams: Collection[str] | None = None,
 ) -> SourceResult:
-    """Extract every stream of one source, validating and loading batch by batch.
+    """Extract every stream of one source (or only ``streams``, by name), validating and loading
+    batch by batch.
 
     ``full_refresh``: read as if nothing had been synced (the saved state is ignored, then
     replaced by this read's). ``window``: read only those days (a backfill): the saved state is
@@ -186,6 +188,8 @@ def sync_source(
     source = window.build(settings, source_name) if window else get_spec(source_name).build(settings)
     result = SourceResult(source_name)
     for stream in source.streams:
+        if streams is not None and stream.name not in streams:
+            continue
         saved = None if (full_refresh or window) else wh.get_state(source_name, stream.name)
         stats = StreamStats(source_name, stream.name, state_before=saved)
         stats.state_after = stats.state_before
