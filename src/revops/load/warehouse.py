@@ -114,6 +114,8 @@ class Warehouse:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url)
+        #: raw table -> its columns, as this object last saw or made them (see _ensure_raw_table)
+        self._raw_columns: dict[str, set[str]] = {}
         self.dialect = self.engine.dialect.name  # "duckdb" | "postgresql"
         if self.dialect not in _SQL_TYPES:
             raise ValueError(f"unsupported warehouse {self.dialect!r}: use DuckDB or PostgreSQL")
@@ -156,8 +158,12 @@ class Warehouse:
 
     def ensure_stream_table(self, stream) -> None:
         """Create ``raw.<source>__<stream>`` from the stream's declared schema if missing."""
-        with self.engine.begin() as conn:
-            self._ensure_raw_table(conn, stream.table, stream.schema, stream.primary_key)
+        try:
+            with self.engine.begin() as conn:
+                self._ensure_raw_table(conn, stream.table, stream.schema, stream.primary_key)
+        except BaseException:
+            self._raw_columns.pop(stream.table, None)
+            raise
 
     # ------------------------------------------------------------------ state
     def get_state(self, source: str, stream: str) -> dict[str, Any] | None:
@@ -207,34 +213,66 @@ class Warehouse:
         no results or quarantine rows behind for its rerun to repeat."""
         name = f"{source}__{stream}"
         batch = dedupe_last(table, primary_key)
-        with self.engine.begin() as conn:
-            if quality:
-                self._insert_quality(conn, run_id, "raw", quality)
-            if quarantined:
-                self._insert_quarantine(conn, run_id, source, stream, quarantined)
-            if batch.num_rows:
-                self._ensure_raw_table(conn, name, batch.schema, primary_key)
-                stage = f"_stage_{uuid.uuid4().hex[:12]}"
-                self._stage(conn, stage, f"raw.{q(name)}", batch, run_id)
-                key = ", ".join(q(k) for k in primary_key)
-                conn.execute(
-                    text(
-                        f"delete from raw.{q(name)} where ({key}) in "
-                        f"(select {key} from {q(stage)})"
+        try:
+            with self.engine.begin() as conn:
+                if quality:
+                    self._insert_quality(conn, run_id, "raw", quality)
+                if quarantined:
+                    self._insert_quarantine(conn, run_id, source, stream, quarantined)
+                if batch.num_rows:
+                    self._ensure_raw_table(conn, name, batch.schema, primary_key)
+                if batch.num_rows and self.dialect == "duckdb":
+                    self._merge_arrow_duckdb(conn, f"raw.{q(name)}", batch, primary_key, run_id)
+                elif batch.num_rows:
+                    stage = f"_stage_{uuid.uuid4().hex[:12]}"
+                    self._stage(conn, stage, f"raw.{q(name)}", batch, run_id)
+                    key = ", ".join(q(k) for k in primary_key)
+                    conn.execute(
+                        text(
+                            f"delete from raw.{q(name)} where ({key}) in "
+                            f"(select {key} from {q(stage)})"
+                        )
                     )
-                )
-                cols = ", ".join(q(c) for c in [*batch.schema.names, "_loaded_at", "_load_id"])
-                conn.execute(text(f"insert into raw.{q(name)} ({cols}) select {cols} from {q(stage)}"))
-                conn.execute(text(f"drop table {q(stage)}"))
-            if state is not None:
-                self._put_state(conn, source, stream, state, run_id)
+                    cols = ", ".join(q(c) for c in [*batch.schema.names, "_loaded_at", "_load_id"])
+                    conn.execute(text(f"insert into raw.{q(name)} ({cols}) select {cols} from {q(stage)}"))
+                    conn.execute(text(f"drop table {q(stage)}"))
+                if state is not None:
+                    self._put_state(conn, source, stream, state, run_id)
+        except BaseException:
+            self._raw_columns.pop(name, None)  # a rolled-back create or alter did not happen
+            raise
         return LoadResult(name, table.num_rows, batch.num_rows)
+
+    def _merge_arrow_duckdb(self, conn: Connection, target: str, batch: pa.Table,
+                            primary_key: Sequence[str], run_id: str) -> None:
+        """DuckDB scans the Arrow table in place: the merge reads it twice (the keys to delete,
+        the rows to insert) with no stage table copied in between."""
+        duck = conn.connection.driver_connection
+        view = f"_arrow_{uuid.uuid4().hex[:12]}"
+        duck.register(view, batch)
+        try:
+            key = ", ".join(q(k) for k in primary_key)
+            conn.execute(text(f"delete from {target} where ({key}) in (select {key} from {q(view)})"))
+            names = ", ".join(q(c) for c in batch.schema.names)
+            conn.execute(
+                text(f"insert into {target} ({names}, _loaded_at, _load_id) select {names}, "
+                     f"cast(:now as timestamptz), cast(:run as varchar) from {q(view)}"),
+                {"now": datetime.now(UTC), "run": run_id},
+            )
+        finally:
+            duck.unregister(view)
 
     def _ensure_raw_table(
         self, conn: Connection, name: str, schema: pa.Schema, primary_key: Sequence[str]
     ) -> None:
         types = _SQL_TYPES[self.dialect]
+        # a table already seen with every column of this batch needs no catalog query (one per
+        # batch otherwise); a new column, or a table not seen yet, is looked up
+        known = self._raw_columns.get(name)
+        if known is not None and all(f.name in known for f in schema):
+            return
         existing = self.columns(conn, "raw", name)
+        self._raw_columns[name] = set(existing) | set(schema.names)
         if not existing:
             cols = [f"{q(f.name)} {types[_type_key(f.type)]}" for f in schema]
             cols += ["_loaded_at timestamptz not null", "_load_id varchar not null"]
