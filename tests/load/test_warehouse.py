@@ -100,6 +100,20 @@ def test_batch_bookkeeping_commits_with_the_rows(wh):
     assert [r["id"] for r in _rows(wh)] == ["a"] and wh.get_state("t", "s") == {"c": 1}
 
 
+def test_a_merged_row_is_replaced_whole(wh):
+    """A key's row is the latest batch's row: a column that batch lacks becomes NULL rather
+    than keeping the older value (PostgreSQL merges with an upsert, DuckDB delete + insert)."""
+    wide = pa.Table.from_pylist([{"id": "a", "day": "1", "spend": "1", "n": 1, "extra": "old"},
+                                 {"id": "b", "day": "1", "spend": "2", "n": 2, "extra": "kept"}],
+                                schema=SCHEMA.append(pa.field("extra", pa.string())))
+    wh.load_batch(source="t", stream="s", table=wide, primary_key=["id", "day"], state=None, run_id="r1")
+    wh.load_batch(source="t", stream="s", table=_t([{"id": "a", "day": "1", "spend": "9", "n": 9}]),
+                  primary_key=["id", "day"], state=None, run_id="r2")
+    got = wh.fetch_all('select id, spend, n, extra, _load_id from raw."t__s" order by id')
+    assert got == [{"id": "a", "spend": "9", "n": 9, "extra": None, "_load_id": "r2"},
+                   {"id": "b", "spend": "2", "n": 2, "extra": "kept", "_load_id": "r1"}]
+
+
 def test_new_column_is_added_not_dropped(wh):
     wh.load_batch(source="t", stream="s", table=_t([{"id": "a", "day": "1", "spend": "1", "n": 1}]),
                   primary_key=["id", "day"], state=None, run_id="r1")

@@ -224,24 +224,30 @@ class Warehouse:
                 if batch.num_rows and self.dialect == "duckdb":
                     self._merge_arrow_duckdb(conn, f"raw.{q(name)}", batch, primary_key, run_id)
                 elif batch.num_rows:
-                    stage = f"_stage_{uuid.uuid4().hex[:12]}"
-                    self._stage(conn, stage, f"raw.{q(name)}", batch, run_id)
-                    key = ", ".join(q(k) for k in primary_key)
-                    conn.execute(
-                        text(
-                            f"delete from raw.{q(name)} where ({key}) in "
-                            f"(select {key} from {q(stage)})"
-                        )
-                    )
-                    cols = ", ".join(q(c) for c in [*batch.schema.names, "_loaded_at", "_load_id"])
-                    conn.execute(text(f"insert into raw.{q(name)} ({cols}) select {cols} from {q(stage)}"))
-                    conn.execute(text(f"drop table {q(stage)}"))
+                    self._merge_stage_postgres(conn, name, batch, primary_key, run_id)
                 if state is not None:
                     self._put_state(conn, source, stream, state, run_id)
         except BaseException:
             self._raw_columns.pop(name, None)  # a rolled-back create or alter did not happen
             raise
         return LoadResult(name, table.num_rows, batch.num_rows)
+
+    def _merge_stage_postgres(self, conn: Connection, name: str, batch: pa.Table,
+                              primary_key: Sequence[str], run_id: str) -> None:
+        """COPY into a stage, then one upsert on the primary key's index. The row a key had is
+        replaced whole: a column this batch lacks becomes NULL, as a delete + insert would leave
+        it (a delete ``where key in (select ...)`` scanned the whole table for every batch)."""
+        stage = f"_stage_{uuid.uuid4().hex[:12]}"
+        self._stage(conn, stage, f"raw.{q(name)}", batch, run_id)
+        given = [*batch.schema.names, "_loaded_at", "_load_id"]
+        absent = sorted(self._raw_columns[name] - set(given))
+        sets = [f"{q(c)} = excluded.{q(c)}" for c in given if c not in primary_key]
+        sets += [f"{q(c)} = null" for c in absent]
+        cols = ", ".join(q(c) for c in given)
+        conn.execute(text(
+            f"insert into raw.{q(name)} ({cols}) select {cols} from {q(stage)} "
+            f"on conflict ({', '.join(q(k) for k in primary_key)}) do update set {', '.join(sets)}"))
+        conn.execute(text(f"drop table {q(stage)}"))
 
     def _merge_arrow_duckdb(self, conn: Connection, target: str, batch: pa.Table,
                             primary_key: Sequence[str], run_id: str) -> None:
