@@ -1,8 +1,9 @@
 """The warehouse: one SQLAlchemy URL, DuckDB (embedded, default) or PostgreSQL (production).
 
-Loading a batch is one transaction: bulk-load the Arrow table into a temporary stage table
-(DuckDB scans Arrow directly; PostgreSQL gets ``COPY`` of Arrow-encoded CSV), delete the rows of the target
-with the same natural key, insert the stage, and write the stream's ``ops.sync_state`` — so the
+Loading a batch is one transaction: merge the rows on their natural key (DuckDB scans the Arrow
+table in place: delete the target's rows with the batch's keys, insert the batch; PostgreSQL gets
+``COPY`` of Arrow-encoded CSV into a temporary stage, then one upsert on the key), write the
+batch's suite results and quarantined rows, and write the stream's ``ops.sync_state`` — so the
 data and the cursor that describes it can never disagree, and a rerun after a crash merges into
 the same rows instead of duplicating them.
 """
