@@ -562,3 +562,21 @@ def test_each_thread_validates_with_its_own_runtime(raw_suites):
     assert set(seen) == {"a", "b"}
     assert seen["a"] is not seen["b"]
     assert seen["a"].context is not seen["b"].context
+
+
+def test_gx_sees_the_columns_the_suite_reads_and_all_of_them_when_it_checks_the_set(tmp_path):
+    """GX gets only the columns a suite names (it filters and hashes the whole frame per
+    metric), unless an expectation is about the table's columns themselves."""
+    df = raw_batch().assign(unused=lambda d: d["ad_id"] + "-x")
+    suites = write_suite(tmp_path / "suites", "raw__test__ads", [
+        *RAW_SUITE, e("expect_table_columns_to_match_set", column_set=list(df.columns), exact_match=True)])
+    good, bad, result = split_rows("raw__test__ads", df, suites_dir=suites)
+    assert result.results[-1].success  # every column was there for the set check
+    assert [p for p, _ in bad] == [3, 7] and len(good) == 8 and list(good.columns) == list(df.columns)
+    rt = gx_runner._runtime()
+    assert rt.columns_read("raw__test__ads", suites) is None
+    write_suite(tmp_path / "slim", "raw__test__ads", RAW_SUITE)
+    assert rt.columns_read("raw__test__ads", tmp_path / "slim") == {
+        "campaign_id", "ad_id", "spend", "platform", "date_start"}
+    good, bad, _ = split_rows("raw__test__ads", df, suites_dir=tmp_path / "slim")
+    assert [p for p, _ in bad] == [3, 7] and list(good.columns) == list(df.columns)
