@@ -4,7 +4,12 @@ row-by-row INSERT (executemany) of the same rows, on the same machine in the sam
     make bench                     # or: .venv/bin/python -m bench.load_bench --rows 200000
 
 Writes bench/results/load_<UTC timestamp>.json and appends a line to bench/results/load.md.
-PostgreSQL: REVOPS_TEST_PG_DSN (default host=127.0.0.1 user=postgres dbname=postgres).
+PostgreSQL: the test suite's server (tests/pg.py: REVOPS_TEST_PG_DSN, default 127.0.0.1:5432),
+a throwaway database dropped afterwards.
+
+Besides bulk against row-by-row, it measures the raw bulk limit (the engine alone ingesting the
+rows into a keyed table: DuckDB from Arrow, PostgreSQL binary COPY) and the pipeline's load path
+at the pipeline's batch size (``load_batch`` per 10,000 rows, state included), same rows, same run.
 """
 
 from __future__ import annotations
@@ -16,18 +21,17 @@ import platform
 import random
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pyarrow as pa
 from sqlalchemy import text
 
 from revops.load.warehouse import Warehouse
+from revops.pipeline import COALESCE_ROWS
+from tests import pg
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PG_ADMIN = os.environ.get("REVOPS_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 SCHEMA = pa.schema([
     ("ad_id", pa.string()), ("date_start", pa.string()), ("campaign_id", pa.string()),
     ("spend", pa.string()), ("impressions", pa.string()), ("clicks", pa.string()),
@@ -35,12 +39,15 @@ SCHEMA = pa.schema([
 
 
 def make_rows(n: int, seed: int = 1) -> pa.Table:
+    """``n`` ad-day rows with distinct keys: ad ``i % ads`` on day ``i // ads`` (every pair
+    once), a year of days for as many ads as it takes."""
     rng = random.Random(seed)
-    ads = max(1, n // 365)
+    ads = max(1, -(-n // 365))
+    first = date(2025, 1, 1)
     rows = {k: [] for k in SCHEMA.names}
     for i in range(n):
         rows["ad_id"].append(str(23850000000000000 + i % ads))
-        rows["date_start"].append(f"2026-{1 + (i // ads) // 28 % 12:02d}-{1 + (i // ads) % 28:02d}")
+        rows["date_start"].append((first + timedelta(days=i // ads)).isoformat())
         rows["campaign_id"].append(str(1000 + (i % ads) // 10))
         rows["spend"].append(f"{rng.uniform(1, 500):.2f}")
         rows["impressions"].append(str(rng.randint(100, 100000)))
@@ -67,40 +74,100 @@ def row_by_row(wh: Warehouse, table: pa.Table) -> float:
     return time.perf_counter() - t
 
 
+#: the pipeline's batches: pages coalesced to thousands of rows (pipeline.coalesce), each loaded
+#: with its sync state in one transaction
+PIPELINE_BATCH_ROWS = 10_000
+KEY = ["ad_id", "date_start"]
+
+
+def raw_limit(wh: Warehouse, table: pa.Table) -> float:
+    """What the engine itself ingests into a keyed table, nothing of ours around it: DuckDB
+    inserting straight from the Arrow table, PostgreSQL a binary COPY of the rows."""
+    ddl = (f"create table raw.bench__limit ({', '.join(c + ' varchar' for c in SCHEMA.names)}, "
+           f"primary key ({', '.join(KEY)}))")
+    with wh.engine.begin() as conn:
+        conn.execute(text("drop table if exists raw.bench__limit"))
+        conn.execute(text(ddl))
+    raw = wh.engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        if wh.dialect == "duckdb":
+            driver.register("bench_arrow", table)
+            t = time.perf_counter()
+            driver.execute("insert into raw.bench__limit select * from bench_arrow")
+            driver.commit()
+            seconds = time.perf_counter() - t
+            driver.unregister("bench_arrow")
+            return seconds
+        rows = list(zip(*(table[c].to_pylist() for c in SCHEMA.names), strict=True))
+        t = time.perf_counter()
+        with driver.cursor() as cur, cur.copy(
+                f"copy raw.bench__limit ({', '.join(SCHEMA.names)}) from stdin (format binary)") as copy:
+            copy.set_types(["varchar"] * len(SCHEMA.names))
+            for row in rows:
+                copy.write_row(row)
+        driver.commit()
+        return time.perf_counter() - t
+    finally:
+        raw.close()
+
+
+def pipeline_load(wh: Warehouse, table: pa.Table, stream: str, size: int = PIPELINE_BATCH_ROWS) -> float:
+    """The pipeline's load path at its batch size: ``load_batch`` per batch (merge on the key,
+    sync state, one transaction and so one commit each)."""
+    t = time.perf_counter()
+    for i, start in enumerate(range(0, table.num_rows, size)):
+        wh.load_batch(source="bench", stream=stream, table=table.slice(start, size),
+                      primary_key=KEY, state={"batch": i}, run_id="bench")
+    return time.perf_counter() - t
+
+
 def run(rows: int, naive_rows: int) -> dict:
     table = make_rows(rows)
     naive = table.slice(0, naive_rows)
-    out = {"rows": rows, "naive_rows": naive_rows, "at": datetime.now(UTC).isoformat(),
+    out = {"rows": rows, "naive_rows": naive_rows, "pipeline_batch_rows": PIPELINE_BATCH_ROWS,
+           "at": datetime.now(UTC).isoformat(),
            "machine": f"{platform.machine()} {os.cpu_count()} cpu", "engines": {}}
     with tempfile.TemporaryDirectory() as tmp:
         wh = Warehouse(f"duckdb:///{tmp}/bench.duckdb")
         wh.ensure_schemas()
         out["engines"]["duckdb"] = _measure(wh, table, naive)
         wh.dispose()
-    name = f"revops_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
+    # the test suite's PostgreSQL (REVOPS_TEST_PG_DSN, or 127.0.0.1:5432): a throwaway database
+    url = pg.create_database()
     try:
-        parts = dict(p.split("=", 1) for p in PG_ADMIN.split())
-        wh = Warehouse(f"postgresql+psycopg://{parts.get('user', 'postgres')}@{parts.get('host', '127.0.0.1')}:{parts.get('port', '5432')}/{name}")
+        wh = Warehouse(url)
         wh.ensure_schemas()
         out["engines"]["postgresql"] = _measure(wh, table, naive)
         wh.dispose()
     finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+        pg.drop_database(url)
     return out
 
 
 def _measure(wh: Warehouse, table: pa.Table, naive: pa.Table) -> dict:
+    limit = raw_limit(wh, table)
     first = bulk(wh, table)
     merge = bulk(wh, table)  # every key already there: the delete + insert merge path
+    batched = pipeline_load(wh, table, "batched")
+    batched_merge = pipeline_load(wh, table, "batched")
+    coalesced = pipeline_load(wh, table, "coalesced", COALESCE_ROWS)
+    loaded = wh.scalar('select count(*) from raw."bench__batched"')
+    assert loaded == table.num_rows, f"{loaded} of {table.num_rows} rows: the keys are not distinct"
     slow = row_by_row(wh, naive)
+    n = table.num_rows
     return {
-        "bulk_insert_rows_per_s": round(table.num_rows / first),
-        "bulk_merge_rows_per_s": round(table.num_rows / merge),
+        "raw_limit_rows_per_s": round(n / limit),
+        "bulk_insert_rows_per_s": round(n / first),
+        "bulk_merge_rows_per_s": round(n / merge),
+        "pipeline_batches_insert_rows_per_s": round(n / batched),
+        "pipeline_batches_merge_rows_per_s": round(n / batched_merge),
+        "pipeline_vs_raw_limit": round(limit / batched, 2),
+        "pipeline_max_batches_rows_per_s": round(n / coalesced),
+        "pipeline_max_batches_vs_raw_limit": round(limit / coalesced, 2),
+        "rows_loaded": loaded,
         "row_by_row_rows_per_s": round(naive.num_rows / slow),
-        "bulk_vs_row_by_row": round((table.num_rows / first) / (naive.num_rows / slow), 1),
+        "bulk_vs_row_by_row": round((n / first) / (naive.num_rows / slow), 1),
     }
 
 
@@ -114,8 +181,10 @@ def main() -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"load_{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
     line = " | ".join(
-        f"{eng}: bulk {r['bulk_insert_rows_per_s']:,}/s, merge {r['bulk_merge_rows_per_s']:,}/s, "
-        f"row-by-row {r['row_by_row_rows_per_s']:,}/s (x{r['bulk_vs_row_by_row']})"
+        f"{eng}: raw limit {r['raw_limit_rows_per_s']:,}/s, pipeline batches {r['pipeline_batches_insert_rows_per_s']:,}/s "
+        f"({r['pipeline_vs_raw_limit']:.0%} of the limit; {r['pipeline_max_batches_vs_raw_limit']:.0%} at "
+        f"{COALESCE_ROWS:,}-row batches), merge {r['pipeline_batches_merge_rows_per_s']:,}/s, "
+        f"bulk {r['bulk_insert_rows_per_s']:,}/s, row-by-row {r['row_by_row_rows_per_s']:,}/s (x{r['bulk_vs_row_by_row']})"
         for eng, r in result["engines"].items()
     )
     with (RESULTS / "load.md").open("a") as fh:

@@ -48,7 +48,8 @@ def synced(request, tmp_path_factory):
     with sandboxes(WORLD, as_of=FIRST_CLOCK) as sb:
         settings = sb.settings(warehouse_url=url, data_dir=data_dir, http_max_backoff_seconds=0.05)
         first = _run(settings)
-        first_mart = _mart(Warehouse(url))
+        with Warehouse(url) as wh:  # closed before the next run: dbt must find the DuckDB file free
+            first_mart = _mart(wh)
         sb.set_clock(WORLD.now)
         second = _run(settings)
         yield {"url": url, "settings": settings, "sb": sb, "first": first, "second": second,

@@ -9,7 +9,7 @@ import os
 import shlex
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -154,11 +154,15 @@ def demo(
     from revops.settings import Settings
 
     started = time.perf_counter()
-    # each world its own warehouse, sync state and dbt target: worlds of other sizes or seeds
-    # are other companies, and a warehouse holds one
-    home = Settings().data_dir / "demo" / f"seed{seed}-days{days}"
+    # the world ends by the run's clock (the connectors read up to the wall clock): a long world
+    # starts earlier rather than running past today
+    config = WorldConfig.ending_by(datetime.now(UTC), seed=seed, days=days)
+    # each world its own warehouse, sync state and dbt target: worlds of other sizes, seeds or
+    # start dates are other companies, and a warehouse holds one
+    moved = "" if config.start == WorldConfig().start else f"-from{config.start}"
+    home = Settings().data_dir / "demo" / f"seed{seed}-days{days}{moved}"
     warehouse_url = warehouse_url or f"duckdb:///{home / 'warehouse.duckdb'}"
-    world = World(WorldConfig(seed=seed, days=days))
+    world = World(config)
     with sandboxes(world) as sb:
         os.environ.update(sb.env)
         os.environ["REVOPS_WAREHOUSE_URL"] = warehouse_url
@@ -254,7 +258,7 @@ def sandbox_serve(
     from revops.sandbox.world import World, WorldConfig
     from revops.settings import write_env_file
 
-    world = World(WorldConfig(seed=seed, days=days))
+    world = World(WorldConfig.ending_by(datetime.now(UTC), seed=seed, days=days))
     with sandboxes(world, port=port) as sb:
         for name, server in sb.servers.items():
             console.print(f"[bold]{name}[/bold]: {server.url}")

@@ -12,7 +12,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as dtime
@@ -29,7 +30,8 @@ from revops.sources.registry import AD_PLATFORM, FX, all_specs, get_spec
 
 log = logging.getLogger(__name__)
 
-#: DuckDB has one writer; loads from concurrently extracting sources take turns
+#: DuckDB has one writer; loads from concurrently extracting sources take turns (PostgreSQL
+#: loads run side by side; validation never holds it)
 _LOAD_LOCK = threading.Lock()
 
 #: an API page is tens to hundreds of rows, and a GX validation costs 0.1-0.2 s whatever its size:
@@ -195,8 +197,10 @@ def sync_source(
     *,
     full_refresh: bool = False,
     window: Window | None = None,
+    streams: Collection[str] | None = None,
 ) -> SourceResult:
-    """Extract every stream of one source, validating and loading batch by batch.
+    """Extract every stream of one source (or only ``streams``, by name), validating and loading
+    batch by batch.
 
     ``full_refresh``: read as if nothing had been synced (the saved state is ignored, then
     replaced by this read's). ``window``: read only those days (a backfill): the saved state is
@@ -207,6 +211,8 @@ def sync_source(
     source = window.build(settings, source_name) if window else get_spec(source_name).build(settings)
     result = SourceResult(source_name)
     for stream in source.streams:
+        if streams is not None and stream.name not in streams:
+            continue
         saved = None if (full_refresh or window) else wh.get_state(source_name, stream.name)
         stats = StreamStats(source_name, stream.name, state_before=saved)
         stats.state_after = stats.state_before
@@ -215,11 +221,8 @@ def sync_source(
             stats.batches += batch.meta.get("batches", 1)
             stats.rows_extracted += len(batch)
             good, bad, checked = _validate(split_rows, stream, batch.records)
-            with _LOAD_LOCK:
-                if checked is not None:
-                    wh.record_quality(run_id, "raw", checked.to_records())
-                if bad:
-                    stats.rows_quarantined += wh.quarantine(run_id, source_name, stream.name, bad)
+            # rows, quarantine, suite results and state: one transaction per batch
+            with _LOAD_LOCK if wh.dialect == "duckdb" else nullcontext():
                 res = wh.load_batch(
                     source=source_name,
                     stream=stream.name,
@@ -227,7 +230,10 @@ def sync_source(
                     primary_key=stream.primary_key,
                     state=None if window else batch.state,
                     run_id=run_id,
+                    quality=checked.to_records() if checked is not None else None,
+                    quarantined=bad,
                 )
+            stats.rows_quarantined += len(bad)
             stats.rows_loaded += res.rows_loaded
             if batch.state is not None:
                 stats.state_after = batch.state

@@ -78,6 +78,42 @@ def test_state_and_data_commit_together(wh):
     assert wh.get_state("t", "s") == {"c": 1}
 
 
+def test_batch_bookkeeping_commits_with_the_rows(wh):
+    """A batch's suite results and quarantined rows are written in its load transaction: with
+    the rows when it loads, not at all when it fails (its rerun writes them once)."""
+    quality = [{"suite": "raw__t__s", "expectation_type": "expect_column_values_to_not_be_null",
+                "kwargs": '{"column": "id"}', "success": False, "unexpected_count": 1,
+                "observed_value": None}]
+    rejected = [("z|1", {"id": "z", "day": "1", "spend": "x"}, ["spend must be a decimal"])]
+    wh.load_batch(source="t", stream="s", table=_t([{"id": "a", "day": "1", "spend": "1", "n": 1}]),
+                  primary_key=["id", "day"], state={"c": 1}, run_id="r1", quality=quality,
+                  quarantined=rejected)
+    bad = pa.Table.from_pylist([{"id": "b", "day": "1", "spend": "1", "n": "not a number"}],
+                               schema=SCHEMA.set(3, pa.field("n", pa.string())))
+    with pytest.raises(Exception):
+        wh.load_batch(source="t", stream="s", table=bad, primary_key=["id", "day"], state={"c": 2},
+                      run_id="r2", quality=quality, quarantined=rejected)
+    assert wh.fetch_all("select run_id, suite, layer, success, unexpected_count from ops.quality_results") == [
+        {"run_id": "r1", "suite": "raw__t__s", "layer": "raw", "success": False, "unexpected_count": 1}]
+    assert wh.fetch_all("select run_id, record_key, reasons from ops.quarantine") == [
+        {"run_id": "r1", "record_key": "z|1", "reasons": "spend must be a decimal"}]
+    assert [r["id"] for r in _rows(wh)] == ["a"] and wh.get_state("t", "s") == {"c": 1}
+
+
+def test_a_merged_row_is_replaced_whole(wh):
+    """A key's row is the latest batch's row: a column that batch lacks becomes NULL rather
+    than keeping the older value (PostgreSQL merges with an upsert, DuckDB delete + insert)."""
+    wide = pa.Table.from_pylist([{"id": "a", "day": "1", "spend": "1", "n": 1, "extra": "old"},
+                                 {"id": "b", "day": "1", "spend": "2", "n": 2, "extra": "kept"}],
+                                schema=SCHEMA.append(pa.field("extra", pa.string())))
+    wh.load_batch(source="t", stream="s", table=wide, primary_key=["id", "day"], state=None, run_id="r1")
+    wh.load_batch(source="t", stream="s", table=_t([{"id": "a", "day": "1", "spend": "9", "n": 9}]),
+                  primary_key=["id", "day"], state=None, run_id="r2")
+    got = wh.fetch_all('select id, spend, n, extra, _load_id from raw."t__s" order by id')
+    assert got == [{"id": "a", "spend": "9", "n": 9, "extra": None, "_load_id": "r2"},
+                   {"id": "b", "spend": "2", "n": 2, "extra": "kept", "_load_id": "r1"}]
+
+
 def test_new_column_is_added_not_dropped(wh):
     wh.load_batch(source="t", stream="s", table=_t([{"id": "a", "day": "1", "spend": "1", "n": 1}]),
                   primary_key=["id", "day"], state=None, run_id="r1")

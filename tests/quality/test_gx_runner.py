@@ -545,3 +545,43 @@ def test_duckdb_with_an_open_warehouse_engine(duck, mart_suites):
 def test_unsupported_warehouse(tmp_path, mart_suites):
     with pytest.raises(ValueError, match="unsupported"):
         validate_table("marts__test", f"sqlite:///{tmp_path / 'x.db'}", "main", "t", suites_dir=mart_suites)
+
+
+def test_each_thread_validates_with_its_own_runtime(raw_suites):
+    """No process-wide lock: a thread's validations use its own GX context, so sources
+    extracting concurrently validate in parallel (issue 15)."""
+    seen: dict[str, object] = {}
+    barrier = threading.Barrier(2)
+
+    def work(name):
+        barrier.wait()
+        split_rows("raw__test__ads", raw_batch(), suites_dir=raw_suites)
+        seen[name] = gx_runner._runtime()
+        assert gx_runner._runtime() is seen[name]  # reused within a thread
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(seen) == {"a", "b"}
+    assert seen["a"] is not seen["b"]
+    assert seen["a"].context is not seen["b"].context
+
+
+def test_gx_sees_the_columns_the_suite_reads_and_all_of_them_when_it_checks_the_set(tmp_path):
+    """GX gets only the columns a suite names (it filters and hashes the whole frame per
+    metric), unless an expectation is about the table's columns themselves."""
+    df = raw_batch().assign(unused=lambda d: d["ad_id"] + "-x")
+    suites = write_suite(tmp_path / "suites", "raw__test__ads", [
+        *RAW_SUITE, e("expect_table_columns_to_match_set", column_set=list(df.columns), exact_match=True)])
+    good, bad, result = split_rows("raw__test__ads", df, suites_dir=suites)
+    assert result.results[-1].success  # every column was there for the set check
+    assert [p for p, _ in bad] == [3, 7] and len(good) == 8 and list(good.columns) == list(df.columns)
+    rt = gx_runner._runtime()
+    assert rt.columns_read("raw__test__ads", suites) is None
+    write_suite(tmp_path / "slim", "raw__test__ads", RAW_SUITE)
+    assert rt.columns_read("raw__test__ads", tmp_path / "slim") == {
+        "campaign_id", "ad_id", "spend", "platform", "date_start"}
+    good, bad, _ = split_rows("raw__test__ads", df, suites_dir=tmp_path / "slim")
+    assert [p for p, _ in bad] == [3, 7] and list(good.columns) == list(df.columns)

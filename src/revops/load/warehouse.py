@@ -1,8 +1,9 @@
 """The warehouse: one SQLAlchemy URL, DuckDB (embedded, default) or PostgreSQL (production).
 
-Loading a batch is one transaction: bulk-load the Arrow table into a temporary stage table
-(DuckDB scans Arrow directly; PostgreSQL gets ``COPY`` of Arrow-encoded CSV), delete the rows of the target
-with the same natural key, insert the stage, and write the stream's ``ops.sync_state`` — so the
+Loading a batch is one transaction: merge the rows on their natural key (DuckDB scans the Arrow
+table in place: delete the target's rows with the batch's keys, insert the batch; PostgreSQL gets
+``COPY`` of Arrow-encoded CSV into a temporary stage, then one upsert on the key), write the
+batch's suite results and quarantined rows, and write the stream's ``ops.sync_state`` — so the
 data and the cursor that describes it can never disagree, and a rerun after a crash merges into
 the same rows instead of duplicating them.
 """
@@ -122,6 +123,8 @@ class Warehouse:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url)
+        #: raw table -> its columns, as this object last saw or made them (see _ensure_raw_table)
+        self._raw_columns: dict[str, set[str]] = {}
         self.dialect = self.engine.dialect.name  # "duckdb" | "postgresql"
         if self.dialect not in _SQL_TYPES:
             raise ValueError(f"unsupported warehouse {self.dialect!r}: use DuckDB or PostgreSQL")
@@ -164,8 +167,12 @@ class Warehouse:
 
     def ensure_stream_table(self, stream) -> None:
         """Create ``raw.<source>__<stream>`` from the stream's declared schema if missing."""
-        with self.engine.begin() as conn:
-            self._ensure_raw_table(conn, stream.table, stream.schema, stream.primary_key)
+        try:
+            with self.engine.begin() as conn:
+                self._ensure_raw_table(conn, stream.table, stream.schema, stream.primary_key)
+        except BaseException:
+            self._raw_columns.pop(stream.table, None)
+            raise
 
     # ------------------------------------------------------------------ state
     def get_state(self, source: str, stream: str) -> dict[str, Any] | None:
@@ -205,35 +212,82 @@ class Warehouse:
         primary_key: Sequence[str],
         state: dict[str, Any] | None,
         run_id: str,
+        quality: list[dict[str, Any]] | None = None,
+        quarantined: Sequence[tuple[str | None, dict[str, Any], list[str]]] = (),
     ) -> LoadResult:
         """Merge ``table`` into ``raw.<source>__<stream>`` on ``primary_key`` and save ``state``,
-        atomically."""
+        atomically. ``quality`` (the batch's raw suite results, see :meth:`record_quality`) and
+        ``quarantined`` (its rejected rows, see :meth:`quarantine`) are written in the same
+        transaction: one round of bookkeeping per batch, and a batch that fails to load leaves
+        no results or quarantine rows behind for its rerun to repeat."""
         name = f"{source}__{stream}"
         batch = dedupe_last(table, primary_key)
-        with self.engine.begin() as conn:
-            if batch.num_rows:
-                self._ensure_raw_table(conn, name, batch.schema, primary_key)
-                stage = f"_stage_{uuid.uuid4().hex[:12]}"
-                self._stage(conn, stage, f"raw.{q(name)}", batch, run_id)
-                key = ", ".join(q(k) for k in primary_key)
-                conn.execute(
-                    text(
-                        f"delete from raw.{q(name)} where ({key}) in "
-                        f"(select {key} from {q(stage)})"
-                    )
-                )
-                cols = ", ".join(q(c) for c in [*batch.schema.names, "_loaded_at", "_load_id"])
-                conn.execute(text(f"insert into raw.{q(name)} ({cols}) select {cols} from {q(stage)}"))
-                conn.execute(text(f"drop table {q(stage)}"))
-            if state is not None:
-                self._put_state(conn, source, stream, state, run_id)
+        try:
+            with self.engine.begin() as conn:
+                if quality:
+                    self._insert_quality(conn, run_id, "raw", quality)
+                if quarantined:
+                    self._insert_quarantine(conn, run_id, source, stream, quarantined)
+                if batch.num_rows:
+                    self._ensure_raw_table(conn, name, batch.schema, primary_key)
+                if batch.num_rows and self.dialect == "duckdb":
+                    self._merge_arrow_duckdb(conn, f"raw.{q(name)}", batch, primary_key, run_id)
+                elif batch.num_rows:
+                    self._merge_stage_postgres(conn, name, batch, primary_key, run_id)
+                if state is not None:
+                    self._put_state(conn, source, stream, state, run_id)
+        except BaseException:
+            self._raw_columns.pop(name, None)  # a rolled-back create or alter did not happen
+            raise
         return LoadResult(name, table.num_rows, batch.num_rows)
+
+    def _merge_stage_postgres(self, conn: Connection, name: str, batch: pa.Table,
+                              primary_key: Sequence[str], run_id: str) -> None:
+        """COPY into a stage, then one upsert on the primary key's index. The row a key had is
+        replaced whole: a column this batch lacks becomes NULL, as a delete + insert would leave
+        it (a delete ``where key in (select ...)`` scanned the whole table for every batch)."""
+        stage = f"_stage_{uuid.uuid4().hex[:12]}"
+        self._stage(conn, stage, f"raw.{q(name)}", batch, run_id)
+        given = [*batch.schema.names, "_loaded_at", "_load_id"]
+        absent = sorted(self._raw_columns[name] - set(given))
+        sets = [f"{q(c)} = excluded.{q(c)}" for c in given if c not in primary_key]
+        sets += [f"{q(c)} = null" for c in absent]
+        cols = ", ".join(q(c) for c in given)
+        conn.execute(text(
+            f"insert into raw.{q(name)} ({cols}) select {cols} from {q(stage)} "
+            f"on conflict ({', '.join(q(k) for k in primary_key)}) do update set {', '.join(sets)}"))
+        conn.execute(text(f"drop table {q(stage)}"))
+
+    def _merge_arrow_duckdb(self, conn: Connection, target: str, batch: pa.Table,
+                            primary_key: Sequence[str], run_id: str) -> None:
+        """DuckDB scans the Arrow table in place: the merge reads it twice (the keys to delete,
+        the rows to insert) with no stage table copied in between."""
+        duck = conn.connection.driver_connection
+        view = f"_arrow_{uuid.uuid4().hex[:12]}"
+        duck.register(view, batch)
+        try:
+            key = ", ".join(q(k) for k in primary_key)
+            conn.execute(text(f"delete from {target} where ({key}) in (select {key} from {q(view)})"))
+            names = ", ".join(q(c) for c in batch.schema.names)
+            conn.execute(
+                text(f"insert into {target} ({names}, _loaded_at, _load_id) select {names}, "
+                     f"cast(:now as timestamptz), cast(:run as varchar) from {q(view)}"),
+                {"now": datetime.now(UTC), "run": run_id},
+            )
+        finally:
+            duck.unregister(view)
 
     def _ensure_raw_table(
         self, conn: Connection, name: str, schema: pa.Schema, primary_key: Sequence[str]
     ) -> None:
         types = _SQL_TYPES[self.dialect]
+        # a table already seen with every column of this batch needs no catalog query (one per
+        # batch otherwise); a new column, or a table not seen yet, is looked up
+        known = self._raw_columns.get(name)
+        if known is not None and all(f.name in known for f in schema):
+            return
         existing = self.columns(conn, "raw", name)
+        self._raw_columns[name] = set(existing) | set(schema.names)
         if not existing:
             cols = [f"{q(f.name)} {types[_type_key(f.type)]}" for f in schema]
             cols += ["_loaded_at timestamptz not null", "_load_id varchar not null"]
@@ -396,6 +450,14 @@ class Warehouse:
         rows: Iterable[tuple[str | None, dict[str, Any], list[str]]],
     ) -> int:
         """Keep each rejected record whole with the reasons it failed; returns the count."""
+        rows = list(rows)
+        if rows:
+            with self.engine.begin() as conn:
+                self._insert_quarantine(conn, run_id, source, stream, rows)
+        return len(rows)
+
+    def _insert_quarantine(self, conn: Connection, run_id: str, source: str, stream: str,
+                           rows: Iterable[tuple[str | None, dict[str, Any], list[str]]]) -> None:
         now = datetime.now(UTC)
         params = [
             {
@@ -409,18 +471,21 @@ class Warehouse:
             }
             for key, record, reasons in rows
         ]
-        if params:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "insert into ops.quarantine (run_id, source, stream, record_key, record,"
-                        " reasons, quarantined_at) values (:run, :src, :st, :key, :rec, :why, :now)"
-                    ),
-                    params,
-                )
-        return len(params)
+        conn.execute(
+            text(
+                "insert into ops.quarantine (run_id, source, stream, record_key, record,"
+                " reasons, quarantined_at) values (:run, :src, :st, :key, :rec, :why, :now)"
+            ),
+            params,
+        )
 
     def record_quality(self, run_id: str, layer: str, records: list[dict[str, Any]]) -> None:
+        if records:
+            with self.engine.begin() as conn:
+                self._insert_quality(conn, run_id, layer, records)
+
+    def _insert_quality(self, conn: Connection, run_id: str, layer: str,
+                        records: list[dict[str, Any]]) -> None:
         now = datetime.now(UTC)
         params = [
             {
@@ -436,16 +501,14 @@ class Warehouse:
             }
             for r in records
         ]
-        if params:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "insert into ops.quality_results (run_id, suite, layer, expectation_type,"
-                        " kwargs, success, unexpected_count, observed_value, validated_at) values"
-                        " (:run, :suite, :layer, :et, :kw, :ok, :n, :obs, :now)"
-                    ),
-                    params,
-                )
+        conn.execute(
+            text(
+                "insert into ops.quality_results (run_id, suite, layer, expectation_type,"
+                " kwargs, success, unexpected_count, observed_value, validated_at) values"
+                " (:run, :suite, :layer, :et, :kw, :ok, :n, :obs, :now)"
+            ),
+            params,
+        )
 
     def fetch_all(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

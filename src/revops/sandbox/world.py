@@ -375,6 +375,20 @@ class WorldConfig:
     #: (drawn from their own random sequence: the rest of the world is the same with or without)
     delete_share: float = 0.01
 
+    @classmethod
+    def ending_by(cls, clock: datetime, **kw) -> WorldConfig:
+        """The config whose world is complete at ``clock`` (its :attr:`World.now` is not after
+        it): the usual start date when that world already fits, else a start moved back just
+        enough. A run's connectors read up to their own clock (the wall clock in a demo), so a
+        world running past it would be served but never read (``--days 365`` loaded half the
+        spend)."""
+        cfg = cls(**kw)
+        # World.now is noon UTC two days after the last day
+        latest_end = (clock - timedelta(hours=12)).date() - timedelta(days=2)
+        if cfg.start + timedelta(days=cfg.days - 1) <= latest_end:
+            return cfg
+        return dataclasses.replace(cfg, start=latest_end - timedelta(days=cfg.days - 1))
+
 
 def _utc(d: date, tz: str, seconds: float) -> datetime:
     """``seconds`` after local midnight of ``d`` in ``tz``, as aware UTC."""
