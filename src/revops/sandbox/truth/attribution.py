@@ -15,7 +15,13 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from revops.sandbox.truth.common import TruthConfig, month_of, platform_channel, spend_reporting
+from revops.sandbox.truth.common import (
+    TruthConfig,
+    deal_person,
+    month_of,
+    platform_channel,
+    spend_reporting,
+)
 from revops.sandbox.truth.sales import crm_time
 from revops.sandbox.world import Touch, World
 
@@ -42,7 +48,9 @@ def weights(model: str, n: int) -> list[Decimal]:
 
 def touches_before_deal(world: World, deal, as_of: datetime) -> list[Touch]:
     """The person's touches (as the CRM holds them, to the millisecond) before the deal."""
-    person = world.contact_by_id[deal.contact_id]
+    person = deal_person(world, deal, as_of)
+    if person is None:
+        return []
     created = crm_time(deal.created_at)
     return [t for t in world.person_touches(person, as_of) if crm_time(t.at) < created]
 

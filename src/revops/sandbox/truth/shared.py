@@ -18,6 +18,7 @@ from revops.sandbox.truth.common import (
     SEEDS,
     TruthConfig,
     contact_channel,
+    deal_person,
     month_of,
     platform_channel,
     spend_reporting,
@@ -71,7 +72,8 @@ def kpi_channel_daily(
             if t is not None:
                 rows[(t.astimezone(tz).date(), camp.platform, camp.campaign_id)][col] += 1
     for deal in world.deals_as_of(as_of):
-        camp = world.contact_by_id[deal.contact_id].source_campaign
+        person = deal_person(world, deal, as_of)
+        camp = person.source_campaign if person is not None else None
         if camp is None:
             continue
         day = deal.created_at.astimezone(tz).date()
@@ -134,7 +136,8 @@ def kpi_targets_vs_actual(
             if t is not None:
                 actual[(month_of(t, tz), contact_channel(c), metric)] += 1
     for d in world.deals_as_of(as_of):
-        channel = contact_channel(world.contact_by_id[d.contact_id])
+        person = deal_person(world, d, as_of)
+        channel = contact_channel(person) if person is not None else "other"
         actual[(month_of(d.created_at, tz), channel, "pipeline")] += d.amount
         if d.is_won and d.is_closed_as_of(as_of):
             actual[(month_of(d.close_at, tz), channel, "revenue")] += d.amount  # type: ignore[arg-type]
