@@ -27,7 +27,7 @@ def test_missing_rate_fails_the_run_naming_currency_and_days(warehouse_url, tmp_
         settings = sb.settings(warehouse_url=warehouse_url, data_dir=tmp_path, http_max_backoff_seconds=0.02)
         pipeline.run(settings, "test")
         with Warehouse(warehouse_url) as wh:
-            published = wh.fetch_all("select * from marts.kpi_channel_daily order by date_day, platform, campaign_id")
+            published = wh.fetch_all("select * from marts.kpi_channel_daily order by date_day, platform, campaign_id, channel")
             gbp_days = wh.scalar(
                 f"select count(*) from core.fct_ad_daily where currency = 'GBP' and date_day <= '{cut}'"
             )
@@ -41,7 +41,7 @@ def test_missing_rate_fails_the_run_naming_currency_and_days(warehouse_url, tmp_
     assert "no ECB rate for GBP from" in message
     assert "no ECB rate for USD" not in message and "no ECB rate for EUR" not in message
     with Warehouse(warehouse_url) as wh:
-        after = wh.fetch_all("select * from marts.kpi_channel_daily order by date_day, platform, campaign_id")
+        after = wh.fetch_all("select * from marts.kpi_channel_daily order by date_day, platform, campaign_id, channel")
         status = wh.scalar("select status from ops.runs order by started_at desc limit 1")
     assert after == published
     assert status == "failed"

@@ -88,7 +88,7 @@ def test_channel_daily_equals_truth(built_warehouse):
     with Warehouse(built_warehouse["url"]) as wh:
         got = wh.fetch_all("select * from marts.kpi_channel_daily")
     assert len(got) == len(want)
-    assert diff_rows(got, want, ("date_day", "platform", "campaign_id")) == []
+    assert diff_rows(got, want, ("date_day", "platform", "campaign_id", "channel")) == []
 
 
 def test_lead_response_equals_truth_with_salesforce_user_ids(built_warehouse):
