@@ -255,15 +255,13 @@ def kpi_unresolved_campaigns(
     world: World, as_of: datetime | None = None, name_clocks: list[datetime] | None = None
 ) -> list[dict]:
     """The utm_campaign values (normalised) no campaign takes: not a campaign id, not a name the
-    campaign had at one of ``name_clocks`` (the syncs that saw names; default: every name it
-    had by ``as_of``), with their contacts and leads, most leads first."""
+    campaign had at one of ``name_clocks`` (the syncs that saw names; default: one sync at
+    ``as_of``, a warehouse's first), with their contacts and leads, most leads first."""
     as_of = as_of or world.now
     ids = {c.campaign_id for c in world.campaigns}
     names: dict[str, set[str]] = defaultdict(set)
     for camp in world.campaigns:
-        seen = ([camp.name_as_of(t) for t in name_clocks] if name_clocks is not None
-                else [camp.name, *(n for at, n in camp.renames if at <= as_of)])
-        for name in seen:
+        for name in [camp.name_as_of(t) for t in (name_clocks or [as_of])]:
             names[_norm(name)].add(camp.campaign_id)
     known = {n for n, camps in names.items() if len(camps) == 1}
     groups: dict[str, dict] = {}
