@@ -78,3 +78,24 @@ def test_unresolved_campaigns_equals_truth(built_warehouse):
     assert diff_rows(got, want, ("utm_campaign",)) == [] and len(got) == len(want)
     first_sync = truth.kpi_unresolved_campaigns(world, name_clocks=[world.now])
     assert first_sync and sum(r["leads"] for r in first_sync) > 20
+
+
+def test_person_key_is_the_salted_hash_of_the_primary_email(built_warehouse):
+    """core.dim_contact.person_key: HMAC-SHA256 (the run's salt) of each live person's primary
+    email, computed here from the world's emails; merged duplicates are one person."""
+    import hashlib
+    import hmac
+    from collections import Counter
+
+    from tests.conftest import EMAIL_HASH_SALT
+
+    world = built_warehouse["world"]
+    with Warehouse(built_warehouse["url"]) as wh:
+        rows = wh.fetch_all("select person_key, email_hash from core.dim_contact")
+    want = Counter(
+        hmac.new(EMAIL_HASH_SALT.encode(), c.email.strip().lower().encode(), hashlib.sha256).hexdigest()
+        for c in world.contacts_as_of(world.now)
+    )
+    assert Counter(r["person_key"] for r in rows) == want
+    assert all(r["person_key"] == r["email_hash"] for r in rows)
+    assert any(c.merged_ids_as_of(world.now, world) for c in world.contacts_as_of(world.now))

@@ -192,6 +192,9 @@ resolved as (
 select
     c.crm,
     c.contact_id,
+    -- one person across CRMs: the salted hash of the record's primary email (the same email gives
+    -- the same hash in either CRM); a record without an email is a person of its own
+    coalesce(eh.email_hash, c.crm || ':' || c.contact_id) as person_key,
     eh.email_hash,
     c.created_at,
     c.updated_at,
