@@ -18,7 +18,7 @@ from tests.kpi_compare import diff_rows, fetch_like
 # one night after a crash: no campaign renames (the nightly replay of renames is tested elsewhere)
 WORLD = World(WorldConfig(seed=13, days=40, rename_campaigns=False))
 META_ROWS = sum(1 for r in WORLD.ad_days if r.ad.platform == "meta")
-KEYS = ("date_day", "platform", "campaign_id")
+KEYS = ("date_day", "platform", "campaign_id", "channel")
 
 
 pytestmark = pytest.mark.slow

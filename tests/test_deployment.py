@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the project's venv: the worker runs flows with its python
-KEYS = ("date_day", "platform", "campaign_id")
+KEYS = ("date_day", "platform", "campaign_id", "channel")
 
 
 def _free_port() -> int:

@@ -12,7 +12,7 @@ from revops.sandbox.world import World, WorldConfig
 from tests.cli.run import clean_env, revops
 from tests.kpi_compare import diff_rows, fetch_like
 
-KEYS = ("date_day", "platform", "campaign_id")
+KEYS = ("date_day", "platform", "campaign_id", "channel")
 MART_SQL = "select * from marts.kpi_channel_daily"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

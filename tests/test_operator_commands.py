@@ -27,7 +27,7 @@ from tests.kpi_compare import diff_rows, fetch_like
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
-KEYS = ("date_day", "platform", "campaign_id")
+KEYS = ("date_day", "platform", "campaign_id", "channel")
 INSIGHTS = "raw.meta__ads_insights"
 
 

@@ -19,7 +19,7 @@ from tests.kpi_compare import diff_rows
 #: builds a warehouse through dbt: in `make test`, not in `make test-fast`
 pytestmark = pytest.mark.slow
 
-KEYS = ("date_day", "platform", "campaign_id")
+KEYS = ("date_day", "platform", "campaign_id", "channel")
 WORLD = World(WorldConfig(seed=7, days=30))
 FIRST_CLOCK = WORLD.now - timedelta(days=6)
 

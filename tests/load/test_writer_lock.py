@@ -131,5 +131,5 @@ def test_two_pipeline_runs_at_once_the_second_exits_the_first_publishes(tmp_path
         assert wh.fetch_all("select run_id, status from ops.runs") == [
             {"run_id": results["first"].run_id, "status": "completed"}]
         want = truth.kpi_channel_daily(world)
-        assert diff_rows(fetch_like(wh, "kpi_channel_daily", want), want, ("date_day", "platform", "campaign_id")) == []
+        assert diff_rows(fetch_like(wh, "kpi_channel_daily", want), want, ("date_day", "platform", "campaign_id", "channel")) == []
     assert lock_file.read_text() == ""  # released: no stale holder named

@@ -57,6 +57,17 @@ def test_kpi_attribution_equals_truth(built_warehouse):
     totals = {m: sum((r["attributed_revenue"] for r in want if r["model"] == m), Decimal(0))
               for m in truth_attribution.MODELS}
     assert len({round(v, 6) for v in totals.values()}) == 1
+    # every won deal is accounted for: each model hands out all won revenue, what no campaign
+    # can take on the explicit unattributed row (deals whose person had no touch before them)
+    all_won = sum((d.amount for d in won), Decimal(0))
+    for model in truth_attribution.MODELS:
+        got_total = sum((Decimal(str(r["attributed_revenue"])) for r in got if r["model"] == model),
+                        Decimal(0))
+        assert abs(got_total - all_won) < Decimal("0.01"), model
+    unattributed = [r for r in got if r["campaign_id"] == "(unattributed)"]
+    assert unattributed and {r["platform"] for r in unattributed} == {"(none)"}
+    assert {r["channel"] for r in unattributed} == {"unattributed"}
+    assert any(n == 0 for n in lengths)  # the world has won deals without a touch
     by_model = {m: {(r["month"], r["campaign_id"]): r["attributed_revenue"] for r in want if r["model"] == m}
                 for m in truth_attribution.MODELS}
     assert by_model["first_touch"] != by_model["last_touch"] != by_model["u_shaped"]

@@ -66,7 +66,7 @@ DEAL = next(d for d in WORLD.deals if d.contact_id == SURVIVOR)
 FUNNEL_KEYS = ("cohort_month", "channel", "campaign_id")
 QUALITY_KEYS = ("mql_cohort_month", "channel", "campaign_id")
 PIPELINE_KEYS = ("month", "pipeline", "channel")
-CHANNEL_KEYS = ("date_day", "platform", "campaign_id")
+CHANNEL_KEYS = ("date_day", "platform", "campaign_id", "channel")
 
 
 def test_the_scenario_is_in_the_world() -> None:

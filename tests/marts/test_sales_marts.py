@@ -20,7 +20,7 @@ from revops import pipeline
 from revops.load.warehouse import Warehouse
 from revops.sandbox.harness import sandboxes
 from revops.sandbox.truth import sales as truth_sales
-from revops.sandbox.world import World, WorldConfig
+from revops.sandbox.world import Contact, World, WorldConfig
 from tests.kpi_compare import diff_rows
 
 #: builds a warehouse through dbt: in `make test`, not in `make test-fast`
@@ -37,10 +37,11 @@ def _mart(url: str, name: str, keys: tuple[str, ...]) -> list[dict]:
 
 
 def _run_started(url: str) -> datetime:
-    """When the pipeline run that built the warehouse started (before its dbt build)."""
+    """When the last pipeline run that built the warehouse started (before its sync and its dbt
+    build): the instant its CRM data is as of."""
     wh = Warehouse(url)
     try:
-        started = wh.scalar("select min(started_at) from ops.runs")
+        started = wh.scalar("select max(started_at) from ops.runs")
     finally:
         wh.dispose()
     if isinstance(started, str):
@@ -67,10 +68,8 @@ def test_percentile_cont_is_linear_interpolation_between_closest_ranks():
 def test_lead_response_equals_truth(built_warehouse):
     url, world = built_warehouse["url"], built_warehouse["world"]
     got = _mart(url, "kpi_lead_response", LEAD_KEYS)
-    after = datetime.now(UTC)
-    # the world ended months before the build: the run's instant does not change the answer
-    want = truth_sales.kpi_lead_response(world, run_at=after)
-    assert truth_sales.kpi_lead_response(world, run_at=_run_started(url)) == want
+    # pending/missed as of the start of the sync that read the CRM (the mart's as_of column)
+    want = truth_sales.kpi_lead_response(world, run_at=_run_started(url))
     assert len(got) == len(want) > 20
     assert diff_rows(got, want, LEAD_KEYS) == []
     assert {r["team"] for r in got} == {"SDR East", "SDR West", "(none)"}
@@ -132,6 +131,7 @@ def test_reconciliations(built_warehouse):
 EDGE_DEALS_BEFORE = datetime(2026, 6, 25, tzinfo=UTC)
 UNKNOWN_OWNER = "79999999"
 UNKNOWN_CONTACT = 99999999
+COMMITTEE_CONTACT = 1000001
 
 
 def edge_world(clock: datetime) -> World:
@@ -141,6 +141,10 @@ def edge_world(clock: datetime) -> World:
       August, the rest open: July is a month without activity, September..the clock are not
       months at all (no deal event after August);
     * a deal whose associated contact the CRM does not have: channel 'other';
+    * (at serve time) a portal whose rejected-date property stays empty, and a bulk edit of
+      every contact an hour before the clock;
+    * a deal with two associated contacts (a later, organic colleague whose id sorts first as
+      text): it counts for the contact created first;
     * an MQL two hours before the clock, untouched: pending (the SLA runs out long after the build);
     * an MQL thirty days before the clock, untouched, of an owner the CRM no longer lists:
       missed, with no touched MQL in its row (hours NULL, share 0).
@@ -148,6 +152,21 @@ def edge_world(clock: datetime) -> World:
     # one night: see tests/core; no deletes: the counts below are of every deal it makes
     world = World(WorldConfig(seed=5, days=8, rename_campaigns=False, delete_share=0))
     world.deals = [d for d in world.deals if d.created_at < EDGE_DEALS_BEFORE]
+    # a buying committee: a colleague who arrived later (organic) is associated with an open,
+    # paid-social deal; the deal still counts for its first-created contact, although the
+    # colleague's id '1000001' sorts before the person's as text
+    committee_deal = next(d for d in world.deals[3:] if d.contact_id >= 100100
+                          and world.contact_by_id[d.contact_id].source_campaign is not None)
+    person = world.contact_by_id[committee_deal.contact_id]
+    colleague = Contact(
+        contact_id=COMMITTEE_CONTACT, email=f"colleague.{COMMITTEE_CONTACT}@example.org",
+        first_name="Sam", last_name="Colleague", created_at=person.created_at + timedelta(hours=5),
+        owner_id=None, source_campaign=None, utm_campaign=None,
+        stage_at={"lead": person.created_at + timedelta(hours=5)},
+    )
+    world.contacts.append(colleague)
+    world.__dict__.pop("contact_by_id", None)  # the cached index gains the colleague
+    committee_deal.committee = [COMMITTEE_CONTACT]
     for d in world.deals:
         d.close_at, d.is_won = None, False
         world.contact_by_id[d.contact_id].stage_at.pop("customer", None)
@@ -180,6 +199,11 @@ def edge_warehouse(request, tmp_path_factory):
         url = create_pg_database()
     try:
         with sandboxes(world, as_of=clock) as sb:
+            hubspot = sb.app("hubspot")
+            # the portal never fills its rejected-date property, and a bulk edit an hour ago
+            # touched every contact: a rejection's time can only come from the status history
+            hubspot.rejected_at_property = "lead_rejected_date_never_filled"
+            hubspot.bulk_edit_at = clock - timedelta(hours=1)
             settings = sb.settings(warehouse_url=url, data_dir=tmp_path_factory.mktemp("edge-data"),
                                    http_max_backoff_seconds=0.05)
             pipeline.run(settings, "test")
@@ -192,10 +216,12 @@ def edge_warehouse(request, tmp_path_factory):
 def test_edge_lead_response_equals_truth(edge_warehouse):
     world, clock = edge_warehouse["world"], edge_warehouse["clock"]
     got = _mart(edge_warehouse["url"], "kpi_lead_response", LEAD_KEYS)
-    want = truth_sales.kpi_lead_response(world, clock, run_at=edge_warehouse["built_by"])
-    # the build ran between these two instants; no SLA runs out in between
-    assert truth_sales.kpi_lead_response(world, clock, run_at=clock) == want
+    started = _run_started(edge_warehouse["url"])
+    assert clock < started < edge_warehouse["built_by"]
+    want = truth_sales.kpi_lead_response(world, clock, run_at=started)
     assert diff_rows(got, want, LEAD_KEYS) == []
+    # the cut-off is the sync's start, not dbt's run_started_at (later, after the extract)
+    assert {r["as_of"] for r in got} == {started}
 
 
 def test_edge_pending_vs_missed_and_zero_denominators(edge_warehouse):
@@ -253,3 +279,44 @@ def test_edge_month_without_activity_and_deal_without_contact(edge_warehouse):
     assert sum(r["open_deals_end"] for r in aug) == len(world.deals) - 2
     won_row = next(r for r in aug if r["won_deals"] == 1)
     assert won_row["pipeline_velocity"] is not None
+
+
+def test_edge_deal_counts_for_its_first_created_contact(edge_warehouse):
+    """The decision in core.fct_deal (docs/metrics.md, kpi_pipeline): of a HubSpot deal's
+    associated contacts, the one created first; '1000001' (the later colleague) is the smaller
+    text id, so a min() on the text id would pick the colleague and move the deal to 'direct'."""
+    world = edge_warehouse["world"]
+    (deal,) = [d for d in world.deals if d.committee]
+    wh = Warehouse(edge_warehouse["url"])
+    try:
+        row = wh.fetch_all(
+            "select contact_id from core.fct_deal where crm = 'hubspot' and deal_id = :d",
+            d=str(deal.deal_id))
+        channels = {r["contact_id"]: r["channel"] for r in wh.fetch_all(
+            "select contact_id, channel from core.dim_contact where contact_id in (:a, :b)",
+            a=str(deal.contact_id), b=str(COMMITTEE_CONTACT))}
+    finally:
+        wh.dispose()
+    assert str(COMMITTEE_CONTACT) < str(deal.contact_id)  # the case a text min() gets wrong
+    assert row == [{"contact_id": str(deal.contact_id)}]
+    assert channels[str(COMMITTEE_CONTACT)] == "direct" != channels[str(deal.contact_id)]
+
+
+def test_edge_rejected_at_comes_from_the_status_history(edge_warehouse):
+    """dim_contact.rejected_at is when hs_lead_status became UNQUALIFIED (the property's own
+    history), never lastmodifieddate: the portal's rejected-date property is empty here and a
+    bulk edit moved every contact's lastmodifieddate to an hour before the clock."""
+    world, clock = edge_warehouse["world"], edge_warehouse["clock"]
+    want = sorted(truth_sales.crm_time(c.rejected_at) for c in world.contacts_as_of(clock)
+                  if c.rejected_at is not None and c.rejected_at <= clock)
+    wh = Warehouse(edge_warehouse["url"])
+    try:
+        got = [r["rejected_at"] for r in wh.fetch_all(
+            "select rejected_at from core.dim_contact where crm = 'hubspot' and rejected_at is not null")]
+        bulk = wh.scalar("select count(*) from core.dim_contact where updated_at = :t",
+                         t=truth_sales.crm_time(clock - timedelta(hours=1)))
+    finally:
+        wh.dispose()
+    assert len(want) >= 10
+    assert bulk > len(want)  # the bulk edit is in the data: updated_at would have said it
+    assert sorted(got) == want

@@ -130,12 +130,13 @@ def expected_contact(c: Contact, as_of: datetime) -> dict[str, str | None]:
         stages[stage] = visible(c.stage_at.get(stage), as_of)
     latest = [s for s, t in stages.items() if t is not None][-1]
     rejected = visible(c.rejected_at, as_of)
+    # the status and when it took that value (its property history's latest version)
     if rejected:
-        status = "UNQUALIFIED"
+        status, status_at = "UNQUALIFIED", rejected
     elif visible(c.first_sales_touch_at, as_of):
-        status = "IN_PROGRESS"
+        status, status_at = "IN_PROGRESS", c.first_sales_touch_at
     else:
-        status = "OPEN" if stages["mql"] else "NEW"
+        status, status_at = ("OPEN", stages["mql"]) if stages["mql"] else ("NEW", c.created_at)
     dups = merges_of(c, as_of)
     merged = sorted({c.contact_id, *(d.contact_id for d in dups),
                      *(int(ids.hs_id(WORLD, c.contact_id, d.merged_at)) for d in dups[:-1])}
@@ -143,6 +144,7 @@ def expected_contact(c: Contact, as_of: datetime) -> dict[str, str | None]:
     out = {
         "lifecyclestage": HUBSPOT_STAGE[latest],
         "hs_lead_status": status,
+        "hs_lead_status_set_at": iso(status_at),
         "lead_rejection_reason": c.rejection_reason if rejected else None,
         "lead_rejected_date": iso(rejected),
         "hs_merged_object_ids": ";".join(map(str, merged)) or None,
@@ -182,6 +184,11 @@ def test_full_contact_read_equals_the_world_at_the_clock(
                  "hs_merged_object_ids"):
         assert any(r[prop] for r in rows), prop
     assert {r["hs_lead_status"] for r in rows} == {"NEW", "OPEN", "IN_PROGRESS", "UNQUALIFIED"}
+    # the status history comes from the v3 batch read, at most 50 records per request
+    reads = [r.body for r in app.requests_to("/contacts/batch/read")]
+    assert reads and all(len(b["inputs"]) <= 50 for b in reads)
+    assert all(b["propertiesWithHistory"] == ["hs_lead_status"] for b in reads)
+    assert sum(len(b["inputs"]) for b in reads) == len(rows)
     # merged-away duplicates and the survivors' old ids no longer exist: a merge mints a new id
     gone = {str(c.contact_id) for c in WORLD.contacts if c.merged_at and c.merged_at <= clock}
     gone |= {str(c.merged_into) for c in WORLD.contacts if c.merged_at and c.merged_at <= clock}

@@ -327,6 +327,9 @@ class Deal:
     pipeline: str = "default"
     #: deleted (archived) in the CRM at this moment; counted nowhere from then on
     deleted_at: datetime | None = None
+    #: more people associated with the deal in HubSpot (a buying committee, unlabeled like every
+    #: deal -> contact association); ``contact_id`` stays the person whose deal it is
+    committee: list[int] = field(default_factory=list)
 
     def visible(self, as_of: datetime) -> bool:
         return self.created_at <= as_of and not self.deleted_by(as_of)

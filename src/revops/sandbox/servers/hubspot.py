@@ -317,6 +317,8 @@ class HubSpotSandbox(SandboxApp):
             ),
             Rule("/crm/v3/objects/<object_type>", endpoint="list_objects", methods=["GET"]),
             Rule("/crm/objects/<version>/<object_type>", endpoint="list_objects", methods=["GET"]),
+            Rule("/crm/v3/objects/<object_type>/batch/read", endpoint="batch_read",
+                 methods=["POST"]),
             Rule("/crm/v3/objects/<object_type>/<object_id>", endpoint="get_object",
                  methods=["GET"]),
             Rule("/crm/objects/<version>/<object_type>/<object_id>", endpoint="get_object",
@@ -433,14 +435,7 @@ class HubSpotSandbox(SandboxApp):
         reached = [s for s in _STAGE_ORDER if entered.get(s) is not None]
         rejected_at = _visible(c.rejected_at, as_of)
         touched_at = _visible(c.first_sales_touch_at, as_of)
-        if rejected_at is not None:
-            lead_status = "UNQUALIFIED"
-        elif touched_at is not None:
-            lead_status = "IN_PROGRESS"
-        elif entered.get("mql") is not None:
-            lead_status = "OPEN"
-        else:
-            lead_status = "NEW"
+        lead_status = _lead_status(rejected_at, touched_at, entered.get("mql"))
         merged = self.merged_object_ids(c, as_of)
         additional = [self.world.contact_by_id[i].email
                       for i in c.merged_ids_as_of(as_of, self.world)]
@@ -471,6 +466,25 @@ class HubSpotSandbox(SandboxApp):
         for stage, name in HUBSPOT_STAGE.items():
             props[f"hs_v2_date_entered_{name}"] = hs_datetime(entered.get(stage))
         return props
+
+    def lead_status_versions(self, c: Contact, at: datetime | None = None) -> list[dict[str, Any]]:
+        """``propertiesWithHistory.hs_lead_status`` of one contact: a version per change of
+        the status (created NEW, OPEN at the MQL, IN_PROGRESS at the first sales touch,
+        UNQUALIFIED at the rejection), newest first, each ``{value, timestamp, sourceType,
+        sourceId, sourceLabel, updatedByUserId}`` as the v3 objects API sends them."""
+        as_of = at or self.as_of
+        times = sorted(t for t in (c.created_at, c.stage_at.get("mql"), c.first_sales_touch_at,
+                                   c.rejected_at) if t is not None and t <= as_of)
+        versions: list[dict[str, Any]] = []
+        for t in times:
+            value = _lead_status(_visible(c.rejected_at, t), _visible(c.first_sales_touch_at, t),
+                                 _visible(c.stage_at.get("mql"), t))
+            if versions and versions[-1]["value"] == value:
+                continue
+            versions.append({"value": value, "timestamp": hs_datetime(t), "sourceType": "CRM_UI",
+                             "sourceId": None, "sourceLabel": None,
+                             "updatedByUserId": None})
+        return versions[::-1]
 
     # --- merges mint new ids ----------------------------------------------------------------
     def _merges(self, survivor: Contact, as_of: datetime) -> list[Contact]:
@@ -865,6 +879,52 @@ class HubSpotSandbox(SandboxApp):
         wanted = list(dict.fromkeys([*_DEFAULT_PROPS[object_type], *requested]))
         return json_response(_render(record, wanted))
 
+    def batch_read(self, request: Request, object_type: str) -> Response:
+        """``POST /crm/v3/objects/contacts/batch/read`` ``{"inputs": [{"id"}], "properties",
+        "propertiesWithHistory"}``: live contacts by id (an id a merge retired answers with the
+        merged record), each with ``propertiesWithHistory`` for the properties asked (the
+        sandbox keeps history for ``hs_lead_status`` only; others come back empty). At most
+        50 inputs when history is asked (HubSpot's limit for property history reads); ids
+        without a live record are 207 errors."""
+        if object_type != "contacts":
+            return self._bad_request(f"The sandbox batch-reads contacts only, not {object_type}")
+        body = request.get_json(silent=True) or {}
+        inputs = body.get("inputs")
+        with_history = [p for p in body.get("propertiesWithHistory") or [] if p]
+        cap = 50 if with_history else 100
+        if not isinstance(inputs, list) or not inputs or len(inputs) > cap:
+            return self._bad_request(f"inputs must hold between 1 and {cap} items")
+        started = hs_datetime(datetime.now(UTC))
+        wanted = list(dict.fromkeys([*_DEFAULT_PROPS["contacts"], *(body.get("properties") or [])]))
+        records = {r["id"]: r for r in self._records("contacts")}
+        results, missing = [], []
+        for item in inputs:
+            asked = str(item.get("id"))
+            current = self.current_id_of(asked)
+            record = records.get(current) if current is not None else None
+            if record is None:
+                missing.append(asked)
+                continue
+            out = _render(record, wanted)
+            n = int(current)  # type: ignore[arg-type]
+            person = self.person_of(n % MERGED_ID_STEP if n >= MERGED_ID_BASE else n)
+            out["propertiesWithHistory"] = {
+                p: self.lead_status_versions(person) if p == "hs_lead_status" else []
+                for p in with_history
+            }
+            results.append(out)
+        body_out: dict[str, Any] = {"status": "COMPLETE", "results": results,
+                                    "startedAt": started,
+                                    "completedAt": hs_datetime(datetime.now(UTC))}
+        if missing:
+            body_out["numErrors"] = 1
+            body_out["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND",
+                                   "message": "Could not get some CONTACT objects, they may be "
+                                              "deleted or not exist.",
+                                   "context": {"ids": missing}}]
+            return json_response(body_out, 207)
+        return json_response(body_out)
+
     def _bad_request(self, message: str) -> Response:
         return json_response(error_body(message, "VALIDATION_ERROR"), 400)
 
@@ -986,7 +1046,7 @@ class HubSpotSandbox(SandboxApp):
         pairs = list(dict.fromkeys(
             (str(d.deal_id), self.hs_contact_id(c))
             for d in deals
-            for c in [d.contact_id, *self.extra_deal_contacts.get(d.deal_id, [])]
+            for c in [d.contact_id, *d.committee, *self.extra_deal_contacts.get(d.deal_id, [])]
         ))
         out = {}
         if (from_type, to_type) == ("deals", "contacts"):
@@ -1293,3 +1353,15 @@ def _render(record: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
         "updatedAt": record["updatedAt"],
         "archived": False,
     }
+
+
+def _lead_status(rejected_at: datetime | None, touched_at: datetime | None,
+                 mql_at: datetime | None) -> str:
+    """hs_lead_status from what has happened (None = not yet)."""
+    if rejected_at is not None:
+        return "UNQUALIFIED"
+    if touched_at is not None:
+        return "IN_PROGRESS"
+    if mql_at is not None:
+        return "OPEN"
+    return "NEW"

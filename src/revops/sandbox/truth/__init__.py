@@ -23,6 +23,7 @@ from revops.sandbox.truth.shared import (
     kpi_channel_daily,
     kpi_scorecard_monthly,
     kpi_targets_vs_actual,
+    kpi_unresolved_campaigns,
     summary,
     targets,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "kpi_channel_daily",
     "kpi_scorecard_monthly",
     "kpi_targets_vs_actual",
+    "kpi_unresolved_campaigns",
     "platform_channel",
     "spend_reporting",
     "summary",

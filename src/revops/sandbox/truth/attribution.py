@@ -15,11 +15,19 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from revops.sandbox.truth.common import TruthConfig, month_of, platform_channel, spend_reporting
+from revops.sandbox.truth.common import (
+    TruthConfig,
+    deal_person,
+    month_of,
+    platform_channel,
+    spend_reporting,
+)
 from revops.sandbox.truth.sales import crm_time
 from revops.sandbox.world import Touch, World
 
 MODELS = ("first_touch", "last_touch", "linear", "u_shaped")
+#: (platform, campaign_id) of the row that takes what no campaign can be credited with
+UNATTRIBUTED = ("(none)", "(unattributed)")
 
 
 def weights(model: str, n: int) -> list[Decimal]:
@@ -42,7 +50,9 @@ def weights(model: str, n: int) -> list[Decimal]:
 
 def touches_before_deal(world: World, deal, as_of: datetime) -> list[Touch]:
     """The person's touches (as the CRM holds them, to the millisecond) before the deal."""
-    person = world.contact_by_id[deal.contact_id]
+    person = deal_person(world, deal, as_of)
+    if person is None:
+        return []
     created = crm_time(deal.created_at)
     return [t for t in world.person_touches(person, as_of) if crm_time(t.at) < created]
 
@@ -65,10 +75,14 @@ def kpi_attribution(
         if not (deal.is_won and deal.is_closed_as_of(as_of)):
             continue
         month = month_of(deal.close_at, tz)  # type: ignore[arg-type]
-        touches = touches_before_deal(world, deal, as_of)
+        # every touch names a campaign the pipeline can resolve (its id, or a name a sync saw);
+        # a deal without a touch before it (or without a person) is credited to the explicit
+        # unattributed row in full, so each model sums to all won revenue
+        path = [(t.campaign.platform, t.campaign.campaign_id)
+                for t in touches_before_deal(world, deal, as_of)] or [UNATTRIBUTED]
         for model in MODELS:
-            for t, w in zip(touches, weights(model, len(touches)), strict=True):
-                c = credit[(month, model, t.campaign.platform, t.campaign.campaign_id)]
+            for (platform, campaign_id), w in zip(path, weights(model, len(path)), strict=True):
+                c = credit[(month, model, platform, campaign_id)]
                 c[0] += w
                 c[1] += w * deal.amount
     keys = {(m, model, p, cid) for (m, p, cid) in spend for model in MODELS}
@@ -77,13 +91,15 @@ def kpi_attribution(
     for month, model, platform, campaign_id in sorted(keys):
         deals, revenue = credit.get((month, model, platform, campaign_id), (Decimal(0), Decimal(0)))
         cost = spend.get((month, platform, campaign_id), Decimal(0))
+        unattributed = (platform, campaign_id) == UNATTRIBUTED
         rows.append({
             "month": month,
             "model": model,
-            "channel": platform_channel(platform),
+            "channel": "unattributed" if unattributed else platform_channel(platform),
             "platform": platform,
             "campaign_id": campaign_id,
-            "campaign_name": world.campaign_by_id[campaign_id].name_as_of(as_of),
+            "campaign_name": campaign_id if unattributed
+            else world.campaign_by_id[campaign_id].name_as_of(as_of),
             "attributed_deals": deals,
             "attributed_revenue": revenue,
             "spend": cost,

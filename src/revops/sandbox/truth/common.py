@@ -63,6 +63,26 @@ def contact_channel(contact) -> str:
     return channel_mapping().get(("crm_source", "DIRECT_TRAFFIC"), "other")
 
 
+def deal_person(world: World, deal, as_of: datetime):
+    """The person a deal counts for, or None when the CRM has none of its people.
+
+    Salesforce: the primary OpportunityContactRole (``deal.contact_id``). HubSpot labels no deal
+    -> contact association as primary, so the rule written in core.fct_deal: of the deal's
+    associated people (``contact_id`` and its ``committee``), each followed through merges to its
+    surviving record, the one created first (the smaller id on a tie)."""
+    if "hubspot" not in world.config.crms:
+        c = world.contact_by_id.get(deal.contact_id)
+        return c if c is not None and c.visible(as_of) else None
+    found = []
+    for cid in [deal.contact_id, *deal.committee]:
+        c = world.contact_by_id.get(cid)
+        while c is not None and c.merged_into is not None and c.merged_at <= as_of:
+            c = world.contact_by_id.get(c.merged_into)
+        if c is not None and c.visible(as_of):
+            found.append(c)
+    return min(found, key=lambda c: (c.created_at, c.contact_id), default=None)
+
+
 @dataclass(frozen=True)
 class TruthConfig:
     reporting_currency: str = "USD"

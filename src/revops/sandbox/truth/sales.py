@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from revops.sandbox.truth.common import TruthConfig, contact_channel
+from revops.sandbox.truth.common import TruthConfig, contact_channel, deal_person
 from revops.sandbox.world import World
 
 NONE = "(none)"
@@ -69,7 +69,9 @@ def kpi_lead_response(
     """One row per (mql_week, owner_id, team) with at least one MQL.
 
     ``as_of`` is the CRM's clock (what the sync saw, default ``world.now``); ``run_at`` the
-    instant the mart was built (default: now), against which untouched MQLs are pending or missed.
+    cut-off against which untouched MQLs are pending or missed (default: now): the instant the
+    sync that read the CRM started, never the build's, so a rebuild cannot move it. It is the
+    mart's ``as_of`` column.
     """
     as_of = as_of or world.now
     run_at = run_at or datetime.now(UTC)
@@ -129,6 +131,7 @@ def kpi_lead_response(
                 "missed_sla": g["missed_sla"],
                 "pending": g["pending"],
                 "share_within_sla": _ratio(g["within_sla"], decided),
+                "as_of": run_at,
             }
         )
     return out
@@ -142,14 +145,12 @@ def kpi_pipeline(
     as_of = as_of or world.now
     cfg = cfg or TruthConfig()
     tz = ZoneInfo(cfg.reporting_timezone)
-    visible = {c.contact_id for c in world.contacts_as_of(as_of)}
-
     def month_of(t: datetime) -> date:
         return _month(t.astimezone(tz).date())
 
     deals = []
     for d in world.deals_as_of(as_of):
-        contact = world.contact_by_id.get(d.contact_id) if d.contact_id in visible else None
+        contact = deal_person(world, d, as_of)
         created = crm_time(d.created_at)
         closed = crm_time(d.close_at) if d.is_closed_as_of(as_of) else None
         deals.append(

@@ -8,6 +8,7 @@ departments).
 from __future__ import annotations
 
 import csv
+import re
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,11 +19,15 @@ from revops.sandbox.truth.common import (
     SEEDS,
     TruthConfig,
     contact_channel,
+    deal_person,
     month_of,
     platform_channel,
     spend_reporting,
 )
 from revops.sandbox.world import World
+
+#: (platform, campaign_id) of the rows that take what no campaign can be credited with
+UNATTRIBUTED = ("(none)", "(unattributed)")
 
 
 def _ratio(num: Decimal, den: int) -> Decimal | None:
@@ -32,15 +37,18 @@ def _ratio(num: Decimal, den: int) -> Decimal | None:
 def kpi_channel_daily(
     world: World, as_of: datetime | None = None, cfg: TruthConfig | None = None
 ) -> list[dict]:
-    """One row per (date_day, platform, campaign_id) with spend or funnel activity.
+    """One row per (date_day, platform, campaign_id, channel) with spend or funnel activity.
 
     Spend is on the ad account's local day; leads/MQLs/SQLs on the reporting-time-zone day of
-    the contact's stage entry, for contacts whose source resolves to the campaign.
+    the contact's stage entry, for contacts whose source resolves to the campaign. Everyone
+    else (organic contacts: every paid one names a campaign a sync saw) counts on the row
+    ``UNATTRIBUTED`` of their channel, with their deals; a deal without a person on that row
+    of channel ``other``.
     """
     as_of = as_of or world.now
     cfg = cfg or TruthConfig()
     tz = ZoneInfo(cfg.reporting_timezone)
-    rows: dict[tuple[date, str, str], dict] = defaultdict(
+    rows: dict[tuple[date, str, str, str | None], dict] = defaultdict(
         lambda: {
             "spend": Decimal(0),
             "impressions": 0,
@@ -57,37 +65,43 @@ def kpi_channel_daily(
     for platform in world.ad_platforms:
         for ad_day in world.ad_days_as_of(as_of, platform):
             ad = ad_day.ad
-            r = rows[(ad_day.day, platform, ad.campaign_id)]
+            r = rows[(ad_day.day, platform, ad.campaign_id, None)]
             r["spend"] += spend_reporting(world, ad_day, as_of, cfg.reporting_currency)
             r["impressions"] += ad_day.impressions
             r["clicks"] += ad_day.clicks
+    def source(person) -> tuple[str, str, str | None]:
+        """(platform, campaign_id, channel of an unattributed row) a person counts for."""
+        if person is None:
+            return (*UNATTRIBUTED, "other")
+        if person.source_campaign is None:
+            return (*UNATTRIBUTED, contact_channel(person))
+        return person.source_campaign.platform, person.source_campaign.campaign_id, None
+
     for c in world.contacts_as_of(as_of):
-        if c.source_campaign is None:
-            continue
-        camp = c.source_campaign
+        key = source(c)
         for stage, col in (("lead", "leads"), ("mql", "mqls"), ("sql", "sqls"),
                            ("opportunity", "opportunities"), ("customer", "customers")):
             t = c.stage_as_of(stage, as_of)
             if t is not None:
-                rows[(t.astimezone(tz).date(), camp.platform, camp.campaign_id)][col] += 1
+                rows[(t.astimezone(tz).date(), *key)][col] += 1
     for deal in world.deals_as_of(as_of):
-        camp = world.contact_by_id[deal.contact_id].source_campaign
-        if camp is None:
-            continue
+        key = source(deal_person(world, deal, as_of))
         day = deal.created_at.astimezone(tz).date()
-        rows[(day, camp.platform, camp.campaign_id)]["pipeline_created"] += deal.amount
+        rows[(day, *key)]["pipeline_created"] += deal.amount
         if deal.is_won and deal.is_closed_as_of(as_of):
             won_day = deal.close_at.astimezone(tz).date()  # type: ignore[union-attr]
-            rows[(won_day, camp.platform, camp.campaign_id)]["revenue_won"] += deal.amount
+            rows[(won_day, *key)]["revenue_won"] += deal.amount
     out = []
-    for (day, platform, campaign_id), r in sorted(rows.items()):
+    for (day, platform, campaign_id, channel), r in sorted(rows.items(), key=lambda kv: (
+            kv[0][0], kv[0][1], kv[0][2], kv[0][3] or "")):
         out.append(
             {
                 "date_day": day,
                 "platform": platform,
-                "channel": platform_channel(platform),
+                "channel": channel or platform_channel(platform),
                 "campaign_id": campaign_id,
-                "campaign_name": world.campaign_by_id[campaign_id].name_as_of(as_of),
+                "campaign_name": campaign_id if channel
+                else world.campaign_by_id[campaign_id].name_as_of(as_of),
                 **r,
                 "cpl": _ratio(r["spend"], r["leads"]),
                 "cost_per_mql": _ratio(r["spend"], r["mqls"]),
@@ -134,7 +148,8 @@ def kpi_targets_vs_actual(
             if t is not None:
                 actual[(month_of(t, tz), contact_channel(c), metric)] += 1
     for d in world.deals_as_of(as_of):
-        channel = contact_channel(world.contact_by_id[d.contact_id])
+        person = deal_person(world, d, as_of)
+        channel = contact_channel(person) if person is not None else "other"
         actual[(month_of(d.created_at, tz), channel, "pipeline")] += d.amount
         if d.is_won and d.is_closed_as_of(as_of):
             actual[(month_of(d.close_at, tz), channel, "revenue")] += d.amount  # type: ignore[arg-type]
@@ -227,3 +242,39 @@ def kpi_scorecard_monthly(
         rows.append(row)
         prev = row
     return rows
+
+
+def _norm(value: str | None) -> str | None:
+    """A utm_campaign or campaign name compared case- and whitespace-insensitively."""
+    if value is None:
+        return None
+    return re.sub(r"\s+", " ", value.strip().lower()) or None
+
+
+def kpi_unresolved_campaigns(
+    world: World, as_of: datetime | None = None, name_clocks: list[datetime] | None = None
+) -> list[dict]:
+    """The utm_campaign values (normalised) no campaign takes: not a campaign id, not a name the
+    campaign had at one of ``name_clocks`` (the syncs that saw names; default: one sync at
+    ``as_of``, a warehouse's first), with their contacts and leads, most leads first."""
+    as_of = as_of or world.now
+    ids = {c.campaign_id for c in world.campaigns}
+    names: dict[str, set[str]] = defaultdict(set)
+    for camp in world.campaigns:
+        for name in [camp.name_as_of(t) for t in (name_clocks or [as_of])]:
+            names[_norm(name)].add(camp.campaign_id)
+    known = {n for n, camps in names.items() if len(camps) == 1}
+    groups: dict[str, dict] = {}
+    for c in world.contacts_as_of(as_of):
+        value = _norm(c.utm_campaign)
+        if value is None or c.utm_campaign.strip() in ids or value in ids or value in known:
+            continue
+        g = groups.setdefault(value, {"contacts": 0, "leads": 0, "seen": []})
+        g["contacts"] += 1
+        g["leads"] += c.stage_as_of("lead", as_of) is not None
+        g["seen"].append(c.created_at)
+    ordered = sorted(groups.items(), key=lambda kv: (-kv[1]["leads"], -kv[1]["contacts"], kv[0]))
+    return [
+        {"unresolved_rank": i, "utm_campaign": value, "contacts": g["contacts"], "leads": g["leads"]}
+        for i, (value, g) in enumerate(ordered, start=1)
+    ]

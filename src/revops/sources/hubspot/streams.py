@@ -45,6 +45,9 @@ SEARCH_PAGE_SIZE = 200
 WINDOW = timedelta(days=30)
 #: v4 association batch reads: ids per request
 ASSOCIATION_BATCH = 100
+#: v3 batch reads with property history: records per request (HubSpot's cap when
+#: ``propertiesWithHistory`` is asked)
+HISTORY_BATCH = 50
 OWNERS_PAGE_SIZE = 100
 #: the object list endpoint's maximum page (``archived=true`` reads)
 LIST_PAGE_SIZE = 100
@@ -174,6 +177,9 @@ class SearchObject:
     archived_pass: bool = False
     #: the association typeId marking the primary contact: kept in ``primary_contact_id``
     primary_contact_type: int | None = None
+    #: a property whose own history is read (v3 batch read, ``propertiesWithHistory``): the
+    #: time its current value was set is kept in ``<property>_set_at``
+    history_of: str | None = None
 
 
 def search_schema(obj: SearchObject) -> pa.Schema:
@@ -182,12 +188,22 @@ def search_schema(obj: SearchObject) -> pa.Schema:
         fields.append(pa.field("associated_contact_ids", pa.string()))
     if obj.primary_contact_type is not None:
         fields.append(pa.field("primary_contact_id", pa.string()))
+    if obj.history_of is not None:
+        fields.append(pa.field(f"{obj.history_of}_set_at", pa.string()))
     if obj.archived_pass:
         fields.append(pa.field("archivedAt", pa.string()))
     return pa.schema(fields)
 
 
 # --------------------------------------------------------------------------- time helpers
+def _ms_or_none(value: Any) -> int | None:
+    """``to_ms`` that gives None for a value that is no datetime (a version without one)."""
+    try:
+        return to_ms(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def to_ms(value: str | int | None) -> int | None:
     """A HubSpot datetime (ISO string, millis optional, or epoch-ms) as epoch milliseconds."""
     if value is None or value == "":
@@ -265,7 +281,8 @@ class HubSpotSource:
         )
         self.objects = {
             "contacts": SearchObject(
-                "contacts", "lastmodifieddate", contact_props, archived_pass=True
+                "contacts", "lastmodifieddate", contact_props, archived_pass=True,
+                history_of="hs_lead_status",
             ),
             "deals": SearchObject(
                 "deals", "hs_lastmodifieddate", DEAL_PROPERTIES, with_contacts=True,
@@ -567,11 +584,36 @@ class HubSpotSource:
             rows = [_record_row(r) for r in results]
             if obj.with_contacts and rows:
                 self._attach_contacts(obj, rows)
+            if obj.history_of is not None and rows:
+                self._attach_history(obj, rows)
             done = _next_after(page) is None or not results
             yield rows, done
             if done:
                 return
             last_id = int(results[-1]["id"])
+
+    def _attach_history(self, obj: SearchObject, rows: list[dict[str, Any]]) -> None:
+        """``<property>_set_at``: when the property got its current value, from the property's
+        own history (``POST /crm/v3/objects/{type}/batch/read`` with ``propertiesWithHistory``,
+        at most 50 records per request when history is asked; search returns no history).
+        The latest version's timestamp, whatever order the versions come in; None when the
+        record has no history (or is gone by the time of the read)."""
+        prop = obj.history_of
+        set_at: dict[str, str | None] = {}
+        for i in range(0, len(rows), HISTORY_BATCH):
+            chunk = rows[i : i + HISTORY_BATCH]
+            body = self.client.post_json(
+                f"/crm/v3/objects/{obj.object_type}/batch/read",
+                json={"inputs": [{"id": r["id"]} for r in chunk], "properties": [prop],
+                      "propertiesWithHistory": [prop]},
+            )
+            for result in body.get("results", []):
+                versions = (result.get("propertiesWithHistory") or {}).get(prop) or []
+                stamps = [(ms, v["timestamp"]) for v in versions
+                          if (ms := _ms_or_none(v.get("timestamp"))) is not None]
+                set_at[str(result["id"])] = max(stamps)[1] if stamps else None
+        for row in rows:
+            row[f"{prop}_set_at"] = set_at.get(row["id"])
 
     def _attach_contacts(self, obj: SearchObject, rows: list[dict[str, Any]]) -> None:
         """Object -> contact ids via the v4 batch read (search returns no associations); with

@@ -40,7 +40,9 @@ hubspot as (
         c.sql_at,
         c.opportunity_at,
         c.customer_at,
-        case when m.stage = 'rejected' then coalesce(c.rejected_at, c.updated_at) end as rejected_at,
+        -- rejected when the status took its rejected value (the status's own history); the
+        -- portal's rejected-date property only when no history came; never lastmodifieddate
+        case when m.stage = 'rejected' then coalesce(c.lead_status_set_at, c.rejected_at) end as rejected_at,
         case when m.stage = 'rejected' then c.rejection_reason end as rejection_reason,
         -- the first sales touch after the MQL moment by the contact's owner (anyone's in sales
         -- while nobody owns it); not the hs_first_outreach_date rollup, which any engagement
@@ -161,7 +163,9 @@ salesforce as (
         s.sql_at,
         d.opportunity_at,
         d.customer_at,
-        case when cur.stage = 'rejected' then coalesce(s.last_rejected_at, l.updated_at) end as rejected_at,
+        -- the last LeadHistory change into a rejected status (or the creation, when the lead was
+        -- created with it and its history shows no change), never LastModifiedDate
+        case when cur.stage = 'rejected' then s.last_rejected_at end as rejected_at,
         case when cur.stage = 'rejected' then l.rejection_reason end as rejection_reason,
         ft.first_sales_touch_at
     from sf_leads l
@@ -188,6 +192,9 @@ resolved as (
 select
     c.crm,
     c.contact_id,
+    -- one person across CRMs: the salted hash of the record's primary email (the same email gives
+    -- the same hash in either CRM); a record without an email is a person of its own
+    coalesce(eh.email_hash, c.crm || ':' || c.contact_id) as person_key,
     eh.email_hash,
     c.created_at,
     c.updated_at,

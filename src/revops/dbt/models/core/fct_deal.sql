@@ -1,6 +1,8 @@
 -- one row per deal across CRMs. Won/lost/open comes from seeds/crm_stage_mapping.csv (HubSpot
 -- dealstage, Salesforce StageName), not from hard-coded stage names.
--- HubSpot: the deal's contact is the first associated contact, followed through merges.
+-- HubSpot: the deal's contact is, of its associated contacts followed through merges, the one created
+-- first (HubSpot labels no deal -> contact association as primary: typeId 3 is unlabeled; the
+-- association list's order is id order, and ids are text here, so neither says who came first).
 -- Salesforce: int_salesforce_opportunities (the opportunity resolved to its person, the lead, and its
 -- close time from OpportunityHistory), deleted opportunities dropped.
 with stage_map as (
@@ -22,8 +24,21 @@ hs_resolved as (
     from hs_assoc a
     left join {{ ref('stg_hubspot__contact_merges') }} m on m.merged_id = a.contact_id
 ),
+hs_ranked as (
+    -- created first; a contact the CRM does not have (no created_at) last; ties by numeric id
+    select
+        r.deal_id,
+        r.contact_id,
+        row_number() over (
+            partition by r.deal_id
+            order by case when c.created_at is null then 1 else 0 end, c.created_at,
+                     length(r.contact_id), r.contact_id
+        ) as rn
+    from hs_resolved r
+    left join {{ ref('stg_hubspot__contacts') }} c on c.contact_id = r.contact_id
+),
 hs_first_contact as (
-    select deal_id, min(contact_id) as contact_id from hs_resolved group by deal_id
+    select deal_id, contact_id from hs_ranked where rn = 1
 ),
 hubspot as (
     select

@@ -1,28 +1,49 @@
 -- grain: month x model x platform x campaign_id. A won deal's amount is credited to the
--- person's marketing touches before the deal was created (core.fct_touch: one per campaign,
--- resolved ones only), in the month the deal was won (reporting time zone), by four models:
--- first_touch, last_touch, linear, u_shaped (40 % first, 40 % last, 20 % spread over the middle;
--- one touch takes 100 %, two take 50/50). Spend is the campaign's spend in the month of its ad
--- day. Every model has a row for every campaign that spent or was credited in the month.
+-- person's marketing touches before the deal was created (core.fct_touch: one per campaign), in
+-- the month the deal was won (reporting time zone), by four models: first_touch, last_touch,
+-- linear, u_shaped (40 % first, 40 % last, 20 % spread over the middle; one touch takes 100 %,
+-- two take 50/50). Spend is the campaign's spend in the month of its ad day. Every model has a
+-- row for every campaign that spent or was credited in the month.
+-- Every won deal is accounted for: a touch whose campaign does not resolve keeps its place in
+-- the path and its share goes to the explicit row platform '(none)', campaign_id
+-- '(unattributed)'; a deal without any touch before its creation (or without a person) credits
+-- that row in full. So each model's attributed_revenue sums to all won revenue.
 with won as (
     select crm, deal_id, contact_id, created_at, closed_at, amount
     from {{ ref('fct_deal') }}
-    where is_won and is_closed and contact_id is not null
+    where is_won and is_closed
 ),
-paths as (
+touched as (
     select
         w.crm,
         w.deal_id,
         cast(date_trunc('month', {{ reporting_date('w.closed_at') }}) as date) as month,
         w.amount,
-        t.platform,
-        t.campaign_id,
-        row_number() over (partition by w.crm, w.deal_id order by t.touched_at, t.touch_id) as pos,
-        count(*) over (partition by w.crm, w.deal_id) as n
+        t.touch_id,
+        t.touched_at,
+        coalesce(t.platform, '(none)') as platform,
+        coalesce(t.campaign_id, '(unattributed)') as campaign_id
     from won w
     join {{ ref('fct_touch') }} t
       on t.crm = w.crm and t.contact_id = w.contact_id and t.touched_at < w.created_at
-    where t.is_resolved
+),
+untouched as (
+    select
+        w.crm,
+        w.deal_id,
+        cast(date_trunc('month', {{ reporting_date('w.closed_at') }}) as date) as month,
+        w.amount
+    from won w
+    where not exists (select 1 from touched t where t.crm = w.crm and t.deal_id = w.deal_id)
+),
+paths as (
+    select
+        month, amount, platform, campaign_id,
+        row_number() over (partition by crm, deal_id order by touched_at, touch_id) as pos,
+        count(*) over (partition by crm, deal_id) as n
+    from touched
+    union all
+    select month, amount, '(none)', '(unattributed)', 1, 1 from untouched
 ),
 weighted as (
     select month, platform, campaign_id, amount, 'first_touch' as model,
@@ -66,11 +87,12 @@ keys as (
 select
     k.month,
     m.model,
-    coalesce(ch.channel, 'other') as channel,
+    case when k.campaign_id = '(unattributed)' then 'unattributed'
+         else coalesce(ch.channel, 'other') end as channel,
     k.platform,
     c.account_id,
     k.campaign_id,
-    c.campaign_name,
+    case when k.campaign_id = '(unattributed)' then '(unattributed)' else c.campaign_name end as campaign_name,
     '{{ var("reporting_currency") }}' as currency,
     cast(coalesce(cr.attributed_deals, 0) as double precision) as attributed_deals,
     cast(coalesce(cr.attributed_revenue, 0) as decimal(20, 4)) as attributed_revenue,

@@ -1,52 +1,69 @@
--- grain: date_day, platform, campaign_id. Spend on the ad account's day; funnel counts on the
--- reporting-time-zone day of the stage entry of contacts whose source resolves to the campaign;
--- deals on the reporting day they were created (pipeline) or closed won (revenue), credited to
--- their contact's lead-source campaign.
+-- grain: date_day, platform, campaign_id, channel. Spend on the ad account's day; funnel counts
+-- on the reporting-time-zone day of the stage entry of contacts whose source resolves to the
+-- campaign; deals on the reporting day they were created (pipeline) or closed won (revenue),
+-- credited to their contact's lead-source campaign.
+-- Every lead and deal is accounted for: a contact whose source does not resolve to a campaign
+-- (organic, or an utm_campaign no alias knows) counts on the explicit row platform '(none)',
+-- campaign_id '(unattributed)' of its own channel (core.dim_contact.channel), and so do its
+-- deals; a deal without a known person on that row of channel 'other'. So the mart's leads
+-- are all leads and its revenue all won revenue.
 with spend as (
     select date_day, platform, campaign_id,
            sum(spend) as spend, sum(impressions) as impressions, sum(clicks) as clicks
     from {{ ref('fct_ad_daily') }}
     group by date_day, platform, campaign_id
 ),
-attributed as (
-    select * from {{ ref('dim_contact') }} where source_campaign_id is not null
+people as (
+    select
+        contact_id,
+        lead_at, mql_at, sql_at, opportunity_at, customer_at,
+        coalesce(source_platform, '(none)') as platform,
+        coalesce(source_campaign_id, '(unattributed)') as campaign_id,
+        -- the channel of an unattributed row (a resolved one takes its platform's)
+        case when source_campaign_id is null then channel end as unattributed_channel
+    from {{ ref('dim_contact') }}
 ),
 deals as (
-    select d.*, c.source_platform, c.source_campaign_id
+    select
+        d.created_at, d.closed_at, d.is_won, d.amount,
+        coalesce(c.platform, '(none)') as platform,
+        coalesce(c.campaign_id, '(unattributed)') as campaign_id,
+        case when c.contact_id is null then 'other' else c.unattributed_channel end as unattributed_channel
     from {{ ref('fct_deal') }} d
-    join attributed c on c.contact_id = d.contact_id
+    left join people c on c.contact_id = d.contact_id
 ),
 events as (
     {%- set stages = [('lead_at', 'leads'), ('mql_at', 'mqls'), ('sql_at', 'sqls'),
                       ('opportunity_at', 'opportunities'), ('customer_at', 'customers')] %}
     {%- set measures = ['leads', 'mqls', 'sqls', 'opportunities', 'customers', 'pipeline_created', 'revenue_won'] %}
     {%- for ts, measure in stages %}
-    select {{ reporting_date(ts) }} as date_day, source_platform as platform, source_campaign_id as campaign_id,
+    select {{ reporting_date(ts) }} as date_day, platform, campaign_id, unattributed_channel,
         {%- for m in measures %} {{ '1' if m == measure else '0' }} as {{ m }}{{ ',' if not loop.last }}{% endfor %}
-    from attributed where {{ ts }} is not null
+    from people where {{ ts }} is not null
     union all
     {%- endfor %}
-    select {{ reporting_date('created_at') }}, source_platform, source_campaign_id,
+    select {{ reporting_date('created_at') }}, platform, campaign_id, unattributed_channel,
         0, 0, 0, 0, 0, amount, 0
     from deals
     union all
-    select {{ reporting_date('closed_at') }}, source_platform, source_campaign_id,
+    select {{ reporting_date('closed_at') }}, platform, campaign_id, unattributed_channel,
         0, 0, 0, 0, 0, 0, amount
     from deals where is_won
 ),
 funnel as (
-    select date_day, platform, campaign_id,
+    select date_day, platform, campaign_id, unattributed_channel,
            sum(leads) as leads, sum(mqls) as mqls, sum(sqls) as sqls,
            sum(opportunities) as opportunities, sum(customers) as customers,
            sum(pipeline_created) as pipeline_created, sum(revenue_won) as revenue_won
     from events
-    group by date_day, platform, campaign_id
+    group by date_day, platform, campaign_id, unattributed_channel
 ),
 joined as (
     select
         coalesce(s.date_day, f.date_day) as date_day,
         coalesce(s.platform, f.platform) as platform,
         coalesce(s.campaign_id, f.campaign_id) as campaign_id,
+        f.unattributed_channel,
         coalesce(s.spend, 0) as spend,
         coalesce(s.impressions, 0) as impressions,
         coalesce(s.clicks, 0) as clicks,
@@ -64,10 +81,10 @@ joined as (
 select
     j.date_day,
     j.platform,
-    coalesce(ch.channel, 'other') as channel,
+    coalesce(j.unattributed_channel, ch.channel, 'other') as channel,
     c.account_id,
     j.campaign_id,
-    c.campaign_name,
+    case when j.campaign_id = '(unattributed)' then '(unattributed)' else c.campaign_name end as campaign_name,
     '{{ var("reporting_currency") }}' as currency,
     cast(j.spend as decimal(18, 2)) as spend,
     cast(j.impressions as bigint) as impressions,

@@ -1,8 +1,14 @@
 -- grain: mql_week, owner_id, team. Sales follow-up speed of the MQLs of a week (reporting time
 -- zone, Monday start) per owner and the owner's primary team. SLA in hours from the dbt var
--- lead_response_sla_hours; "as of the run" is dbt's run_started_at.
+-- lead_response_sla_hours. Untouched MQLs are pending or missed as of the CRM data's cut-off: the
+-- start of the latest pipeline run that synced a CRM stream (ops.runs/ops.run_streams), which a
+-- rebuild (dbt again, no new sync) cannot move; dbt's run_started_at only when no CRM sync was
+-- ever recorded (then there are no MQLs either).
 {% set sla_hours = var('lead_response_sla_hours', 24) %}
-with owners as (
+with cutoff as (
+    select as_of from {{ ref('int_crm_as_of') }}
+),
+owners as (
     select owner_id, owner_name, team from {{ ref('dim_owner') }}
 ),
 mqls as (
@@ -18,8 +24,9 @@ mqls as (
             when c.first_sales_touch_at < c.mql_at then 0
             else {{ epoch_seconds_between('c.mql_at', 'c.first_sales_touch_at') }} / 3600
         end as hours_to_first_touch,
-        {{ epoch_seconds_between('c.mql_at', run_started_ts()) }} / 3600 as hours_since_mql
+        {{ epoch_seconds_between('c.mql_at', 'k.as_of') }} / 3600 as hours_since_mql
     from {{ ref('dim_contact') }} c
+    cross join cutoff k
     left join owners o on o.owner_id = c.owner_id
     where c.mql_at is not null
 ),
@@ -63,5 +70,6 @@ select
     cast(within_sla as bigint) as within_sla,
     cast(missed_sla as bigint) as missed_sla,
     cast(pending as bigint) as pending,
-    cast(within_sla as double precision) / nullif(within_sla + missed_sla, 0) as share_within_sla
+    cast(within_sla as double precision) / nullif(within_sla + missed_sla, 0) as share_within_sla,
+    (select as_of from cutoff) as as_of
 from grouped

@@ -15,6 +15,9 @@ select
     {{ hs_ts('hs_v2_date_entered_customer') }} as customer_at,
     {{ hs(var('hubspot_rejection_reason_property')) }} as rejection_reason,
     {{ hs_ts(var('hubspot_rejected_at_property')) }} as rejected_at,
+    -- when hs_lead_status got its current value: the property's own history (the connector's
+    -- batch read with propertiesWithHistory), not lastmodifieddate
+    {{ hs_ts('hs_lead_status_set_at') }} as lead_status_set_at,
     {{ hs_ts('hs_first_outreach_date') }} as first_sales_touch_at,
     {{ hs(var('hubspot_utm_campaign_property')) }} as utm_campaign,
     {{ hs('hs_analytics_source') }} as analytics_source,
