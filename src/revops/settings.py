@@ -31,7 +31,9 @@ ECB_CURRENCIES = frozenset((
 
 #: REVOPS_* variables the project reads outside Settings (not an unknown-name error):
 #: the test suite's PostgreSQL and the deployment's working directory (deployments/prefect.yaml)
-OTHER_VARIABLES = frozenset({"REVOPS_TEST_PG_DSN", "REVOPS_HOME"})
+OTHER_VARIABLES = frozenset({"REVOPS_TEST_PG_DSN", "REVOPS_HOME",
+                             # dbt's threads (revops.transform; default one per core)
+                             "REVOPS_DBT_THREADS"})
 
 #: a list setting: a JSON list (``["123","456"]``) or comma-separated (``123,456``)
 StrList = Annotated[list[str], NoDecode]

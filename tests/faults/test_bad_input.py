@@ -162,7 +162,7 @@ def test_bad_lines_never_reach_dbt_credit_note_nets_and_an_unreachable_ecb_fails
                if c.platform == "offline" and c.currency != "USD"}
     assert {q["record_key"].split("|")[2] for q in held} == set(non_usd)
     assert all(q["reasons"].startswith(f"no ECB rate for {non_usd[q['record_key'].split('|')[2]]}") for q in held)
-    keys = ("date_day", "platform", "campaign_id")
+    keys = ("date_day", "platform", "campaign_id", "channel")
     want = [dict(r) for r in truth.kpi_channel_daily(WORLD) if r["campaign_id"] not in non_usd]
     credit = next(r for r in want if (r["date_day"].isoformat(), r["platform"], r["campaign_id"])
                   == (CREDIT_DAY, "offline", offline_campaign_id(SAASTR)))
