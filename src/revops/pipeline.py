@@ -363,23 +363,12 @@ def extract_source(settings: Settings, run_id: str, source: str, full_refresh: b
                    window: Window | None = None) -> SourceResult:
     """One source into raw, over its own warehouse connection (sources may run concurrently).
 
-    The ECB's rates are reference data, not a source of facts: when they cannot be refreshed the
-    rates already stored keep serving, spend in the reporting currency needs none, and spend that
-    needs a missing rate is held back and quarantined by the build (revops.quality.fx). So an
-    ECB failure is a warning, not the end of the run."""
-    import requests
-
-    from revops.sources.errors import SourceError
-
+    A failure raises; :func:`guarded` turns it into a failed result, so the run degrades. For the
+    ECB's rates that means: the rates already stored keep serving, spend in the reporting
+    currency needs none, spend that needs a missing rate is held back and quarantined by the
+    build (revops.quality.fx), and ``ops.source_freshness`` says the rates are stale."""
     with Warehouse(settings.warehouse_url) as wh:
-        try:
-            return sync_source(settings, wh, run_id, source, full_refresh=full_refresh, window=window)
-        except (SourceError, requests.RequestException) as exc:  # API errors, unreachable host
-            if get_spec(source).kind != FX:
-                raise
-            log.warning("%s: rates not refreshed, the stored rates keep serving (%s: %s)",
-                        source, type(exc).__name__, exc)
-            return SourceResult(source)
+        return sync_source(settings, wh, run_id, source, full_refresh=full_refresh, window=window)
 
 
 def extract_in_turn(settings: Settings, run_id: str, sources: list[str],

@@ -154,7 +154,10 @@ def test_bad_lines_never_reach_dbt_credit_note_nets_and_an_unreachable_ecb_fails
         got = wh.fetch_all("select * from marts.kpi_channel_daily")
         assert wh.scalar("select count(*) from raw.ecb__rates") == 0  # nothing could be fetched
         quarantined = wh.fetch_all("select source, stream, record_key, reasons from ops.quarantine")
-    assert status == "completed"
+        ecb = wh.fetch_all("select status, error from ops.source_freshness where source = 'ecb'")
+    # the ECB failed like any source: the run degrades (exit code 3), the rates say so
+    assert status == "completed_with_warnings" and result.failed.keys() == {"ecb"}
+    assert [r["status"] for r in ecb] == ["failed"] and ecb[0]["error"]
     bad_lines = [q for q in quarantined if q["stream"] == "spend_lines"]
     assert len(bad_lines) == len(BAD_LINES)
     held = [q for q in quarantined if q["stream"] == "ad_daily"]

@@ -238,3 +238,17 @@ def test_failed_crm_holds_the_marts_that_read_it(degraded):
     assert fresh["hubspot"]["status"] == "stale" and fresh["hubspot"]["is_stale"]
     assert "HTTP 500" in fresh["hubspot"]["error"]  # the outage, after the client's retries
     assert fresh["hubspot"]["rows_last_success"] == first["freshness"]["hubspot"]["rows_last_success"]
+
+
+def test_report_of_the_degraded_night_names_the_stale_sources(degraded, tmp_path):
+    """The report written after the degraded night (what the run itself writes) says which
+    sources are stale and why, in the page and in the end-of-run headline."""
+    from revops.report.summary import health_lines, write_run_report
+
+    path, headline = write_run_report(degraded["url"], tmp_path, "USD")
+    page = path.read_text()
+    assert sorted(headline["stale_sources"]) == ["hubspot", "meta"]
+    assert "Stale sources:" in " ".join(health_lines(headline))
+    for source in ("meta", "hubspot"):
+        assert source in page
+    assert "REVOPS_META_ACCESS_TOKEN" in page  # the error names the variable to fix

@@ -60,6 +60,13 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
+def add_ratios(rows_: list[dict[str, Any]], **ratios: tuple[str, str]) -> None:
+    """Each row gains ``name = row[numerator] / row[denominator]`` (None where it is 0)."""
+    for r in rows_:
+        for name, (num, den) in ratios.items():
+            r[name] = ratio(r[num], r[den])
+
+
 def change(now: float | None, before: float | None) -> float | None:
     """Relative change now / before - 1; None without a previous value or when it was 0."""
     if now is None or not before:
@@ -148,7 +155,8 @@ def health(wh: Warehouse) -> dict[str, Any]:
             "group by s.source order by s.source",
         )
         freshness_from = "ops.runs"
-    latest_run = wh.scalar("select max(run_id) from ops.runs where status = 'completed'")
+    latest_run = wh.scalar("select run_id from ops.runs where status in ('completed', 'completed_with_warnings') "
+                           "order by finished_at desc limit 1")
     quarantine_total = int(wh.scalar("select count(*) from ops.quarantine") or 0)
     quarantine_last_run = int(
         wh.scalar("select count(*) from ops.quarantine where run_id = :r", r=latest_run) or 0
@@ -158,12 +166,12 @@ def health(wh: Warehouse) -> dict[str, Any]:
         "select source, stream, reasons, count(*) as n from ops.quarantine "
         "group by source, stream, reasons order by n desc, source, stream, reasons limit 10",
     )
+    # the marketer's to-do list: utm_campaign values no campaign (nor campaign_aliases) resolves
     unattributed = rows(
         wh,
-        "select utm_campaign, count(*) as leads from core.dim_contact "
-        "where lead_at is not null and source_campaign_id is null and utm_campaign is not null "
-        "group by utm_campaign order by leads desc, utm_campaign limit 10",
-    )
+        "select utm_campaign, leads from marts.kpi_unresolved_campaigns where leads > 0 "
+        "order by unresolved_rank limit 10",
+    ) if wh.table_exists("marts", "kpi_unresolved_campaigns") else []
     counts = rows(
         wh,
         "select count(*) as leads, "
@@ -230,11 +238,9 @@ def load(wh: Warehouse, default_currency: str = "") -> ReportData:
         "median_days_opportunity_to_customer is not null then customers end), 0) as days_opportunity_to_customer "
         "from marts.kpi_funnel_monthly group by cohort_month order by cohort_month",
     )
-    for r in data.funnel:
-        r["lead_to_mql_rate"] = ratio(r["mqls"], r["leads"])
-        r["mql_to_sql_rate"] = ratio(r["mqls_to_sql"], r["mqls"])
-        r["sql_to_opportunity_rate"] = ratio(r["sqls_to_opp"], r["sqls"])
-        r["opportunity_to_customer_rate"] = ratio(r["opps_to_customer"], r["opportunities"])
+    add_ratios(data.funnel, lead_to_mql_rate=("mqls", "leads"), mql_to_sql_rate=("mqls_to_sql", "mqls"),
+               sql_to_opportunity_rate=("sqls_to_opp", "sqls"),
+               opportunity_to_customer_rate=("opps_to_customer", "opportunities"))
     month = "date_trunc('month', date_day)"
     data.channel_months = rows(
         wh,
@@ -249,12 +255,8 @@ def load(wh: Warehouse, default_currency: str = "") -> ReportData:
         "sum(revenue_won) as revenue_won from marts.kpi_channel_daily "
         "group by channel, platform, campaign_id, campaign_name order by spend desc, campaign_name",
     )
-    for r in data.campaigns:
-        r["cpl"] = ratio(r["spend"], r["leads"])
-        r["cost_per_mql"] = ratio(r["spend"], r["mqls"])
-        r["cost_per_sql"] = ratio(r["spend"], r["sqls"])
-        r["cac"] = ratio(r["spend"], r["customers"])
-        r["roas"] = ratio(r["revenue_won"], r["spend"])
+    add_ratios(data.campaigns, cpl=("spend", "leads"), cost_per_mql=("spend", "mqls"),
+               cost_per_sql=("spend", "sqls"), cac=("spend", "customers"), roas=("revenue_won", "spend"))
     data.lead_quality = rows(
         wh,
         "select channel, campaign_name, sum(mqls) as mqls, sum(accepted) as accepted, "
