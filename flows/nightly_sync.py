@@ -64,7 +64,7 @@ def _extract_concurrently(settings: Settings, run_id: str, sources: list[str],
 def report(result: pipeline.RunResult, key: str = "nightly-sync-summary") -> dict:
     """The run's summary as a Markdown artifact and as the flow's return value."""
     outcome = result.as_dict()
-    publish_report(result.summary, link_artifact=True)  # the HTML report; the headline into the summary
+    publish_report(result.summary, result.run_id, link_artifact=True)  # the HTML report; the headline into the summary
     markdown = markdown_summary(result.run_id, outcome["extracted"], result.published, result.summary)
     if result.failed:  # the degraded sources first thing after the table (docs/reliability.md)
         markdown += "\n\n**Completed with warnings**: these sources failed; the marts use their last good data.\n\n"

@@ -109,10 +109,12 @@ def _print_run(result: dict, verbose: bool = False) -> None:
         console.print(f"[bold]{escape(title(h))}[/bold]")
         table = Table()
         for name, justify in (("KPI", "left"), (h["period"] or "value", "right"),
-                              (h["compared_with"] or "previous month", "right"), ("change", "right")):
+                              (h["compared_with"] or "previous month", "right"), ("change", "right"),
+                              ("since the previous run", "right")):
             table.add_column(name, justify=justify)
         for k in h["kpis"]:
-            table.add_row(k["label"], k["text"], k["previous_text"], k["change_text"])
+            table.add_row(k["label"], k["text"], k["previous_text"], k["change_text"],
+                          k.get("since_run_text", "n/a"))
         console.print(table)
         for line in health_lines(h):
             console.print(escape(line))

@@ -116,7 +116,7 @@ def run_nightly_in_process(sources: list[str] | None = None, full_refresh: bool 
 
     result = pipeline.run(get_settings(), "nightly_sync", sources, step=_timed,
                           extract=_timed(extract_concurrently), full_refresh=full_refresh)
-    publish_report(result.summary)  # the HTML report, as the flow writes it; the headline
+    publish_report(result.summary, result.run_id)  # the HTML report, as the flow writes it; the headline
     return result.as_dict()
 
 

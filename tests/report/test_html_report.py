@@ -151,3 +151,36 @@ def test_data_health_names_stale_sources_quarantine_and_unattributed_campaigns(r
         assert text in html, text
     lines = " ".join(health_lines(headline(bad)))
     assert "Stale sources: meta." in lines and "old-spring-promo (90)" in lines and "2 in the last run" in lines
+
+
+def test_headline_says_what_moved_since_the_previous_run(report, tmp_path):
+    """A run's headline compares with the previous run's report of the same month
+    (ops.run_headlines): nothing moved between two reports of the same marts; a previous run
+    that reported 7 fewer leads shows +7."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    from revops.load.warehouse import Warehouse
+
+    url, currency = report["url"], report["settings"].reporting_currency
+    _, first = write_run_report(url, tmp_path, currency, run_id="run-a")
+    _, second = write_run_report(url, tmp_path, currency, run_id="run-b")
+    assert second["previous_run"] == "run-a"
+    assert [k["since_run_text"] for k in second["kpis"] if k["value"] is not None] == \
+        ["no change"] * len([k for k in second["kpis"] if k["value"] is not None])
+    leads = next(k for k in second["kpis"] if k["key"] == "leads")
+    assert leads["value"] >= 7
+    with Warehouse(url) as wh, wh.engine.begin() as conn:
+        conn.execute(text("insert into ops.run_headlines (run_id, recorded_at, period, kpis) values "
+                          "('run-c', :at, :p, :k)"),
+                     {"at": datetime.now(UTC) + timedelta(minutes=1), "p": second["period"],
+                      "k": json.dumps({"leads": leads["value"] - 7})})
+    _, third = write_run_report(url, tmp_path, currency, run_id="run-d")
+    moved = {k["key"]: k for k in third["kpis"]}
+    assert third["previous_run"] == "run-c"
+    assert moved["leads"]["since_run"] == 7 and moved["leads"]["since_run_text"] == "+7"
+    assert moved["spend"]["since_run"] is None  # run-c did not report spend
+    md = markdown_summary("run-d", [], ["kpi_channel_daily"], {"headline": third})
+    assert "since the previous run" in md and "| +7 |" in md

@@ -69,6 +69,10 @@ OPS_DDL = (
         source varchar primary key, kind varchar not null, last_success_at timestamptz,
         last_attempt_at timestamptz not null, last_run_id varchar not null,
         rows_last_success bigint, status varchar not null, error varchar)""",
+    # the headline KPIs each run reported (revops.report.summary): the next run says what moved
+    """create table if not exists ops.run_headlines (
+        run_id varchar primary key, recorded_at timestamptz not null, period varchar,
+        kpis varchar not null)""",
     """create table if not exists ops.quality_results (
         run_id varchar not null, suite varchar not null, layer varchar not null,
         expectation_type varchar not null, kwargs varchar, success boolean not null,

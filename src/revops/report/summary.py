@@ -1,7 +1,7 @@
 """What a run tells the business at its end: the terminal summary and the Prefect artifact.
 
 Both speak of the reported period (the last complete month), the currency, the headline KPIs with
-their change from the previous month, stale sources, rows quarantined and unattributed leads, and
+their change from the previous month and since the previous run, stale sources, rows quarantined and unattributed leads, and
 where the HTML report is. ``write_run_report`` writes that report and returns the headline.
 """
 
@@ -65,21 +65,59 @@ def headline(data: d.ReportData) -> dict[str, Any]:
     }
 
 
+def since_previous_run(wh, h: dict[str, Any], run_id: str) -> None:
+    """Each headline KPI gains its change since the previous run's report (``since_run``, and
+    ``since_run_text``), when that run reported the same period (a new month starts afresh);
+    this run's values are kept in ``ops.run_headlines`` for the next one."""
+    import json
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    prev = wh.fetch_all("select run_id, period, kpis from ops.run_headlines where run_id <> :r "
+                        "order by recorded_at desc limit 1", r=run_id)
+    before = json.loads(prev[0]["kpis"]) if prev and prev[0]["period"] == h["period"] else {}
+    h["previous_run"] = prev[0]["run_id"] if prev else None
+    kinds = {key: kind for key, _, kind, _ in d.TILES}
+    for k in h["kpis"]:
+        old = before.get(k["key"])
+        k["since_run"] = None if old is None or k["value"] is None else k["value"] - old
+        if k["since_run"] is None:
+            k["since_run_text"] = "n/a"
+        elif k["since_run"] == 0:
+            k["since_run_text"] = "no change"
+        else:
+            text_ = fmt_value(abs(k["since_run"]), kinds[k["key"]], h["currency"])
+            k["since_run_text"] = ("+" if k["since_run"] > 0 else "−") + text_
+    with wh.engine.begin() as conn:
+        conn.execute(text("delete from ops.run_headlines where run_id = :r"), {"r": run_id})
+        conn.execute(text("insert into ops.run_headlines (run_id, recorded_at, period, kpis) "
+                          "values (:r, :at, :p, :k)"),
+                     {"r": run_id, "at": datetime.now(UTC), "p": h["period"],
+                      "k": json.dumps({k["key"]: k["value"] for k in h["kpis"]})})
+
+
 def write_run_report(warehouse_url: str, data_dir: Path, currency: str = "",
-                     sla_hours: float | None = None, path: Path | None = None) -> tuple[Path, dict[str, Any]]:
+                     sla_hours: float | None = None, path: Path | None = None,
+                     run_id: str | None = None) -> tuple[Path, dict[str, Any]]:
     """Write the HTML report of the published marts (default ``<data dir>/report/kpi_report.html``)
-    and return its path and the headline, read once from the warehouse."""
+    and return its path and the headline, read once from the warehouse; with the ``run_id`` of
+    the run that published them, the headline also says what moved since the previous run."""
     from revops.load.warehouse import Warehouse
 
     path = path or report_path(data_dir)
     with Warehouse(warehouse_url) as wh:
         data = d.load(wh, currency)
+        h = headline(data)
+        if run_id:
+            wh.ensure_schemas()
+            since_previous_run(wh, h, run_id)
     html = render_report(data, path, sla_hours)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(path)  # a reader never opens half a file
-    return path, headline(data)
+    return path, h
 
 
 def health_lines(h: dict[str, Any]) -> list[str]:
@@ -118,8 +156,9 @@ def markdown_summary(run_id: str, extracted: list[dict[str, Any]], published: li
     lines = [f"# Nightly sync `{run_id}`", ""]
     if h:
         lines += [f"## {title(h)}", "", f"Data from {h['data_from']} to {h['data_to']}.", "",
-                  "| KPI | value | previous month | change |", "|---|---:|---:|---:|"]
-        lines += [f"| {k['label']} | {k['text']} | {k['previous_text']} | {k['change_text']} |" for k in h["kpis"]]
+                  "| KPI | value | previous month | change | since the previous run |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {k['label']} | {k['text']} | {k['previous_text']} | {k['change_text']} "
+                  f"| {k.get('since_run_text', 'n/a')} |" for k in h["kpis"]]
         lines += [""] + [f"- {line}" for line in health_lines(h)]
     else:
         lines += ["The KPI report could not be written: see the run's log."]
@@ -135,7 +174,8 @@ def markdown_summary(run_id: str, extracted: list[dict[str, Any]], published: li
     return "\n".join(lines)
 
 
-def publish_report(summary: dict[str, Any], link_artifact: bool = False) -> Path | None:
+def publish_report(summary: dict[str, Any], run_id: str | None = None,
+                   link_artifact: bool = False) -> Path | None:
     """At the end of a successful run (the Prefect flow or the same sequence in-process): write
     the HTML report under the data dir, with ``link_artifact`` attach it to the flow run as the
     ``kpi-report`` link artifact (a file:// link on the machine that ran the flow), and add
@@ -151,7 +191,7 @@ def publish_report(summary: dict[str, Any], link_artifact: bool = False) -> Path
     path, h = None, None
     try:
         path, h = write_run_report(settings.warehouse_url, settings.data_dir, settings.reporting_currency,
-                                   settings.lead_response_sla_hours)
+                                   settings.lead_response_sla_hours, run_id=run_id)
     except Exception:  # noqa: BLE001 - the data is published; say why the report is missing
         logger.exception("the KPI report could not be written")
     if path is not None:
