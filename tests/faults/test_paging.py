@@ -3,7 +3,7 @@ format: an empty page that still carries a next cursor, a cursor the server repe
 the server silently lowers. Every record is read (nothing lost); a page read twice is the same
 records (they merge on the key in raw); a cursor that keeps repeating stops with a clear error
 instead of reading forever. HubSpot: search (keyset paging) and the list endpoints (owners,
-recycle bin, forms); Meta: ``paging.next`` on campaigns and insights."""
+recycle bin, forms); Meta: ``paging.next`` on campaigns and insights; Salesforce: ``nextRecordsUrl`` of every query."""
 
 from __future__ import annotations
 
@@ -21,9 +21,14 @@ pytestmark = pytest.mark.faults
 PATHS = {
     "hubspot": ("/search", "/crm/v3/owners", "archived=true"),
     "meta": ("/insights", "/campaigns"),
+    "salesforce": ("/query",),  # query and queryAll, first pages and queryMore locators
 }
 #: per platform, an endpoint whose cursor keeps repeating, and the stream that reads it
-LOOPING = {"hubspot": ("/crm/v3/owners", "owners"), "meta": ("/insights", "ads_insights")}
+LOOPING = {
+    "hubspot": ("/crm/v3/owners", "owners"),
+    "meta": ("/insights", "ads_insights"),
+    "salesforce": ("/query", "leads"),
+}
 
 
 
