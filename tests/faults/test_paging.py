@@ -3,7 +3,8 @@ format: an empty page that still carries a next cursor, a cursor the server repe
 the server silently lowers. Every record is read (nothing lost); a page read twice is the same
 records (they merge on the key in raw); a cursor that keeps repeating stops with a clear error
 instead of reading forever. HubSpot: search (keyset paging) and the list endpoints (owners,
-recycle bin, forms); Meta: ``paging.next`` on campaigns and insights; Salesforce: ``nextRecordsUrl`` of every query."""
+recycle bin, forms); LinkedIn: ``metadata.nextPageToken`` of the entity finders; Meta: ``paging.next`` on campaigns
+and insights; Salesforce: ``nextRecordsUrl`` of every query."""
 
 from __future__ import annotations
 
@@ -20,12 +21,16 @@ pytestmark = pytest.mark.faults
 #: per platform, the endpoints that page (the first must be served: it pages on every read)
 PATHS = {
     "hubspot": ("/search", "/crm/v3/owners", "archived=true"),
+    "linkedin": ("/creatives", "/adCampaigns", "/adCampaignGroups"),  # analytics does not page
     "meta": ("/insights", "/campaigns"),
     "salesforce": ("/query",),  # query and queryAll, first pages and queryMore locators
 }
+#: settings that make a platform page at all on the small test world
+EXTRA = {"linkedin": {"REVOPS_LINKEDIN_PAGE_SIZE": "2"}}
 #: per platform, an endpoint whose cursor keeps repeating, and the stream that reads it
 LOOPING = {
     "hubspot": ("/crm/v3/owners", "owners"),
+    "linkedin": ("/creatives", "creatives"),
     "meta": ("/insights", "ads_insights"),
     "salesforce": ("/query", "leads"),
 }
@@ -37,7 +42,8 @@ LOOPING = {
 def paged(request):
     app = get_sandbox(request.param).app(WORLD, token=TOKEN)
     with SandboxServer(app) as server:
-        yield request.param, app, get_spec(request.param).build(_settings(get_spec(request.param), server.url))
+        spec = get_spec(request.param)
+        yield request.param, app, spec.build(_settings(spec, server.url, EXTRA.get(request.param)))
 
 
 @pytest.mark.parametrize("fault", PAGING_FAULTS)
@@ -57,7 +63,7 @@ def test_a_cursor_that_keeps_repeating_stops_with_a_clear_error(platform):
     path, name = LOOPING[platform]
     app = get_sandbox(platform).app(WORLD, token=TOKEN)
     with SandboxServer(app) as server:
-        source = get_spec(platform).build(_settings(get_spec(platform), server.url))
+        source = get_spec(platform).build(_settings(get_spec(platform), server.url, EXTRA.get(platform)))
         app.faults.add("repeat_cursor", times=10_000, path=path, after=0)
         stream = next(s for s in source.streams if s.name == name)
         with pytest.raises(FatalAPIError, match="cursor"):
