@@ -55,4 +55,6 @@ def test_new_missing_and_retyped_fields(warehouse_url, tmp_path):
         pipeline.sync_source(settings, wh, run_id, "meta", full_refresh=True)
         assert wh.scalar('select count(*) from raw."meta__ads_insights"') == META_ROWS
         assert wh.scalar(KEY_SQL) == 0
+        # a re-read row is replaced whole (both engines): the field the platform stopped sending is null
+        assert wh.scalar('select count(quality_ranking) from raw."meta__ads_insights"') == 0
         wh.dispose()
