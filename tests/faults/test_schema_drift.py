@@ -1,5 +1,5 @@
 """Schema drift through the real extract, validate and load (no dbt), on both engines: a field
-nobody asked for, a declared field missing from a record, a value whose type changed. Each bad
+nobody asked for (kept as a new raw column), a declared field missing from a record, a value whose type changed. Each bad
 record is quarantined with its key and the rule it broke; every other record loads; nothing is
 doubled; once the platform sends them right again, a rerun loads them and raw equals the world."""
 
@@ -42,12 +42,19 @@ def test_new_missing_and_retyped_fields(warehouse_url, tmp_path):
         assert all("spend" in b["reasons"] for b in bad) and all(b["record_key"] for b in bad)
         assert wh.scalar('select count(*) from raw."meta__ads_insights"') == META_ROWS - 2
         assert wh.scalar(KEY_SQL) == 0
-        with wh.engine.connect() as conn:  # the new field is not a column (dropped at the connector)
-            assert "quality_ranking" not in wh.columns(conn, "raw", "meta__ads_insights")
+        with wh.engine.connect() as conn:  # the new field is kept: a new string column in raw
+            assert "quality_ranking" in wh.columns(conn, "raw", "meta__ads_insights")
+        kept = wh.fetch_all('select quality_ranking, count(*) as n from raw."meta__ads_insights" '
+                            "group by quality_ranking order by quality_ranking")
+        # the first page carried it (the value the sandbox sent), the later pages did not
+        assert [k["quality_ranking"] for k in kept] == ["ABOVE_AVERAGE", None]
+        assert 0 < kept[0]["n"] < META_ROWS - 2
         wh.finish_run(run_id, "completed")
         # the platform sends them right again: a full re-read loads them, nothing doubled
         run_id = wh.start_run("test")
         pipeline.sync_source(settings, wh, run_id, "meta", full_refresh=True)
         assert wh.scalar('select count(*) from raw."meta__ads_insights"') == META_ROWS
         assert wh.scalar(KEY_SQL) == 0
+        # a re-read row is replaced whole (both engines): the field the platform stopped sending is null
+        assert wh.scalar('select count(quality_ranking) from raw."meta__ads_insights"') == 0
         wh.dispose()

@@ -366,10 +366,26 @@ def test_forbidden_is_fatal_with_linkedins_message(app, make_source):
 
 
 def test_schema_drift_keeps_the_declared_columns(app, world, make_source):
-    app.faults.add("schema_drift", times=5, path="/adAnalytics")
+    """A field LinkedIn newly sends (``costInUsd``, not requested) is kept as a new string column
+    holding what was sent; the declared columns are unchanged; normal reads add no column."""
+    source = make_source()
+    for stream in source.streams:  # normal reads: no column beyond the declared ones
+        _, clean, _ = read(source, stream.name)
+        assert {tuple(b.records.schema.names) for b in clean} == {tuple(stream.schema.names)}, stream.name
+    app.faults.add("schema_drift", times=1, path="/adAnalytics")  # the one analytics request
     rows, batches, _ = read(make_source(), "ad_analytics")
-    assert "costInUsd" not in batches[0].records.schema.names
-    assert_rows_equal_world(by_key(rows), world_rows(world, app.as_of))
+    assert not app.faults._items, "the drift was served"
+    declared = next(s for s in source.streams if s.name == "ad_analytics").schema.names
+    assert batches[0].records.schema.names == [*declared, "costInUsd"]
+    want = world_rows(world, app.as_of)
+    drifted = by_key([r for b in batches[:1] for r in b.records.to_pylist()])
+    assert drifted
+    cents = Decimal("0.01")
+    for key, row in drifted.items():  # the value sent: the day's spend in USD at the sandbox's rate
+        sent = Decimal(row["costInUsd"]).quantize(cents)
+        assert sent == (want[key].spend * Decimal("1.0841")).quantize(cents), key
+    assert all(r.get("costInUsd") is None for b in batches[1:] for r in b.records.to_pylist())
+    assert_rows_equal_world(by_key(rows), want)
 
 
 def test_malformed_record_is_stored_as_sent(app, make_source):

@@ -333,9 +333,20 @@ def test_high_usage_pauses_before_the_next_call(app, make_source):
 
 
 def test_schema_drift_keeps_the_declared_columns(app, world, make_source):
+    """A field Meta newly sends is kept as a new string column with the values sent; the
+    declared columns are unchanged; an undrifted read has exactly the declared columns."""
+    source = make_source()
+    for stream in source.streams:  # normal reads: no column beyond the declared ones
+        _, clean, _ = read(source, stream.name)
+        assert {tuple(b.records.schema.names) for b in clean} == {tuple(stream.schema.names)}, stream.name
     app.faults.add("schema_drift", times=3, path="/insights")
     rows, batches, _ = read(make_source(), "ads_insights")
-    assert "quality_ranking" not in batches[0].records.schema.names
+    assert not app.faults._items, "the drift was served"
+    declared = next(s for s in source.streams if s.name == "ads_insights").schema.names
+    drifted = [r for b in batches[:3] for r in b.records.to_pylist()]
+    assert drifted and batches[0].records.schema.names == [*declared, "quality_ranking"]
+    assert {r["quality_ranking"] for r in drifted} == {"ABOVE_AVERAGE"}  # what the sandbox sent
+    assert all(r.get("quality_ranking") is None for b in batches[3:] for r in b.records.to_pylist())
     assert_rows_equal_world(by_key(rows), world_rows(world, app.as_of))
 
 

@@ -87,7 +87,8 @@ TRANSPORT_FAULTS = ("gateway_429", "gateway_502", "gateway_503", "connection_res
 #: faults a platform renders inside a normal answer (its endpoints read ``SandboxApp.fault_of``):
 #: ``empty_page`` no results but a next cursor (the rows come on the next page), ``repeat_cursor``
 #: the page's next cursor is the one the request sent (the same page again), ``short_page`` fewer
-#: rows than the limit asked, silently, with a next cursor after them. HubSpot renders them.
+#: rows than the limit asked, silently, with a next cursor after them. HubSpot, Meta, LinkedIn
+#: (entity finders) and Salesforce render them, each in its own paging format.
 PAGING_FAULTS = ("empty_page", "repeat_cursor", "short_page")
 
 _GATEWAY_PAGES = {

@@ -61,12 +61,33 @@ class Source(Protocol):
         ...
 
 
+#: a record's key holding the fields the platform sent that the stream does not declare (schema
+#: drift), ``{name: raw string}``: each becomes a new string column, so a new field is kept, not
+#: dropped. A connector fills it only from the API object's own undeclared fields (see
+#: :func:`new_fields`); any other key a connector puts in a record that the schema lacks drops.
+NEW_FIELDS = "_new_fields"
+
+
+def new_fields(api_object: dict[str, Any], stream: Stream, read: Any = ()) -> dict[str, str | None]:
+    """The fields of ``api_object`` that ``stream`` does not declare and the connector does not
+    ``read`` itself (e.g. a date range it turns into ``date_start``), as raw strings."""
+    declared = set(stream.schema.names) | set(read)
+    return {k: raw_string(v) for k, v in api_object.items() if k not in declared and k != NEW_FIELDS}
+
+
 def records_to_table(stream: Stream, records: list[dict[str, Any]]) -> pa.Table:
-    """Build the stream's Arrow table; keys missing from a record become nulls, extra keys drop."""
+    """Build the stream's Arrow table; keys missing from a record become nulls, extra keys drop,
+    except the platform's new fields a connector passes under :data:`NEW_FIELDS`: each becomes a
+    string column after the declared ones (null in records without it)."""
     columns = {
         f.name: [r.get(f.name) for r in records] for f in stream.schema
     }
-    return pa.Table.from_pydict(columns, schema=stream.schema)
+    extra = sorted({k for r in records for k in (r.get(NEW_FIELDS) or {}) if k not in columns})
+    schema = stream.schema
+    for name in extra:
+        columns[name] = [(r.get(NEW_FIELDS) or {}).get(name) for r in records]
+        schema = schema.append(pa.field(name, pa.string()))
+    return pa.Table.from_pydict(columns, schema=schema)
 
 
 def raw_string(value: Any) -> str | None:

@@ -187,7 +187,7 @@ class LinkedInSandbox(SandboxApp):
                 for c in self._groups(acct)
                 if self._group_status(c) in statuses
             ]
-            return json_response(_page(rows, args))
+            return json_response(_page(rows, args, request.environ.get("sandbox.fault")))
         except LinkedInError as err:
             return err.response()
 
@@ -203,7 +203,7 @@ class LinkedInSandbox(SandboxApp):
                 for gid, gname in self._ad_groups(group)
                 if self._campaign_status(group) in statuses
             ]
-            return json_response(_page(rows, args))
+            return json_response(_page(rows, args, request.environ.get("sandbox.fault")))
         except LinkedInError as err:
             return err.response()
 
@@ -224,7 +224,7 @@ class LinkedInSandbox(SandboxApp):
                 and self._visible(self.world.campaign_by_id[ad.campaign_id])
                 and (wanted is None or ad.ad_group_id in wanted)
             ]
-            return json_response(_page(rows, args))
+            return json_response(_page(rows, args, request.environ.get("sandbox.fault")))
         except LinkedInError as err:
             return err.response()
 
@@ -557,8 +557,11 @@ def _fields(raw: str | None) -> tuple[str, ...]:
     return fields
 
 
-def _page(rows: list[dict[str, Any]], args: dict[str, str]) -> dict[str, Any]:
-    """Cursor paging: ``metadata.nextPageToken`` only while rows remain."""
+def _page(rows: list[dict[str, Any]], args: dict[str, str], fault: str | None = None) -> dict[str, Any]:
+    """Cursor paging: ``metadata.nextPageToken`` only while rows remain; the paging faults shape
+    it: ``short_page`` half the page size, ``empty_page`` no elements and a token to the same
+    offset (spelled ``offset:<n>:e``: opaque, so it is no repeat), ``repeat_cursor`` the elements
+    and the request's own token (a first page: a token to offset 0)."""
     try:
         size = int(args.get("pageSize", DEFAULT_PAGE_SIZE))
     except ValueError as exc:
@@ -569,15 +572,24 @@ def _page(rows: list[dict[str, Any]], args: dict[str, str]) -> dict[str, Any]:
     if "pageToken" in args:
         try:
             text = base64.urlsafe_b64decode(args["pageToken"] + "=" * (-len(args["pageToken"]) % 4)).decode()
-            prefix, index = text.split(":")
-            if prefix != "offset":
+            prefix, index, *mark = text.split(":")
+            if prefix != "offset" or mark not in ([], ["e"]):
                 raise ValueError(prefix)
             offset = int(index)
         except (ValueError, UnicodeDecodeError) as exc:
             raise bad_request("Invalid pageToken") from exc
+
+    def token(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    if fault == "short_page":
+        size = max(1, size // 2)
+    if fault == "empty_page" and offset < len(rows):
+        return {"elements": [], "metadata": {"nextPageToken": token(f"offset:{offset}:e")}}
     chunk = rows[offset : offset + size]
     metadata: dict[str, Any] = {}
-    if offset + size < len(rows):
-        token = base64.urlsafe_b64encode(f"offset:{offset + size}".encode()).decode().rstrip("=")
-        metadata["nextPageToken"] = token
+    if fault == "repeat_cursor" and chunk:
+        metadata["nextPageToken"] = token(f"offset:{offset}")
+    elif offset + size < len(rows):
+        metadata["nextPageToken"] = token(f"offset:{offset + size}")
     return {"elements": chunk, "metadata": metadata}

@@ -19,7 +19,9 @@ Faults (``app.faults.add(kind)``): ``rate_limit``, ``server_error``, ``expired_t
 amount of data"), ``high_usage`` (a normal answer whose usage header says 97 %) and
 ``schema_drift`` (rows carry a field nobody asked for),
 ``malformed_record`` (the first insights row of the page has spend "N/A"),
-``missing_field`` (the first insights row of the page comes without its ``spend``).
+``missing_field`` (the first insights row of the page comes without its ``spend``), and the
+paging faults ``empty_page``, ``repeat_cursor``, ``short_page`` on the paged edges (campaigns,
+insights) in Graph's envelope (see ``_page``).
 
 This module must not import the connector: it is the other side of the wire.
 """
@@ -420,15 +422,16 @@ def _paging_args(request: Request) -> tuple[int, int]:
     return limit, 0
 
 
-def _encode_cursor(index: int) -> str:
-    return base64.urlsafe_b64encode(f"sandbox-row:{index}".encode()).decode().rstrip("=")
+def _encode_cursor(index: int, empty: bool = False) -> str:
+    text = f"sandbox-row:{index}" + (":e" if empty else "")  # ``:e``: an ``empty_page``'s cursor
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def _decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, index = text.split(":")
-        if prefix != "sandbox-row":
+        prefix, index, *mark = text.split(":")
+        if prefix != "sandbox-row" or mark not in ([], ["e"]):
             raise ValueError(prefix)
         return int(index)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -436,7 +439,18 @@ def _decode_cursor(cursor: str) -> int:
 
 
 def _page(request: Request, rows: list[dict[str, Any]], limit: int, offset: int) -> dict[str, Any]:
-    """Graph's envelope: cursors for the page, ``next`` (absolute) only when rows remain."""
+    """Graph's envelope: cursors for the page, ``next`` (absolute) only when rows remain; the
+    paging faults (``sandbox.fault``) shape it: ``short_page`` half the limit, ``empty_page`` no
+    rows and a ``next`` to the same offset (a cursor spelled differently, so it is no repeat),
+    ``repeat_cursor`` the rows and a ``next`` that is the request's own URL."""
+    fault = request.environ.get("sandbox.fault")
+    args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("after", "before")]
+    base = f"{request.host_url.rstrip('/')}{request.path}"
+    if fault == "short_page":
+        limit = max(1, limit // 2)
+    if fault == "empty_page" and offset < len(rows):
+        after = _encode_cursor(offset - 1, empty=True)
+        return {"data": [], "paging": {"cursors": {}, "next": f"{base}?{urlencode([*args, ('after', after)])}"}}
     chunk = rows[offset : offset + limit]
     body: dict[str, Any] = {"data": chunk}
     if not chunk:
@@ -444,9 +458,9 @@ def _page(request: Request, rows: list[dict[str, Any]], limit: int, offset: int)
     last = offset + len(chunk) - 1
     cursors = {"before": _encode_cursor(offset), "after": _encode_cursor(last)}
     paging: dict[str, Any] = {"cursors": cursors}
-    args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("after", "before")]
-    base = f"{request.host_url.rstrip('/')}{request.path}"
-    if last + 1 < len(rows):
+    if fault == "repeat_cursor":
+        paging["next"] = f"{base}?{urlencode(list(request.args.items(multi=True)))}"
+    elif last + 1 < len(rows):
         paging["next"] = f"{base}?{urlencode([*args, ('after', _encode_cursor(last))])}"
     if offset > 0:
         paging["previous"] = f"{base}?{urlencode([*args, ('before', _encode_cursor(offset))])}"

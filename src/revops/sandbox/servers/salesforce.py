@@ -360,24 +360,39 @@ class SalesforceSandbox(SandboxApp):
         locator = "01g" + secrets.token_hex(6).upper()
         with self._lock:
             self._cursors[locator] = (endpoint, rendered, batch)
-        return json_response(self._page(version, locator, 0))
+        return json_response(self._page(version, locator, 0, request.environ.get("sandbox.fault")))
 
     def query_more(self, request: Request, version: str, locator: str) -> Response:
         name, _, offset = locator.rpartition("-")
+        offset = offset.removesuffix("e")  # the locator of an ``empty_page``
         with self._lock:
             known = name in self._cursors
         if not known or not offset.isdigit():
             return json_response(errors("invalid query locator", "INVALID_QUERY_LOCATOR"), 400)
-        return json_response(self._page(version, name, int(offset)))
+        return json_response(self._page(version, name, int(offset), request.environ.get("sandbox.fault")))
 
-    def _page(self, version: str, locator: str, offset: int) -> dict[str, Any]:
+    def _page(self, version: str, locator: str, offset: int, fault: str | None = None) -> dict[str, Any]:
+        """One ``query``/``queryMore`` answer from ``offset``, as the paging faults shape it:
+        ``short_page`` half the batch size (Salesforce treats it as a hint), ``empty_page`` no
+        records, not done, a ``nextRecordsUrl`` to the same offset (spelled ``<offset>e``: the
+        locator is opaque, so it is no repeat), ``repeat_cursor`` the records and a
+        ``nextRecordsUrl`` to the offset just read."""
         with self._lock:
             endpoint, rendered, batch = self._cursors[locator]
+        url = f"/services/data/v{version}/{endpoint}/{locator}-"
+        if fault == "short_page":
+            batch = max(1, batch // 2)
+        if fault == "empty_page" and offset < len(rendered):
+            return {"totalSize": len(rendered), "done": False, "nextRecordsUrl": f"{url}{offset}e",
+                    "records": []}
         page = rendered[offset: offset + batch]
         end = offset + len(page)
         body: dict[str, Any] = {"totalSize": len(rendered), "done": end >= len(rendered)}
-        if not body["done"]:
-            body["nextRecordsUrl"] = f"/services/data/v{version}/{endpoint}/{locator}-{end}"
+        if fault == "repeat_cursor" and page:
+            body["done"] = False
+            body["nextRecordsUrl"] = f"{url}{offset}"
+        elif not body["done"]:
+            body["nextRecordsUrl"] = f"{url}{end}"
         body["records"] = page
         return body
 

@@ -25,7 +25,17 @@ from typing import Any
 
 
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream, date_windows, raw_string, records_to_table, string_schema, utc_now
+from revops.sources.base import (
+    NEW_FIELDS,
+    Batch,
+    Stream,
+    date_windows,
+    new_fields,
+    raw_string,
+    records_to_table,
+    string_schema,
+    utc_now,
+)
 from revops.sources.http import http_options
 from revops.sources.errors import FatalAPIError
 from revops.sources.linkedin.client import (
@@ -279,6 +289,9 @@ def _analytics_record(element: dict[str, Any], account_urn: str, stream: Stream)
     record = flatten(element, stream)
     pivots = element.get("pivotValues") or []
     record["account_urn"] = account_urn
+    # the request projects its fields: anything else in the element is a field LinkedIn newly
+    # sends (schema drift), kept as a new column; dateRange and pivotValues are read below
+    record[NEW_FIELDS] = new_fields(element, stream, read=ANALYTICS_FIELDS)
     record["pivot_value"] = str(pivots[0]) if len(pivots) == 1 else None
     start = (element.get("dateRange") or {}).get("start") or {}
     try:

@@ -21,7 +21,17 @@ from zoneinfo import ZoneInfo
 
 
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream, date_windows, raw_string, records_to_table, string_schema, utc_now
+from revops.sources.base import (
+    NEW_FIELDS,
+    Batch,
+    Stream,
+    date_windows,
+    new_fields,
+    raw_string,
+    records_to_table,
+    string_schema,
+    utc_now,
+)
 from revops.sources.http import http_options
 from revops.sources.errors import FatalAPIError
 from revops.sources.meta.client import SECRET_ENV, MetaClient
@@ -186,11 +196,14 @@ def _window_meta(account_id: str, since: date, until: date) -> dict[str, str]:
 
 
 def _flatten(record: dict[str, Any], stream: Stream) -> dict[str, Any]:
-    """Keep the stream's columns as strings: scalars as Meta wrote them, arrays as JSON."""
+    """Keep the stream's columns as strings: scalars as Meta wrote them, arrays as JSON; a field
+    the stream does not declare (schema drift) rides along as a new column."""
     out: dict[str, Any] = {}
     for name in stream.schema.names:
         value = record.get(name)
         out[name] = json.dumps(value) if value is not None and name in JSON_FIELDS else raw_string(value)
+    # every request names its fields: anything else Meta sends is a new field, kept as a column
+    out[NEW_FIELDS] = new_fields(record, stream)
     return out
 
 
