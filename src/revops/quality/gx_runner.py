@@ -286,6 +286,9 @@ class _Runtime:
         gx_logger = logging.getLogger("great_expectations")
         if gx_logger.level == logging.NOTSET:
             gx_logger.setLevel(logging.WARNING)
+        # GX sets this one to INFO itself: a line per ephemeral context ("Created temporary
+        # directory ... for ephemeral docs site"), one per thread's runtime, on the operator's console
+        logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
         self.context = gx.get_context(mode="ephemeral")
         # GX shows a tqdm bar per validation unless the context's progress_bars say otherwise
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
