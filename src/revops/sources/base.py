@@ -75,6 +75,30 @@ def new_fields(api_object: dict[str, Any], stream: Stream, read: Any = ()) -> di
     return {k: raw_string(v) for k, v in api_object.items() if k not in declared and k != NEW_FIELDS}
 
 
+#: a paging cursor the server hands back this many times stops the read (a server paging in a
+#: loop would otherwise be read forever; a page read again merges on its key)
+MAX_CURSOR_REPEATS = 3
+
+
+class CursorRepeats:
+    """Follows a paging cursor and stops a read whose server repeats the cursor just followed
+    :data:`MAX_CURSOR_REPEATS` times in a row (``what`` names the read in the error)."""
+
+    def __init__(self, what: str, hint: str = ""):
+        self.what, self.hint = what, hint
+        self.last: str | None = None
+        self.repeats = 0
+
+    def follow(self, cursor: str | None) -> None:
+        from revops.sources.errors import FatalAPIError
+
+        self.repeats = self.repeats + 1 if cursor and cursor == self.last else 0
+        self.last = cursor
+        if self.repeats >= MAX_CURSOR_REPEATS:
+            raise FatalAPIError(f"{self.what} repeated the same paging cursor {self.repeats} times; "
+                                f"stopping instead of reading the same page forever{self.hint}")
+
+
 def records_to_table(stream: Stream, records: list[dict[str, Any]]) -> pa.Table:
     """Build the stream's Arrow table; keys missing from a record become nulls, extra keys drop,
     except the platform's new fields a connector passes under :data:`NEW_FIELDS`: each becomes a

@@ -31,7 +31,7 @@ from typing import Any
 import pyarrow as pa
 
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream, records_to_table
+from revops.sources.base import MAX_CURSOR_REPEATS, Batch, Stream, records_to_table
 from revops.sources.errors import FatalAPIError
 from revops.sources.http import http_options
 from revops.sources.hubspot.client import HubSpotClient
@@ -665,9 +665,8 @@ def _next_after(body: dict[str, Any]) -> str | None:
     return ((body.get("paging") or {}).get("next") or {}).get("after") or None
 
 
-#: times a list endpoint may hand back a cursor already followed (the page is read again and
-#: merges on its key) before the read stops: a server that keeps repeating would page forever
-MAX_CURSOR_REPEATS = 3
+# MAX_CURSOR_REPEATS (revops.sources.base): times a list endpoint may hand back a cursor already
+# followed, anywhere in the read (the page is read again and merges on its key), before it stops
 
 
 def _follow(body: dict[str, Any], seen: dict[str, int]) -> str | None:

@@ -32,13 +32,11 @@ from urllib.parse import quote
 
 import requests
 
+from revops.sources.base import CursorRepeats
 from revops.sources.errors import FatalAPIError, RetriableAPIError
 from revops.sources.http import ApiClient, retry_after_seconds
 
 log = logging.getLogger(__name__)
-
-#: a paging cursor repeated this many times in a row stops the read (a server paging in a loop)
-MAX_CURSOR_REPEATS = 3
 
 SECRET_ENV = "REVOPS_LINKEDIN_ACCESS_TOKEN"
 VERSION_ENV = "REVOPS_LINKEDIN_VERSION"
@@ -146,7 +144,7 @@ class LinkedInClient(ApiClient):
     ) -> Iterator[list[dict[str, Any]]]:
         """Entity finders: ``pageSize``/``pageToken`` until ``metadata.nextPageToken`` is absent."""
         token: str | None = None
-        repeats = 0
+        cursors = CursorRepeats(f"linkedin: {path}")
         while True:
             query = [*params, ("pageSize", str(page_size))]
             if token is not None:
@@ -156,17 +154,12 @@ class LinkedInClient(ApiClient):
             if not isinstance(elements, list):
                 raise FatalAPIError(f"linkedin: unexpected page shape from {path}")
             yield elements
-            sent, token = token, (body.get("metadata") or {}).get("nextPageToken")
+            token = (body.get("metadata") or {}).get("nextPageToken")
             if not token:
                 return
             # an empty page with a token is followed; a token that repeats the one just sent is
             # the same page again (it merges on its key), but a token looping forever stops
-            repeats = repeats + 1 if token == sent else 0
-            if repeats >= MAX_CURSOR_REPEATS:
-                raise FatalAPIError(
-                    f"linkedin: {path} repeated the same pageToken cursor {repeats} times; "
-                    "stopping instead of reading the same page forever"
-                )
+            cursors.follow(token)
 
 
 def _error_body(response: requests.Response) -> dict[str, Any]:

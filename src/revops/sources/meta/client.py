@@ -26,13 +26,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
+from revops.sources.base import CursorRepeats
 from revops.sources.errors import FatalAPIError, RetriableAPIError, SourceError
 from revops.sources.http import ApiClient
 
 log = logging.getLogger(__name__)
 
-#: a paging cursor repeated this many times in a row stops the read (a server paging in a loop)
-MAX_CURSOR_REPEATS = 3
 
 SECRET_ENV = "REVOPS_META_ACCESS_TOKEN"
 
@@ -206,7 +205,7 @@ class MetaClient(ApiClient):
         """Follow ``paging.next`` until absent; halve ``limit`` when Meta asks for less data."""
         url: str = path
         query: dict[str, Any] | None = dict(params)
-        last_next, repeats = None, 0
+        cursors = CursorRepeats(f"meta: {path}", " (a Graph API bug: retry later)")
         while True:
             try:
                 body = self.get_json(url, params=query)
@@ -218,13 +217,7 @@ class MetaClient(ApiClient):
             next_url = (body.get("paging") or {}).get("next")
             # an empty page with a next is not the end (follow it); a next that repeats the
             # cursor just read is the same page again (it merges on its key), but not forever
-            repeats = repeats + 1 if next_url and next_url == last_next else 0
-            if repeats >= MAX_CURSOR_REPEATS:
-                raise FatalAPIError(
-                    f"meta: {path} repeated the same paging cursor {repeats} times; stopping "
-                    "instead of reading the same page forever (a Graph API bug: retry later)"
-                )
-            last_next = next_url
+            cursors.follow(next_url)
             yield Page(body["data"], is_last=not next_url)
             if not next_url:
                 return

@@ -42,8 +42,7 @@ from typing import Any
 import pyarrow as pa
 
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream, records_to_table
-from revops.sources.errors import FatalAPIError
+from revops.sources.base import Batch, CursorRepeats, Stream, records_to_table
 from revops.sources.http import http_options
 from revops.sources.salesforce.client import InvalidQueryLocator, SalesforceClient
 
@@ -52,8 +51,6 @@ log = logging.getLogger(__name__)
 SOURCE = "salesforce"
 #: how often one read may restart after a dead query locator before giving up
 MAX_LOCATOR_RESTARTS = 3
-#: a paging cursor repeated this many times in a row stops the read (a server paging in a loop)
-MAX_CURSOR_REPEATS = 3
 
 
 @dataclass(frozen=True)
@@ -247,7 +244,7 @@ class SalesforceSource:
         endpoint = "queryAll" if obj.query_all else "query"
         body = self.client.get_json(self.client.query_path(endpoint),
                                     params={"q": build_soql(obj, since)}, headers=headers)
-        last_next, repeats = None, 0
+        cursors = CursorRepeats(f"salesforce: {obj.sobject} query (nextRecordsUrl)")
         while True:
             records = body.get("records") or []
             rows = [_row(obj, r) for r in records]
@@ -257,14 +254,9 @@ class SalesforceSource:
                 return
             # an empty page that is not done is followed; a nextRecordsUrl that repeats is the
             # same page again (it merges on Id), but a locator repeating in a loop stops the read
-            repeats = repeats + 1 if body["nextRecordsUrl"] == last_next else 0
-            if repeats >= MAX_CURSOR_REPEATS:
-                raise FatalAPIError(
-                    f"salesforce: {obj.sobject} query repeated the same cursor (nextRecordsUrl) "
-                    f"{repeats} times; stopping instead of reading the same page forever"
-                )
-            last_next = body["nextRecordsUrl"]
-            body = self.client.get_json(last_next, headers=headers)
+            next_url = body["nextRecordsUrl"]
+            cursors.follow(next_url)
+            body = self.client.get_json(next_url, headers=headers)
 
 
 def _row(obj: SObject, record: dict[str, Any]) -> dict[str, Any]:
