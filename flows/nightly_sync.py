@@ -17,24 +17,20 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from revops import pipeline
-from revops.runtime import show_progress
+from revops.runtime import EXTRACT_RETRIES, EXTRACT_RETRY_DELAY_SECONDS, show_progress
 from revops.report.summary import markdown_summary, publish_report
 from revops.settings import Settings, get_settings
-from revops.sources.errors import RetriableAPIError
+from revops.sources.errors import is_transient
 
 show_progress()  # a worker running this flow shows our progress lines too
 
 
 def _transient(task, task_run, state) -> bool:  # noqa: ARG001 - Prefect's signature
     """Retry a task only when it died of a transient cause (throttling, 5xx, network)."""
-    import requests
-
     try:
         state.result()
-    except (RetriableAPIError, requests.ConnectionError, requests.Timeout):
-        return True
-    except Exception:  # noqa: BLE001 - anything else is not worth retrying
-        return False
+    except Exception as exc:  # noqa: BLE001 - anything else is not worth retrying
+        return is_transient(exc)
     return False
 
 
@@ -42,7 +38,8 @@ def _as_task(fn: Callable[..., Any]) -> Callable[..., Any]:
     return task(fn, name=fn.__name__, cache_policy=NO_CACHE)
 
 
-@task(name="extract_source", retries=2, retry_delay_seconds=30, retry_condition_fn=_transient,
+@task(name="extract_source", retries=EXTRACT_RETRIES, retry_delay_seconds=EXTRACT_RETRY_DELAY_SECONDS,
+      retry_condition_fn=_transient,
       cache_policy=NO_CACHE, task_run_name="extract {source}")
 def extract_source(settings: Settings, run_id: str, source: str, full_refresh: bool = False,
                    window: pipeline.Window | None = None) -> pipeline.SourceResult:

@@ -171,16 +171,14 @@ def _extract_with_retries(settings, run_id: str, source: str, full_refresh: bool
     import logging
     import time
 
-    import requests
-
     from revops import pipeline
-    from revops.sources.errors import RetriableAPIError
+    from revops.sources.errors import is_transient
 
     for attempt in range(EXTRACT_RETRIES + 1):
         try:
             return pipeline.extract_source(settings, run_id, source, full_refresh)
-        except (RetriableAPIError, requests.ConnectionError, requests.Timeout) as exc:
-            if attempt == EXTRACT_RETRIES:
+        except Exception as exc:
+            if not is_transient(exc) or attempt == EXTRACT_RETRIES:
                 raise
             logging.getLogger("revops.runtime").warning(
                 "%s: %s; retrying in %.0f s (%d of %d)", source, type(exc).__name__,

@@ -21,3 +21,11 @@ class FatalAPIError(SourceError):
 
 class AuthExpiredError(SourceError):
     """The access token expired: refresh it once, then retry (if the platform can refresh)."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A source's failure worth running it again for: throttling, 5xx, the network. The nightly
+    flow's task retries and the in-process run's (revops.runtime) share this rule."""
+    import requests
+
+    return isinstance(exc, RetriableAPIError | requests.ConnectionError | requests.Timeout)
