@@ -157,6 +157,9 @@ OFFLINE_CAMPAIGNS = (
     ("Trade Journal Print", "print", "EUR"),
 )
 RENAME_SUFFIX = {"meta": " - Always On", "google_ads": " (2026)"}
+#: ad platforms whose ads carry URL tags the pipeline reads (Meta creative ``url_tags``, Google
+#: Ads ``final_url_suffix``); LinkedIn and Microsoft Advertising ads carry none in this world
+URL_TAG_PLATFORMS = ("meta", "google_ads")
 
 
 def offline_campaign_id(name: str) -> str:
@@ -783,6 +786,27 @@ class World:
             for slot, (at, camp, utm) in enumerate(touches, start=1):
                 if at < stop:
                     out.append(Touch(base + slot, c.contact_id, at, camp, utm))
+        return out
+
+    @cached_property
+    def ad_utm_campaign(self) -> dict[str, str]:
+        """ad_id -> the ``utm_campaign`` value baked into the ad's URL tags when it was made (Meta
+        creative ``url_tags``, Google Ads ``final_url_suffix``): its campaign's name at creation
+        (the name the campaign's contacts carry) or its id, the conventions real accounts mix.
+        The first ad of each campaign carries the name, so every spelling of a campaign's
+        contacts is on at least one of its ads. Only platforms whose API exposes URL tags to the
+        pipeline (:data:`URL_TAG_PLATFORMS`). Drawn from its own random sequence: the rest of the
+        world is the same with or without it."""
+        rng = random.Random(self.config.seed + 4)
+        out: dict[str, str] = {}
+        named: set[str] = set()
+        for ad in self.ads:
+            if ad.platform not in URL_TAG_PLATFORMS or ad.ad_id is None:
+                continue
+            camp = self.campaign_by_id[ad.campaign_id]
+            by_name = ad.campaign_id not in named or rng.random() < 0.5
+            named.add(ad.campaign_id)
+            out[ad.ad_id] = camp.name if by_name else camp.campaign_id
         return out
 
     def person_touches(self, contact: Contact, as_of: datetime) -> list[Touch]:

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 from werkzeug.routing import Rule
@@ -72,12 +73,17 @@ CUSTOMER_FIELDS = frozenset({
 })
 CAMPAIGN_FIELDS = frozenset({
     "campaign.id", "campaign.name", "campaign.status", "campaign.advertising_channel_type",
-    "campaign.resource_name",
+    "campaign.resource_name", "campaign.final_url_suffix", "campaign.tracking_url_template",
 })
 AD_GROUP_FIELDS = frozenset({"ad_group.id", "ad_group.name", "ad_group.status", "ad_group.resource_name"})
 AD_GROUP_AD_FIELDS = frozenset({
     "ad_group_ad.ad.id", "ad_group_ad.ad.name", "ad_group_ad.status", "ad_group_ad.resource_name",
+    "ad_group_ad.ad.final_urls", "ad_group_ad.ad.final_url_suffix",
+    "ad_group_ad.ad.tracking_url_template",
 })
+#: the parameters every sandbox ad's final URL suffix carries besides utm_campaign
+#: (``{keyword}`` is a ValueTrack parameter: Google fills it in at click time, the API returns it as set)
+URL_SUFFIX_PREFIX = "utm_source=google&utm_medium=cpc"
 METRIC_FIELDS = frozenset({
     "metrics.impressions", "metrics.clicks", "metrics.cost_micros", "metrics.conversions",
     "metrics.conversions_value",
@@ -381,6 +387,9 @@ class GoogleAdsSandbox(SandboxApp):
                 "ad_group_ad.ad.id": ad[0],
                 "ad_group_ad.ad.name": ad[1],
                 "ad_group_ad.status": "ENABLED",
+                "ad_group_ad.ad.final_urls": ["https://www.acme.example/demo"],
+                "ad_group_ad.ad.final_url_suffix": _final_url_suffix(
+                    self.world.ad_utm_campaign.get(ad[0]), campaign_id),
             })
         return values
 
@@ -454,6 +463,12 @@ class GoogleAdsSandbox(SandboxApp):
                 (c.campaign_id,)
                 for c in self.world.campaigns
                 if c.platform == PLATFORM and self._exists(self.world.account_by_id[(PLATFORM, c.account_id)])
+            }
+        if stream_name == "ad_url_tags":
+            return {
+                (a.ad_group_id, a.ad_id)
+                for a in self.world.ads
+                if a.platform == PLATFORM and self._exists(self.world.account_by_id[(PLATFORM, a.account_id)])
             }
         if stream_name == "ad_group_ad_daily":
             return {
@@ -598,6 +613,16 @@ def render(values: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
         if value is not None:
             _put(out, field, value)
     return out
+
+
+def _final_url_suffix(utm_campaign: str | None, campaign_id: str | None) -> str | None:
+    """An ad's final URL suffix as an advertiser sets it: ``key=value`` pairs joined by ``&``,
+    spaces in a value as ``+``; an ad tagged by its campaign id carries the ValueTrack parameter
+    ``{campaignid}``, which the API returns as set (Google fills it in at click time)."""
+    if utm_campaign is None:
+        return None
+    value = "{campaignid}" if utm_campaign == campaign_id else quote_plus(utm_campaign)
+    return f"{URL_SUFFIX_PREFIX}&utm_campaign={value}&utm_term={{keyword}}"
 
 
 def _put(out: dict[str, Any], field: str, value: Any) -> None:

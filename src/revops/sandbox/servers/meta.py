@@ -37,7 +37,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from werkzeug.routing import Rule
@@ -70,6 +70,15 @@ INSIGHT_FIELDS = frozenset({
     "action_values", "cpm", "ctr", "cpc", "date_start", "date_stop",
 })
 DEFAULT_INSIGHT_FIELDS = ("account_id", "impressions", "spend")
+AD_FIELDS = frozenset({
+    "id", "account_id", "name", "campaign_id", "adset_id", "status", "effective_status",
+    "created_time", "updated_time", "creative",
+})
+#: the ad creative's fields an ads read can expand (``creative{id,url_tags}``)
+CREATIVE_FIELDS = frozenset({"id", "name", "url_tags", "object_story_spec"})
+#: the URL tags every sandbox creative carries besides utm_campaign (``{{ad.id}}`` is one of
+#: Meta's macros: it stays unexpanded in the API and is filled in when the ad is shown)
+URL_TAG_PREFIX = "utm_source=facebook&utm_medium=paid_social"
 #: which entity a row is at each level, and the entity fields a level can show
 LEVELS: dict[str, tuple[str, ...]] = {
     "account": (),
@@ -131,6 +140,7 @@ class MetaSandbox(SandboxApp):
             Rule("/<version>/act_<account_id>", endpoint="account"),
             Rule("/<version>/act_<account_id>/campaigns", endpoint="campaigns"),
             Rule("/<version>/act_<account_id>/insights", endpoint="insights"),
+            Rule("/<version>/act_<account_id>/ads", endpoint="ads"),
         ]
 
     def authorized(self, request: Request) -> bool:
@@ -274,6 +284,48 @@ class MetaSandbox(SandboxApp):
         page = _page(request, shown, limit, offset)
         return self._ok(request, page, acct.account_id, "ads_insights")
 
+    def ads(self, request: Request, version: str, account_id: str) -> Response:
+        """``GET /act_{id}/ads``: the account's ads with their creative expanded on request
+        (``fields=id,campaign_id,creative{id,url_tags}``); a creative shows ``id`` always."""
+        try:
+            acct = self._account(version, account_id)
+            fields, creative_fields = _expanded_fields(request, AD_FIELDS, "creative", CREATIVE_FIELDS)
+            limit, offset = _paging_args(request)
+        except GraphError as err:
+            return self._error(err)
+        rows = []
+        for ad in self.world.ads:
+            if ad.platform != PLATFORM or ad.account_id != acct.account_id:
+                continue
+            camp = self.world.campaign_by_id[ad.campaign_id]
+            created = self._created(camp)
+            if created > self.as_of:
+                continue
+            full: dict[str, Any] = {
+                "id": ad.ad_id,
+                "account_id": ad.account_id,
+                "name": ad.ad_name,
+                "campaign_id": ad.campaign_id,
+                "adset_id": ad.ad_group_id,
+                "status": "ACTIVE",
+                "effective_status": "ACTIVE",
+                "created_time": _graph_time(created),
+                "updated_time": _graph_time(created),
+            }
+            if creative_fields is not None:
+                creative = {
+                    "id": str(int(ad.ad_id) + 500_000_000),  # type: ignore[arg-type]
+                    "name": ad.ad_name,
+                    "url_tags": _url_tags(self.world.ad_utm_campaign.get(ad.ad_id or ""), ad.campaign_id),
+                }
+                full["creative"] = {k: v for k, v in creative.items()
+                                    if k == "id" or (k in creative_fields and v is not None)}
+            rows.append(_pick(full, fields))
+        if request.environ.get("meta.fault") == "schema_drift":
+            rows = [{**r, "preview_shareable_link": "https://fb.me/sandbox"} for r in rows]
+        page = _page(request, rows, limit, offset)
+        return self._ok(request, page, acct.account_id, "ads_management")
+
     # --- the world, as Meta would show it ---------------------------------------------------
     def _account(self, version: str, account_id: str) -> AdAccount:
         match = re.fullmatch(r"v(\d+)\.(\d+)", version)
@@ -377,6 +429,13 @@ class MetaSandbox(SandboxApp):
                 for c in self.world.campaigns
                 if c.platform == PLATFORM and self._created(c) <= self.as_of
             }
+        if stream_name == "ads":
+            return {
+                (a.ad_id,)
+                for a in self.world.ads
+                if a.platform == PLATFORM
+                and self._created(self.world.campaign_by_id[a.campaign_id]) <= self.as_of
+            }
         if stream_name == "ads_insights":
             return {
                 (r.ad.ad_id, r.day.isoformat())
@@ -401,6 +460,50 @@ def _fields(request: Request, allowed: frozenset[str], default: tuple[str, ...])
         if f not in allowed:
             raise bad_param(f"{f} is not valid for fields param.")
     return fields
+
+
+def _expanded_fields(
+    request: Request, allowed: frozenset[str], edge: str, edge_allowed: frozenset[str]
+) -> tuple[tuple[str, ...], frozenset[str] | None]:
+    """``fields`` with one field expansion (``creative{id,url_tags}``): (top-level fields, the
+    expanded object's fields, or None when it is not asked for; ``creative`` alone is its id)."""
+    raw = request.args.get("fields")
+    if raw is None:
+        return ("id",), None
+    parts, depth, cur = [], 0, ""
+    for ch in raw:
+        depth += ch == "{"
+        depth -= ch == "}"
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    top: list[str] = []
+    sub: frozenset[str] | None = None
+    for part in (p.strip() for p in parts if p.strip()):
+        name, _, rest = part.partition("{")
+        if name not in allowed:
+            raise bad_param(f"{name} is not valid for fields param.")
+        top.append(name)
+        if name == edge:
+            inner = frozenset(f.strip() for f in rest.rstrip("}").split(",") if f.strip())
+            unknown = inner - edge_allowed
+            if unknown:
+                raise bad_param(f"{sorted(unknown)[0]} is not valid for fields param.")
+            sub = inner | {"id"}
+    return tuple(top), sub
+
+
+def _url_tags(utm_campaign: str | None, campaign_id: str) -> str | None:
+    """A creative's ``url_tags`` as an advertiser types them: ``key=value`` pairs joined by
+    ``&``, a value with spaces percent-encoded; an ad tagged by its campaign id carries Meta's
+    ``{{campaign.id}}`` macro, which the API returns unexpanded."""
+    if utm_campaign is None:
+        return None
+    value = "{{campaign.id}}" if utm_campaign == campaign_id else quote(utm_campaign, safe="")
+    return f"{URL_TAG_PREFIX}&utm_campaign={value}&utm_content={{{{ad.id}}}}"
 
 
 def _pick(record: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:

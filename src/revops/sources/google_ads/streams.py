@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -52,6 +53,14 @@ AD_DAILY_FIELDS = (
     "metrics.conversions_value",
 )
 
+#: the URL options that carry an ad's tracking parameters: the ad's own final URL suffix and
+#: tracking template, and its campaign's (a lower level's suffix overrides a higher one's)
+URL_TAG_FIELDS = (
+    "customer.id", "campaign.id", "ad_group.id", "ad_group_ad.ad.id",
+    "ad_group_ad.ad.final_url_suffix", "ad_group_ad.ad.tracking_url_template",
+    "campaign.final_url_suffix", "campaign.tracking_url_template",
+)
+
 
 def column(field: str) -> str:
     """``ad_group_ad.ad.id`` -> ``ad_group_ad_ad_id``."""
@@ -75,6 +84,14 @@ CAMPAIGNS = Stream(
     primary_key=("campaign_id",),
     schema=_schema(CAMPAIGN_FIELDS),
     description="FROM campaign, REMOVED ones included: current names (full refresh).",
+)
+AD_URL_TAGS = Stream(
+    source=SOURCE,
+    name="ad_url_tags",
+    primary_key=("ad_group_id", "ad_group_ad_ad_id"),
+    schema=_schema(URL_TAG_FIELDS).append(pa.field("utm_campaign", pa.string())),
+    description="FROM ad_group_ad, no metrics: each ad's final URL suffix / tracking template and "
+                "the utm_campaign they carry (full refresh).",
 )
 AD_GROUP_AD_DAILY = Stream(
     source=SOURCE,
@@ -123,6 +140,7 @@ class GoogleAdsSource:
         return [
             CUSTOMERS,
             CAMPAIGNS,
+            AD_URL_TAGS,
             dataclasses.replace(AD_GROUP_AD_DAILY, lookback=self.settings.google_ads_lookback_days),
         ]
 
@@ -138,6 +156,7 @@ class GoogleAdsSource:
         readers = {
             CUSTOMERS.name: self._read_customers,
             CAMPAIGNS.name: self._read_campaigns,
+            AD_URL_TAGS.name: self._read_url_tags,
             AD_GROUP_AD_DAILY.name: self._read_ad_daily,
         }
         yield from readers[stream.name](stream, state)
@@ -160,6 +179,17 @@ class GoogleAdsSource:
         for customer_id in self.customer_ids:
             rows = self.client.search_stream(customer_id, gaql(CAMPAIGN_FIELDS, "campaign"))
             records = [flatten(r, CAMPAIGN_FIELDS) for r in rows]
+            yield Batch(stream, records_to_table(stream, records), meta={"customer_id": customer_id})
+
+    def _read_url_tags(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
+        """Every ad's URL options (an entity listing: no metrics, no date, every ad)."""
+        for customer_id in self.customer_ids:
+            rows = self.client.search_stream(customer_id, gaql(URL_TAG_FIELDS, "ad_group_ad"))
+            records = []
+            for r in rows:
+                rec = flatten(r, URL_TAG_FIELDS)
+                rec["utm_campaign"] = utm_campaign_of(rec)
+                records.append(rec)
             yield Batch(stream, records_to_table(stream, records), meta={"customer_id": customer_id})
 
     # --- ad_group_ad by day (incremental on segments.date, with lookback) --------------------
@@ -216,6 +246,33 @@ def flatten(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
         else:
             out[column(field)] = str(value)
     return out
+
+
+#: ValueTrack parameters that name the campaign for good (filled in at click time, returned as set)
+CAMPAIGN_ID_PARAMS = frozenset({"{campaignid}", "{_campaignid}"})
+
+
+def utm_campaign_of(rec: dict[str, Any]) -> str | None:
+    """The ``utm_campaign`` an ad's clicks carry: from the most specific URL option that has
+    one (the ad's final URL suffix, its tracking template's query, the campaign's suffix, its
+    template's), decoded (``+`` and ``%20`` are spaces); ``{campaignid}`` is the ad's campaign
+    id. None when no option carries it or it is another ValueTrack parameter."""
+    for col in ("ad_group_ad_ad_final_url_suffix", "ad_group_ad_ad_tracking_url_template",
+                "campaign_final_url_suffix", "campaign_tracking_url_template"):
+        text = rec.get(col)
+        if not text:
+            continue
+        query = urlsplit(text).query if "://" in text or "?" in text else text
+        values = parse_qs(query.lstrip("?&")).get("utm_campaign")
+        if not values:
+            continue
+        value = values[0].strip()
+        if value in CAMPAIGN_ID_PARAMS:
+            return rec.get("campaign_id")
+        if value.startswith("{") and value.endswith("}"):
+            return None
+        return value or None
+    return None
 
 
 def _client_from(settings: Settings) -> GoogleAdsClient:

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 
@@ -54,6 +55,12 @@ INSIGHT_FIELDS = (
 )
 #: insights columns: the requested fields plus the day Meta always adds
 INSIGHT_COLUMNS = (*INSIGHT_FIELDS[:8], "date_start", "date_stop", *INSIGHT_FIELDS[8:])
+AD_FIELDS = ("id", "account_id", "campaign_id", "adset_id", "name", "effective_status")
+#: the ad's creative, expanded in the same request (Graph field expansion)
+AD_REQUEST_FIELDS = (*AD_FIELDS, "creative{id,url_tags}")
+#: the ads stream's columns: the ad's fields, its creative's, and the utm_campaign the
+#: connector parses out of ``url_tags`` (see :func:`utm_campaign_of`)
+AD_COLUMNS = (*AD_FIELDS, "creative_id", "url_tags", "utm_campaign")
 #: fields that arrive as JSON arrays; stored re-serialised so staging can pick one action type
 JSON_FIELDS = frozenset({"actions", "action_values"})
 
@@ -70,6 +77,13 @@ CAMPAIGNS = Stream(
     primary_key=("id",),
     schema=string_schema(*CAMPAIGN_FIELDS),
     description="GET /act_{id}/campaigns: names resolve CRM lead sources (full refresh).",
+)
+ADS = Stream(
+    source=SOURCE,
+    name="ads",
+    primary_key=("id",),
+    schema=string_schema(*AD_COLUMNS),
+    description="GET /act_{id}/ads with creative{url_tags}: the utm_campaign each ad's URLs carry (full refresh).",
 )
 ADS_INSIGHTS = Stream(
     source=SOURCE,
@@ -111,6 +125,7 @@ class MetaSource:
         return [
             AD_ACCOUNTS,
             CAMPAIGNS,
+            ADS,
             dataclasses.replace(ADS_INSIGHTS, lookback=self.settings.meta_lookback_days),
         ]
 
@@ -121,6 +136,7 @@ class MetaSource:
         readers = {
             AD_ACCOUNTS.name: self._read_accounts,
             CAMPAIGNS.name: self._read_campaigns,
+            ADS.name: self._read_ads,
             ADS_INSIGHTS.name: self._read_insights,
         }
         yield from readers[stream.name](stream, state)
@@ -146,6 +162,15 @@ class MetaSource:
                 records = [_flatten(r, stream) for r in page.data]
                 table = records_to_table(stream, records)
                 yield Batch(stream, table, meta={"account_id": account_id})
+
+    def _read_ads(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
+        """Every ad with its creative's ``url_tags`` (ads are few: full refresh)."""
+        for account_id in self.account_ids:
+            params = {"fields": ",".join(AD_REQUEST_FIELDS), "limit": self.settings.meta_page_size}
+            path = self.client.path(f"act_{account_id}", "ads")
+            for page in self.client.iter_pages(path, params):
+                records = [_ad_record(r, stream) for r in page.data]
+                yield Batch(stream, records_to_table(stream, records), meta={"account_id": account_id})
 
     # --- insights (incremental on date_start, with lookback) -----------------------------
     def _read_insights(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
@@ -205,6 +230,40 @@ def _flatten(record: dict[str, Any], stream: Stream) -> dict[str, Any]:
     # every request names its fields: anything else Meta sends is a new field, kept as a column
     out[NEW_FIELDS] = new_fields(record, stream)
     return out
+
+
+def _ad_record(record: dict[str, Any], stream: Stream) -> dict[str, Any]:
+    """An ad as a row: its fields, its creative's id and ``url_tags``, and the utm_campaign."""
+    creative = record.get("creative") or {}
+    flat = {**{k: v for k, v in record.items() if k != "creative"},
+            "creative_id": creative.get("id"), "url_tags": creative.get("url_tags")}
+    out = _flatten(flat, stream)
+    out["utm_campaign"] = utm_campaign_of(creative.get("url_tags"), record.get("campaign_id"))
+    out[NEW_FIELDS].pop("utm_campaign", None)
+    return out
+
+
+#: Meta's URL-tag macros for the campaign, expanded when the ad is shown, returned unexpanded by
+#: the API: the only one that names the campaign for good is its id (a name macro is filled in
+#: with the name at publication, which the API does not tell)
+CAMPAIGN_ID_MACRO = "{{campaign.id}}"
+
+
+def utm_campaign_of(url_tags: str | None, campaign_id: str | None) -> str | None:
+    """The ``utm_campaign`` value of a creative's ``url_tags`` (``key=value`` pairs joined by
+    ``&``, values percent-encoded), decoded; ``{{campaign.id}}`` is the ad's own campaign id.
+    None without such a tag, or when it is another macro (``{{campaign.name}}``)."""
+    if not url_tags:
+        return None
+    values = parse_qs(url_tags.lstrip("?&"), keep_blank_values=False).get("utm_campaign")
+    if not values:
+        return None
+    value = values[0].strip()
+    if value == CAMPAIGN_ID_MACRO:
+        return campaign_id
+    if value.startswith("{{") and value.endswith("}}"):
+        return None
+    return value or None
 
 
 def _client_from(settings: Settings) -> MetaClient:
