@@ -840,6 +840,10 @@ class World:
         return {(a.platform, a.account_id): a for a in self.accounts}
 
     @cached_property
+    def ad_by_id(self) -> dict[str, Ad]:
+        return {a.ad_id: a for a in self.ads if a.ad_id is not None}
+
+    @cached_property
     def campaign_by_id(self) -> dict[str, Campaign]:
         return {c.campaign_id: c for c in self.campaigns}
 

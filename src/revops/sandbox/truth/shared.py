@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -251,23 +252,69 @@ def _norm(value: str | None) -> str | None:
     return re.sub(r"\s+", " ", value.strip().lower()) or None
 
 
-def kpi_unresolved_campaigns(
-    world: World, as_of: datetime | None = None, name_clocks: list[datetime] | None = None
-) -> list[dict]:
-    """The utm_campaign values (normalised) no campaign takes: not a campaign id, not a name the
-    campaign had at one of ``name_clocks`` (the syncs that saw names; default: one sync at
-    ``as_of``, a warehouse's first), with their contacts and leads, most leads first."""
+def campaign_aliases(path: Path = SEEDS / "campaign_aliases.csv") -> list[tuple[str, str, str]]:
+    """(alias, platform, campaign_id) rows a marketer keeps: configuration shared with the pipeline."""
+    with path.open() as fh:
+        return [(r["alias"], r["platform"], r["campaign_id"]) for r in csv.DictReader(fh)]
+
+
+def lead_source_resolver(
+    world: World,
+    as_of: datetime | None = None,
+    name_clocks: list[datetime] | None = None,
+    url_tags: bool = True,
+) -> Callable[[str | None], tuple[str, str] | None]:
+    """A function from a CRM ``utm_campaign`` value to the (platform, campaign_id) it resolves to,
+    or None, by the rule of docs/metrics.md "Lead source resolution", in order: a marketer's alias
+    (seeds/campaign_aliases.csv), a campaign id, the utm_campaign the URL tags of a campaign's own
+    ads carry (``World.ad_utm_campaign``; ads exist before the world's first day; ``url_tags=False``
+    is the rule without them), a name the campaign had at one of ``name_clocks`` (the syncs that
+    saw names; default one sync at ``as_of``). Case- and whitespace-insensitive; a value two
+    campaigns share at one step resolves at none of it (a later step may still take it)."""
     as_of = as_of or world.now
-    ids = {c.campaign_id for c in world.campaigns}
-    names: dict[str, set[str]] = defaultdict(set)
+    steps: list[dict[str, set[tuple[str, str]]]] = [defaultdict(set) for _ in range(4)]
+    for alias, platform, campaign_id in campaign_aliases():
+        if _norm(alias) is not None:
+            steps[0][_norm(alias)].add((platform, campaign_id))
     for camp in world.campaigns:
-        for name in [camp.name_as_of(t) for t in (name_clocks or [as_of])]:
-            names[_norm(name)].add(camp.campaign_id)
-    known = {n for n, camps in names.items() if len(camps) == 1}
+        key = (camp.platform, camp.campaign_id)
+        steps[1][camp.campaign_id].add(key)
+        for t in name_clocks or [as_of]:
+            steps[3][_norm(camp.name_as_of(t))].add(key)
+    if url_tags:
+        for ad_id, value in world.ad_utm_campaign.items():
+            ad = world.ad_by_id[ad_id]
+            steps[2][_norm(value)].add((ad.platform, ad.campaign_id))
+
+    def resolve(value: str | None) -> tuple[str, str] | None:
+        if value is None or _norm(value) is None:
+            return None
+        for i, step in enumerate(steps):
+            # ids compare as sent (trimmed) or normalised, like core.dim_contact's join
+            found = step.get(value.strip(), set()) | step.get(_norm(value), set()) if i == 1 \
+                else step.get(_norm(value), set())
+            if len(found) == 1:
+                return next(iter(found))
+        return None
+
+    return resolve
+
+
+def kpi_unresolved_campaigns(
+    world: World,
+    as_of: datetime | None = None,
+    name_clocks: list[datetime] | None = None,
+    url_tags: bool = True,
+) -> list[dict]:
+    """The utm_campaign values (normalised) no campaign takes (:func:`lead_source_resolver`: not
+    an alias, not an id, not a URL-tag value of exactly one campaign's ads, not a name the
+    campaign had at one of ``name_clocks``), with their contacts and leads, most leads first."""
+    as_of = as_of or world.now
+    resolve = lead_source_resolver(world, as_of, name_clocks, url_tags)
     groups: dict[str, dict] = {}
     for c in world.contacts_as_of(as_of):
         value = _norm(c.utm_campaign)
-        if value is None or c.utm_campaign.strip() in ids or value in ids or value in known:
+        if value is None or resolve(c.utm_campaign) is not None:
             continue
         g = groups.setdefault(value, {"contacts": 0, "leads": 0, "seen": []})
         g["contacts"] += 1
