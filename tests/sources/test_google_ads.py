@@ -151,7 +151,7 @@ def test_spec_points_settings_at_the_sandbox(server, world, make_source, monkeyp
     assert SPEC.configured(s) and SPEC.refreshes_auth and SANDBOX.small_pages_env is None
     assert SPEC.secret_env == "REVOPS_GOOGLE_ADS_REFRESH_TOKEN"
     source = make_source()
-    assert [st.name for st in source.streams] == ["customers", "campaigns", "ad_group_ad_daily"]
+    assert [st.name for st in source.streams] == ["customers", "campaigns", "ad_url_tags", "ad_group_ad_daily"]
     assert next(st for st in source.streams if st.name == "ad_group_ad_daily").lookback == 14
     monkeypatch.delenv("REVOPS_GOOGLE_ADS_REFRESH_TOKEN")
     assert not SPEC.configured(Settings(_env_file=None))
@@ -470,3 +470,25 @@ def test_errors_are_classified(status, body, expected):
     response._content = (body if isinstance(body, str) else json.dumps(body)).encode()
     with pytest.raises(expected):
         client.classify(response)
+
+
+def test_utm_campaign_comes_from_the_most_specific_url_option():
+    """An ad's final URL suffix replaces its campaign's; a tracking template carries the
+    parameters in its query; ValueTrack {campaignid} is the ad's campaign
+    (https://developers.google.com/google-ads/api/docs/ads/upgraded-urls/reports)."""
+    from revops.sources.google_ads.streams import utm_campaign_of
+
+    base = {"campaign_id": "17000000001", "ad_group_ad_ad_final_url_suffix": None,
+            "ad_group_ad_ad_tracking_url_template": None, "campaign_final_url_suffix": None,
+            "campaign_tracking_url_template": None}
+    ad = {**base, "ad_group_ad_ad_final_url_suffix": "utm_source=google&utm_campaign=Search+-+Brand+-+US",
+          "campaign_final_url_suffix": "utm_campaign=other"}
+    assert utm_campaign_of(ad) == "Search - Brand - US"
+    assert utm_campaign_of({**base, "campaign_final_url_suffix": "utm_campaign=Brand%20US"}) == "Brand US"
+    template = {**base, "ad_group_ad_ad_tracking_url_template": "{lpurl}?utm_campaign={campaignid}&kw={keyword}"}
+    assert utm_campaign_of(template) == "17000000001"
+    assert utm_campaign_of({**base, "ad_group_ad_ad_final_url_suffix": "utm_term={keyword}"}) is None
+    assert utm_campaign_of({**base, "ad_group_ad_ad_final_url_suffix": "utm_campaign={keyword}"}) is None
+    # the ad's own suffix replaces the campaign's (not merged): the campaign's value is not used
+    assert utm_campaign_of({**ad, "ad_group_ad_ad_final_url_suffix": "utm_term={keyword}"}) is None
+    assert utm_campaign_of(base) is None

@@ -143,7 +143,7 @@ def test_spec_points_settings_at_the_sandbox(server, world, make_source, monkeyp
     assert SANDBOX.small_pages_env == {"REVOPS_META_PAGE_SIZE": "25"}
     monkeypatch.delenv("REVOPS_META_ACCESS_TOKEN")
     assert not SPEC.configured(Settings(_env_file=None))
-    assert [st.name for st in source.streams] == ["ad_accounts", "campaigns", "ads_insights"]
+    assert [st.name for st in source.streams] == ["ad_accounts", "campaigns", "ads", "ads_insights"]
     assert next(st for st in source.streams if st.name == "ads_insights").lookback == 28
 
 
@@ -449,3 +449,17 @@ def test_connector_drops_a_token_found_in_paging_next(app, make_source):
     pages = list(client.iter_pages("v24.0/act_1001/insights", params))
     assert len(pages) >= 2 and pages[-1].is_last and not pages[0].is_last
     assert all("access_token" not in r.args for r in app.log[1:])
+
+
+def test_utm_campaign_is_decoded_from_the_creatives_url_tags():
+    """url_tags as Meta returns them: key=value pairs, values percent-encoded, macros unexpanded
+    (https://developers.facebook.com/docs/marketing-api/reference/ad-creative/)."""
+    from revops.sources.meta.streams import utm_campaign_of
+
+    tags = "utm_source=facebook&utm_medium=paid_social&utm_campaign=US%20Demo%20Request%20Q3&utm_content={{ad.id}}"
+    assert utm_campaign_of(tags, "238") == "US Demo Request Q3"
+    assert utm_campaign_of("utm_campaign={{campaign.id}}&utm_source=fb", "238") == "238"
+    assert utm_campaign_of("utm_campaign={{campaign.name}}", "238") is None  # the name at click time: unknown
+    assert utm_campaign_of("utm_source=fb", "238") is None
+    assert utm_campaign_of(None, "238") is None
+    assert utm_campaign_of("utm_campaign=Spring+Promo", "238") == "Spring Promo"

@@ -253,13 +253,14 @@ CAMPAIGN_ID_PARAMS = frozenset({"{campaignid}", "{_campaignid}"})
 
 
 def utm_campaign_of(rec: dict[str, Any]) -> str | None:
-    """The ``utm_campaign`` an ad's clicks carry: from the most specific URL option that has
-    one (the ad's final URL suffix, its tracking template's query, the campaign's suffix, its
-    template's), decoded (``+`` and ``%20`` are spaces); ``{campaignid}`` is the ad's campaign
-    id. None when no option carries it or it is another ValueTrack parameter."""
-    for col in ("ad_group_ad_ad_final_url_suffix", "ad_group_ad_ad_tracking_url_template",
-                "campaign_final_url_suffix", "campaign_tracking_url_template"):
-        text = rec.get(col)
+    """The ``utm_campaign`` an ad's clicks carry. Each URL option set at a lower level replaces
+    the higher level's (the ad's final URL suffix replaces its campaign's, not merged; likewise
+    the tracking template), so: the effective final URL suffix's utm_campaign, else the effective
+    tracking template's (in its query), decoded (``+`` and ``%20`` are spaces); ``{campaignid}``
+    is the ad's campaign id. None when neither carries it or it is another ValueTrack parameter."""
+    suffix = rec.get("ad_group_ad_ad_final_url_suffix") or rec.get("campaign_final_url_suffix")
+    template = rec.get("ad_group_ad_ad_tracking_url_template") or rec.get("campaign_tracking_url_template")
+    for text in (suffix, template):
         if not text:
             continue
         query = urlsplit(text).query if "://" in text or "?" in text else text
