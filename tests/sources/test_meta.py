@@ -453,7 +453,7 @@ def test_connector_drops_a_token_found_in_paging_next(app, make_source):
 
 def test_utm_campaign_is_decoded_from_the_creatives_url_tags():
     """url_tags as Meta returns them: key=value pairs, values percent-encoded, macros unexpanded
-    (https://developers.facebook.com/docs/marketing-api/reference/ad-creative/)."""
+    (https://developers.facebook.com/documentation/ads-commerce/marketing-api/reference/ad-creative)."""
     from revops.sources.meta.streams import utm_campaign_of
 
     tags = "utm_source=facebook&utm_medium=paid_social&utm_campaign=US%20Demo%20Request%20Q3&utm_content={{ad.id}}"
