@@ -40,5 +40,6 @@ def test_bad_row_is_quarantined_and_the_rest_loads(warehouse_url, tmp_path):
     )
     assert failed == [{"suite": "raw__meta__ads_insights",
                        "expectation_type": "expect_column_values_to_match_regex", "unexpected_count": 1}]
-    assert wh.scalar("select count(distinct suite) from ops.quality_results where layer = 'raw'") == 3
+    # one suite per Meta stream (ad_accounts, campaigns, ads, ads_insights)
+    assert wh.scalar("select count(distinct suite) from ops.quality_results where layer = 'raw'") == 4
     wh.dispose()
