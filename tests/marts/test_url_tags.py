@@ -3,8 +3,9 @@
 A company whose first sync comes after a campaign was renamed: its contacts carry the campaign's
 OLD name in ``utm_campaign`` (baked into the ad URLs when the ads were made), and no sync ever
 saw that name, so neither the id, the names nor the name history resolve it. The ads still carry
-it: Meta creatives' ``url_tags`` and Google Ads ads' ``final_url_suffix``, read by the connectors
-(``meta.ads``, ``google_ads.ad_url_tags``). One night, real HTTP to the sandboxes, the real
+it: Meta creatives' ``url_tags``, Google Ads ads' ``final_url_suffix`` and Microsoft Advertising
+ads' ``FinalUrlSuffix``, read by the connectors (``meta.ads``, ``google_ads.ad_url_tags``, the
+``microsoft_ads.ad_performance`` report). One night, real HTTP to the sandboxes, the real
 pipeline: the leads that used to be unattributed are attributed to their campaign, and the marts
 equal the sandbox's ground truth, whose resolution rule (``truth.shared.lead_source_resolver``)
 is computed from the world's own objects.
@@ -76,7 +77,9 @@ def _snapshot(url: str) -> dict:
                 "select platform, campaign_id, ad_id, utm_campaign, utm_campaign_key, url_tags"
                 " from staging.stg_meta__ad_url_tags union all"
                 " select platform, campaign_id, ad_id, utm_campaign, utm_campaign_key, url_tags"
-                " from staging.stg_google_ads__ad_url_tags"),
+                " from staging.stg_google_ads__ad_url_tags union all"
+                " select platform, campaign_id, ad_id, utm_campaign, utm_campaign_key, url_tags"
+                " from staging.stg_microsoft_ads__ad_url_tags"),
             "names_seen": {r["campaign_name"] for r in wh.fetch_all(
                 "select campaign_name from core.dim_campaign_name_history")},
             "contacts": {r["contact_id"]: r for r in wh.fetch_all(
@@ -113,8 +116,9 @@ def first_sync(request, tmp_path_factory) -> dict:
 
 
 def test_staging_url_tags_are_the_ads_own(first_sync) -> None:
-    """Every Meta and Google Ads ad with the utm_campaign its URL tags carry: the name as typed
-    (decoded from %20 / +) or, from the {{campaign.id}} / {campaignid} macro, its campaign's id."""
+    """Every Meta, Google Ads and Microsoft Advertising ad with the utm_campaign its URL tags
+    carry: the name as typed (decoded from %20 / +) or, from the {{campaign.id}} / {campaignid} /
+    {CampaignId} macro, its campaign's id."""
     got = {(r["platform"], r["campaign_id"], r["ad_id"], r["utm_campaign"]) for r in first_sync["tags"]}
     want = {(ad.platform, ad.campaign_id, ad_id, value)
             for ad_id, value in WORLD.ad_utm_campaign.items() for ad in [WORLD.ad_by_id[ad_id]]}
@@ -122,6 +126,7 @@ def test_staging_url_tags_are_the_ads_own(first_sync) -> None:
     assert all(r["utm_campaign_key"] == _norm(r["utm_campaign"]) for r in first_sync["tags"])
     macros = [r for r in first_sync["tags"] if r["utm_campaign"] == r["campaign_id"]]
     assert macros and all("{" in r["url_tags"] for r in macros)
+    assert {r["platform"] for r in macros} == {"meta", "google_ads", "microsoft_ads"}
 
 
 def test_previously_unattributed_leads_are_attributed(first_sync) -> None:

@@ -387,3 +387,18 @@ def test_customer_without_access_is_fatal(app, make_source):
     source = make_source(REVOPS_MICROSOFT_ADS_CUSTOMER_ID="999")
     with pytest.raises(FatalAPIError, match="106.*REVOPS_MICROSOFT_ADS_CUSTOMER_ID"):
         read(source, "campaigns")
+
+
+def test_utm_campaign_comes_from_the_ads_final_url_suffix():
+    """FinalUrlSuffix (else TrackingTemplate's query) as the report shows it, URL parameters
+    unexpanded; {CampaignId} is the row's campaign
+    (https://learn.microsoft.com/en-us/advertising/reporting-service/adperformancereportcolumn)."""
+    from revops.sources.microsoft_ads.streams import utm_campaign_of
+
+    row = {"CampaignId": "410000001", "FinalUrlSuffix": None, "TrackingTemplate": None}
+    assert utm_campaign_of({**row, "FinalUrlSuffix": "utm_source=bing&utm_campaign=Bing%20-%20Brand"}) == "Bing - Brand"
+    assert utm_campaign_of({**row, "FinalUrlSuffix": "utm_campaign={CampaignId}"}) == "410000001"
+    assert utm_campaign_of({**row, "FinalUrlSuffix": "utm_campaign={campaignid}"}) == "410000001"
+    assert utm_campaign_of({**row, "FinalUrlSuffix": "utm_campaign={Campaign}"}) is None
+    assert utm_campaign_of({**row, "TrackingTemplate": "{lpurl}?utm_campaign=Spring+Promo"}) == "Spring Promo"
+    assert utm_campaign_of(row) is None

@@ -158,8 +158,9 @@ OFFLINE_CAMPAIGNS = (
 )
 RENAME_SUFFIX = {"meta": " - Always On", "google_ads": " (2026)"}
 #: ad platforms whose ads carry URL tags the pipeline reads (Meta creative ``url_tags``, Google
-#: Ads ``final_url_suffix``); LinkedIn and Microsoft Advertising ads carry none in this world
-URL_TAG_PLATFORMS = ("meta", "google_ads")
+#: Ads ``final_url_suffix``, Microsoft Advertising's ``FinalUrlSuffix`` report column); LinkedIn
+#: ads carry none in this world
+URL_TAG_PLATFORMS = ("meta", "google_ads", "microsoft_ads")
 
 
 def offline_campaign_id(name: str) -> str:
@@ -792,7 +793,9 @@ class World:
     def ad_utm_campaign(self) -> dict[str, str]:
         """ad_id -> the ``utm_campaign`` value baked into the ad's URL tags when it was made (Meta
         creative ``url_tags``, Google Ads ``final_url_suffix``): its campaign's name at creation
-        (the name the campaign's contacts carry) or its id, the conventions real accounts mix.
+        (the name the campaign's contacts carry) or its id, the conventions real accounts mix
+        (Meta creative ``url_tags``, Google Ads ``final_url_suffix``, Microsoft Advertising
+        ``FinalUrlSuffix``).
         The first ad of each campaign carries the name, so every spelling of a campaign's
         contacts is on at least one of its ads. Only platforms whose API exposes URL tags to the
         pipeline (:data:`URL_TAG_PLATFORMS`). Drawn from its own random sequence: the rest of the

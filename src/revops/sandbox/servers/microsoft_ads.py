@@ -43,7 +43,7 @@ import zipfile
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
@@ -75,8 +75,10 @@ REPORT_COLUMNS = frozenset({
     "TimePeriod", "AccountId", "AccountName", "AccountNumber", "CampaignId", "CampaignName",
     "CampaignStatus", "AdGroupId", "AdGroupName", "AdId", "AdTitle", "AdType", "CurrencyCode",
     "Impressions", "Clicks", "Spend", "Conversions", "ConversionsQualified", "Revenue", "Ctr",
-    "AverageCpc",
+    "AverageCpc", "FinalUrl", "FinalUrlSuffix", "TrackingTemplate",
 })
+#: the URL parameters every sandbox ad's final URL suffix carries besides utm_campaign
+URL_SUFFIX_PREFIX = "utm_source=bing&utm_medium=cpc"
 FOOTER = "@2026 Microsoft Corporation. All rights reserved. "
 EXTRAS = {
     "report_pending": "/GenerateReport/Poll",
@@ -425,6 +427,9 @@ class MicrosoftAdsSandbox(SandboxApp):
                 "Revenue": "0.00",
                 "Ctr": "0.00%",
                 "AverageCpc": "0.00",
+                "FinalUrl": "https://www.acme.example/demo",
+                "FinalUrlSuffix": _final_url_suffix(self.world.ad_utm_campaign.get(ad.ad_id or ""), ad.campaign_id),
+                "TrackingTemplate": "",
             }
             out.append([values[c] for c in columns])
         return out
@@ -554,3 +559,13 @@ def _storage_error(code: str, message: str, status: int) -> Response:
         f"Time:{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.0000000Z}</Message></Error>"
     )
     return Response(body, status, mimetype="application/xml", headers={"x-ms-error-code": code})
+
+
+def _final_url_suffix(utm_campaign: str | None, campaign_id: str) -> str:
+    """An ad's final URL suffix as an advertiser sets it: ``key=value`` pairs joined by ``&``,
+    a value with spaces percent-encoded; an ad tagged by its campaign id carries the URL
+    parameter ``{CampaignId}``, which reports show as set (filled in at click time)."""
+    if utm_campaign is None:
+        return ""
+    value = "{CampaignId}" if utm_campaign == campaign_id else quote(utm_campaign, safe="")
+    return f"{URL_SUFFIX_PREFIX}&utm_campaign={value}"

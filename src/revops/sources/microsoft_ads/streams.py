@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-
+from urllib.parse import parse_qs, urlsplit
 
 from revops.settings import Settings
 from revops.sources.base import Batch, Stream, date_windows, raw_string, records_to_table, string_schema, utc_now
@@ -61,7 +61,11 @@ CAMPAIGN_TYPES = "Search Shopping DynamicSearchAds Audience Hotel PerformanceMax
 REPORT_COLUMNS = (
     "TimePeriod", "AccountId", "CampaignId", "CampaignName", "AdGroupId", "AdGroupName", "AdId",
     "AdTitle", "CurrencyCode", "Impressions", "Clicks", "Spend", "ConversionsQualified", "Revenue",
+    "FinalUrlSuffix", "TrackingTemplate",
 )
+#: the report stream's columns: the report's, and the utm_campaign the connector parses out of
+#: the ad's URL options (:func:`utm_campaign_of`)
+AD_PERFORMANCE_COLUMNS = (*REPORT_COLUMNS, "utm_campaign")
 
 
 ACCOUNTS = Stream(
@@ -82,7 +86,7 @@ AD_PERFORMANCE = Stream(
     source=SOURCE,
     name="ad_performance",
     primary_key=("AdId", "TimePeriod"),
-    schema=string_schema(*REPORT_COLUMNS),
+    schema=string_schema(*AD_PERFORMANCE_COLUMNS),
     cursor_field="TimePeriod",
     lookback=7,
     description="AdPerformanceReportRequest, Aggregation Daily, CSV: one row per ad and UTC day.",
@@ -182,7 +186,7 @@ class MicrosoftAdsSource:
                 continue
             for w_since, w_until in date_windows(since, until, WINDOW_DAYS):
                 rows = self.report_rows(account_id, w_since, w_until)
-                records = [_clean(r, stream) for r in rows]
+                records = [{**_clean(r, stream), "utm_campaign": utm_campaign_of(r)} for r in rows]
                 days = [r["TimePeriod"] for r in records if r.get("TimePeriod")]
                 if days:
                     loaded[account_id] = max([*days, loaded.get(account_id, "")])
@@ -337,6 +341,32 @@ def parse_report(data: bytes) -> list[dict[str, str]]:
     if declared is not None and declared != len(rows):
         raise RetriableAPIError(f"microsoft_ads: report says Rows: {declared} but holds {len(rows)}")
     return rows
+
+
+#: URL parameters that name the campaign for good (filled in at click time, reported as set)
+CAMPAIGN_ID_PARAMS = frozenset({"{campaignid}"})
+
+
+def utm_campaign_of(row: dict[str, Any]) -> str | None:
+    """The ``utm_campaign`` an ad's clicks carry: from its ``FinalUrlSuffix`` (a query string
+    without ``?``), else its ``TrackingTemplate``'s query, decoded (``+`` and ``%20`` are
+    spaces); the ``{CampaignId}`` parameter (any case) is the row's ``CampaignId``. None when
+    neither carries it or it is another URL parameter (``{Campaign}`` is filled in with the name
+    at click time, which the report does not tell)."""
+    for text in (row.get("FinalUrlSuffix"), row.get("TrackingTemplate")):
+        if not text:
+            continue
+        query = urlsplit(text).query if "://" in text or "?" in text else text
+        values = parse_qs(query.lstrip("?&")).get("utm_campaign")
+        if not values:
+            continue
+        value = values[0].strip()
+        if value.lower() in CAMPAIGN_ID_PARAMS:
+            return row.get("CampaignId") or None
+        if value.startswith("{") and value.endswith("}"):
+            return None
+        return value or None
+    return None
 
 
 def _report_date(day: date) -> dict[str, int]:
