@@ -427,6 +427,9 @@ class World:
         #: people's second records in the other CRM (``WorldConfig.overlap_share``): CRM records,
         #: not people; never in ``contacts``, so truth counts each person once
         self.twins: list[Contact] = []
+        #: person id -> their own record as its CRM shows it, where the twin came first (the
+        #: own record created and a lead later than the person): CRM records, not people
+        self.own_records: dict[int, Contact] = {}
         self.deals: list[Deal] = []
         #: ECB reference rates: TARGET day -> currency -> units per EUR
         self.fx_rates: dict[date, dict[str, Decimal]] = {}
@@ -731,10 +734,16 @@ class World:
     def _build_overlap(self) -> None:
         """With two CRMs and an ``overlap_share``: each person's record lives in one CRM (drawn
         evenly; a merged duplicate where its survivor is) and a share of the people have a second
-        record in the other CRM (a twin: same email and lead source, created 1-120 hours later,
-        the first 1-3 of the person's lead/MQL/SQL stages each entered that much later, the
-        rejection too when it shows the MQL but not the SQL). Never for a deleted person or a
-        merge survivor (their records' stories stay the CRM's own)."""
+        record in the other CRM (a twin: same email, lead source and owner). Half the twins come
+        LATER (created 1-120 hours after the person; the first 1-3 of the person's lead/MQL/SQL
+        stages, each entered that much later; the rejection too when it shows the MQL but not
+        the SQL). The other half come FIRST: the other CRM captured the person earlier (created
+        1-120 hours before the lead moment, a subscriber until it, a lead exactly when the person
+        became one) and the person's own record is created and becomes a lead later (still
+        before the MQL), while every later stage, deal, touch and activity stays the person's
+        own. Either way each stage time of the person is the earliest across the two records, so
+        the people, their stories and the truth are those of the world without overlap. Never
+        for a deleted person or a merge survivor (their records' stories stay the CRM's own)."""
         share = self.config.overlap_share
         crms = [c for c in CRMS if c in self.config.crms]
         if share is None or len(crms) < 2:
@@ -744,15 +753,15 @@ class World:
         for c in self.contacts:
             if c.merged_into is not None:
                 continue
-            home_draw, both_draw, lag_hours, depth_draw = (
-                rng.random(), rng.random(), rng.uniform(1, 120), rng.random())
+            home_draw, both_draw, lag_hours, depth_draw, first_draw, shift_draw = (
+                rng.random(), rng.random(), rng.uniform(1, 120), rng.random(), rng.random(),
+                rng.uniform(0.05, 0.9))
             c.crm = crms[min(int(home_draw * len(crms)), len(crms) - 1)]
             if both_draw >= share or c.deleted_at is not None or c.absorbed:
                 continue
             other = next(x for x in crms if x != c.crm)
             lag = timedelta(hours=lag_hours)
-            stages = [s for s in ("lead", "mql", "sql") if s in c.stage_at]
-            shown = stages[: 1 + int(depth_draw * len(stages))]
+            lead_at = c.stage_at["lead"]
             twin = Contact(
                 contact_id=next_id,
                 email=c.email,
@@ -762,19 +771,39 @@ class World:
                 owner_id=c.owner_id,
                 source_campaign=c.source_campaign,
                 utm_campaign=c.utm_campaign,
-                stage_at={s: c.stage_at[s] + lag for s in shown},
-                subscriber_at=c.created_at + lag if c.subscriber_at else None,
                 crm=other,
                 twin_of=c.contact_id,
             )
-            if c.rejected_at is not None and "mql" in shown and "sql" not in shown:
-                twin.rejected_at = c.rejected_at + lag
-                twin.rejection_reason = c.rejection_reason
+            if first_draw < 0.5:
+                twin.created_at = lead_at - lag
+                twin.subscriber_at = twin.created_at
+                twin.stage_at = {"lead": lead_at}
+                mql_at = c.stage_at.get("mql")
+                shift = (mql_at - lead_at) * shift_draw if mql_at else lag * shift_draw
+                own = dataclasses.replace(c, stage_at={**c.stage_at, "lead": lead_at + shift},
+                                          created_at=c.created_at + shift,
+                                          subscriber_at=c.subscriber_at and c.subscriber_at + shift)
+                self.own_records[c.contact_id] = own
+            else:
+                stages = [s for s in ("lead", "mql", "sql") if s in c.stage_at]
+                shown = stages[: 1 + int(depth_draw * len(stages))]
+                twin.stage_at = {s: c.stage_at[s] + lag for s in shown}
+                twin.subscriber_at = c.created_at + lag if c.subscriber_at else None
+                if c.rejected_at is not None and "mql" in shown and "sql" not in shown:
+                    twin.rejected_at = c.rejected_at + lag
+                    twin.rejection_reason = c.rejection_reason
             self.twins.append(twin)
             next_id += 1
         for c in self.contacts:
             if c.merged_into is not None:
                 c.crm = self.contact_by_id[c.merged_into].crm
+
+    def records_of(self, person: Contact) -> list[Contact]:
+        """A person's CRM records (their own, as its CRM shows it, and a twin in the other CRM,
+        if any), first created first."""
+        own = self.own_records.get(person.contact_id, person)
+        twins = [t for t in self.twins if t.twin_of == person.contact_id]
+        return sorted([own, *twins], key=lambda r: (r.created_at, r.contact_id))
 
     def crm_view(self, crm: str) -> World:
         """The world as one CRM holds it: its records (people's own and twins), the deals of
@@ -785,10 +814,11 @@ class World:
         view = copy.copy(self)
         for name in ("contact_by_id", "activities", "touches", "_touches_by_contact"):
             view.__dict__.pop(name, None)
-        view.contacts = sorted(
-            (c for c in [*self.contacts, *self.twins] if c.crm in (None, crm)),
-            key=lambda c: c.contact_id)
+        records = [self.own_records.get(c.contact_id, c) for c in self.contacts] + self.twins
+        view.contacts = sorted((c for c in records if c.crm in (None, crm)),
+                               key=lambda c: c.contact_id)
         view.twins = []
+        view.own_records = {}
         ids = {c.contact_id for c in view.contacts}
         view.deals = [d for d in self.deals if d.contact_id in ids]
         view.__dict__["activities"] = [
@@ -801,7 +831,7 @@ class World:
         """Every CRM record visible at ``as_of``, in every CRM that holds it (a person in two
         CRMs twice): what the marts must NOT count."""
         out = []
-        for c in [*self.contacts, *self.twins]:
+        for c in [*(self.own_records.get(c.contact_id, c) for c in self.contacts), *self.twins]:
             if c.visible(as_of):
                 out += [c] * (len(self.config.crms) if c.crm is None else 1)
         return out
