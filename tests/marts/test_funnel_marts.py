@@ -1,6 +1,6 @@
 """The funnel marts (kpi_funnel_monthly, kpi_lead_quality, kpi_lead_rejection_reasons) equal the
 sandbox's ground truth (revops.sandbox.truth.funnel) on DuckDB and PostgreSQL, edge cases
-included, and their totals reconcile to core.dim_contact."""
+included, and their totals reconcile to core.dim_person (one row per person)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def funnel(built_warehouse):
             "select count(lead_at) as leads, count(mql_at) as mqls,"
             " sum(case when mql_at is not null and sql_at is not null then 1 else 0 end) as accepted,"
             " sum(case when mql_at is not null and sql_at is null and rejected_at is not null"
-            " then 1 else 0 end) as rejected from core.dim_contact"
+            " then 1 else 0 end) as rejected from core.dim_person"
         )[0]
         with wh.engine.connect() as conn:
             out["columns"] = {n: wh.columns(conn, "marts", n) for n in out if n.startswith("kpi_")}

@@ -106,7 +106,7 @@ def test_lead_response_rows_add_up(built_warehouse):
 def test_reconciliations(built_warehouse):
     wh = Warehouse(built_warehouse["url"])
     try:
-        mqls = wh.scalar("select count(*) from core.dim_contact where mql_at is not null")
+        mqls = wh.scalar("select count(*) from core.dim_person where mql_at is not null")
         assert wh.scalar("select sum(mqls) from marts.kpi_lead_response") == mqls
         deals = wh.scalar("select count(*) from core.fct_deal")
         assert wh.scalar("select sum(deals_created) from marts.kpi_pipeline") == deals

@@ -32,7 +32,7 @@ def test_attribution_coverage_equals_truth(built_warehouse):
     want = truth.kpi_attribution_coverage(built_warehouse["world"])
     with Warehouse(built_warehouse["url"]) as wh:
         got = fetch_like(wh, "kpi_attribution_coverage", want)
-        leads = wh.scalar("select count(*) from core.dim_contact where lead_at is not null")
+        leads = wh.scalar("select count(*) from core.dim_person where lead_at is not null")
     assert diff_rows(got, want, ("month", "channel")) == []
     assert sum(r["leads"] for r in want) == leads
     assert {r["coverage"] for r in want if r["channel"] == "direct"} == {0}

@@ -75,3 +75,38 @@ def test_truth_counts_leads_in_the_reporting_time_zone():
     assert sum(r["leads"] for r in ny) == sum(r["leads"] for r in utc)
     by_day = lambda rows: {(r["date_day"], r["campaign_id"]): r["leads"] for r in rows}  # noqa: E731
     assert by_day(ny) != by_day(utc)
+
+
+# --------------------------------------------------------------------------- one person, two CRMs
+def _story(world: World) -> list[tuple]:
+    return [(c.contact_id, c.email, c.created_at, dict(c.stage_at), c.rejected_at, c.owner_id,
+             c.first_sales_touch_at, c.deleted_at, c.merged_into) for c in world.contacts]
+
+
+def test_overlap_adds_crm_records_not_people():
+    """With two CRMs and an overlap share, people and their stories (so the truth) are those of
+    the world without it; each person's stage times are the earliest across their records, and
+    each record, deal, touch and activity is in exactly one CRM's view."""
+    both = {"seed": 42, "days": 30, "crms": ("hubspot", "salesforce")}
+    plain, overlap = World(WorldConfig(**both)), World(WorldConfig(**both, overlap_share=0.4))
+    assert _story(overlap) == _story(plain)
+    assert truth.kpi_channel_daily(overlap) == truth.kpi_channel_daily(plain)
+    assert plain.crm_view("hubspot") is plain and not plain.twins
+    assert overlap.twins and overlap.own_records
+    views = {crm: overlap.crm_view(crm) for crm in ("hubspot", "salesforce")}
+    records = [r for v in views.values() for r in v.contacts]
+    assert len(records) == len(overlap.contacts) + len(overlap.twins)
+    assert len({r.contact_id for r in records}) == len(records)
+    assert sum(len(v.deals) for v in views.values()) == len(overlap.deals)
+    assert sum(len(v.touches) for v in views.values()) == len(overlap.touches)
+    assert sum(len(v.activities) for v in views.values()) == len(overlap.activities)
+    first = {"own": 0, "twin": 0}
+    for person in overlap.contacts:
+        recs = overlap.records_of(person)
+        if len(recs) == 2:
+            first["twin" if recs[0].twin_of else "own"] += 1
+            assert len({r.email for r in recs}) == 1 and recs[0].crm != recs[1].crm
+        for stage in STAGES:
+            times = [r.stage_at[stage] for r in recs if stage in r.stage_at]
+            assert min(times, default=None) == person.stage_at.get(stage)
+    assert first["twin"] > 0 and first["own"] > 0

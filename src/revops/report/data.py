@@ -177,7 +177,7 @@ def health(wh: Warehouse) -> dict[str, Any]:
         "select count(*) as leads, "
         "sum(case when source_campaign_id is null then 1 else 0 end) as unattributed, "
         "sum(case when source_campaign_id is null and utm_campaign is not null then 1 else 0 end) "
-        "as unresolved_utm from core.dim_contact where lead_at is not null",
+        "as unresolved_utm from core.dim_person where lead_at is not null",  # people, like the marts
     )[0]
     coverage = rows(
         wh,

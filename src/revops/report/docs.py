@@ -37,6 +37,7 @@ SHARED_SECTIONS = (
     ("Lead source resolution", "lead_source_resolution"),
     ("Funnel stage times", "funnel_stage_times"),
     ("Funnel stage mapping", "funnel_stage_mapping"),
+    ("One person once", "one_person_once"),
 )
 
 _DOCS_BLOCK = re.compile(r"{%-?\s*docs\s+(\w+)\s*-?%}(.*?){%-?\s*enddocs\s*-?%}", re.S)

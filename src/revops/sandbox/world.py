@@ -14,6 +14,7 @@ warehouse's marts to that.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import math
@@ -235,6 +236,11 @@ class Contact:
     #: deleted (archived) in the CRM at this moment: gone from search, listed by
     #: ``archived=true``, and counted nowhere from then on (never set on merge survivors/losers)
     deleted_at: datetime | None = None
+    #: the one CRM that holds this record; None = every CRM the company keeps (see
+    #: ``WorldConfig.overlap_share``)
+    crm: str | None = None
+    #: set on a person's second record (in the other CRM): the id of the person's own record
+    twin_of: int | None = None
 
     def events(self) -> list[datetime]:
         out = [self.created_at, *self.stage_at.values()]
@@ -381,6 +387,13 @@ class WorldConfig:
     #: share of contacts and of deals deleted in the CRM some days after their creation
     #: (drawn from their own random sequence: the rest of the world is the same with or without)
     delete_share: float = 0.01
+    #: with two CRMs: None = both CRMs hold every person (the same records); a share = people are
+    #: split between the CRMs, evenly, and that share of them is ALSO in the other CRM: a second
+    #: record with the same email, created later (hours to days), showing a prefix of the
+    #: person's lead/MQL/SQL stages each entered that much later (and the rejection, if any);
+    #: their deals, touches and sales activities stay with the person's own record. Drawn from
+    #: its own random sequence: the people and their stories are the same with or without.
+    overlap_share: float | None = None
 
     @classmethod
     def ending_by(cls, clock: datetime, **kw) -> WorldConfig:
@@ -415,6 +428,12 @@ class World:
         self.ad_days: list[AdDay] = []
         self.owners: list[Owner] = []
         self.contacts: list[Contact] = []
+        #: people's second records in the other CRM (``WorldConfig.overlap_share``): CRM records,
+        #: not people; never in ``contacts``, so truth counts each person once
+        self.twins: list[Contact] = []
+        #: person id -> their own record as its CRM shows it, where the twin came first (the
+        #: own record created and a lead later than the person): CRM records, not people
+        self.own_records: dict[int, Contact] = {}
         self.deals: list[Deal] = []
         #: ECB reference rates: TARGET day -> currency -> units per EUR
         self.fx_rates: dict[date, dict[str, Decimal]] = {}
@@ -452,6 +471,7 @@ class World:
         self._build_merges()
         self._build_deals()
         self._build_deletions()
+        self._build_overlap()
 
     def _build_ads(self) -> None:
         cfg = self.config
@@ -714,6 +734,111 @@ class World:
             draw, days = rng.random(), rng.uniform(0.5, 14)
             if draw < share:
                 d.deleted_at = d.created_at + timedelta(days=days)
+
+    def _build_overlap(self) -> None:
+        """With two CRMs and an ``overlap_share``: each person's record lives in one CRM (drawn
+        evenly; a merged duplicate where its survivor is) and a share of the people have a second
+        record in the other CRM (a twin: same email, lead source and owner). Half the twins come
+        LATER (created 1-120 hours after the person; the first 1-3 of the person's lead/MQL/SQL
+        stages, each entered that much later; the rejection too when it shows the MQL but not
+        the SQL). The other half come FIRST: the other CRM captured the person earlier (created
+        1-120 hours before the lead moment, a subscriber until it, a lead exactly when the person
+        became one) and the person's own record is created and becomes a lead later (still
+        before the MQL), while every later stage, deal, touch and activity stays the person's
+        own. Either way each stage time of the person is the earliest across the two records, so
+        the people, their stories and the truth are those of the world without overlap. Never
+        for a deleted person or a merge survivor (their records' stories stay the CRM's own)."""
+        share = self.config.overlap_share
+        crms = [c for c in CRMS if c in self.config.crms]
+        if share is None or len(crms) < 2:
+            return
+        rng = random.Random(self.config.seed + 4)  # independent of the rest of the world
+        next_id = 100001 + len(self.contacts)
+        for c in self.contacts:
+            if c.merged_into is not None:
+                continue
+            home_draw, both_draw, lag_hours, depth_draw, first_draw, shift_draw = (
+                rng.random(), rng.random(), rng.uniform(1, 120), rng.random(), rng.random(),
+                rng.uniform(0.05, 0.9))
+            c.crm = crms[min(int(home_draw * len(crms)), len(crms) - 1)]
+            if both_draw >= share or c.deleted_at is not None or c.absorbed:
+                continue
+            other = next(x for x in crms if x != c.crm)
+            lag = timedelta(hours=lag_hours)
+            lead_at = c.stage_at["lead"]
+            twin = Contact(
+                contact_id=next_id,
+                email=c.email,
+                first_name=c.first_name,
+                last_name=c.last_name,
+                created_at=c.created_at + lag,
+                owner_id=c.owner_id,
+                source_campaign=c.source_campaign,
+                utm_campaign=c.utm_campaign,
+                crm=other,
+                twin_of=c.contact_id,
+            )
+            if first_draw < 0.5:
+                twin.created_at = lead_at - lag
+                twin.subscriber_at = twin.created_at
+                twin.stage_at = {"lead": lead_at}
+                mql_at = c.stage_at.get("mql")
+                shift = (mql_at - lead_at) * shift_draw if mql_at else lag * shift_draw
+                own = dataclasses.replace(c, stage_at={**c.stage_at, "lead": lead_at + shift},
+                                          created_at=c.created_at + shift,
+                                          subscriber_at=c.subscriber_at and c.subscriber_at + shift)
+                self.own_records[c.contact_id] = own
+            else:
+                stages = [s for s in ("lead", "mql", "sql") if s in c.stage_at]
+                shown = stages[: 1 + int(depth_draw * len(stages))]
+                twin.stage_at = {s: c.stage_at[s] + lag for s in shown}
+                twin.subscriber_at = c.created_at + lag if c.subscriber_at else None
+                if c.rejected_at is not None and "mql" in shown and "sql" not in shown:
+                    twin.rejected_at = c.rejected_at + lag
+                    twin.rejection_reason = c.rejection_reason
+            self.twins.append(twin)
+            next_id += 1
+        for c in self.contacts:
+            if c.merged_into is not None:
+                c.crm = self.contact_by_id[c.merged_into].crm
+
+    def records_of(self, person: Contact) -> list[Contact]:
+        """A person's CRM records (their own, as its CRM shows it, and a twin in the other CRM,
+        if any), first created first."""
+        own = self.own_records.get(person.contact_id, person)
+        twins = [t for t in self.twins if t.twin_of == person.contact_id]
+        return sorted([own, *twins], key=lambda r: (r.created_at, r.contact_id))
+
+    def crm_view(self, crm: str) -> World:
+        """The world as one CRM holds it: its records (people's own and twins), the deals of
+        its people, their touches and activities. The world itself when every CRM holds
+        everyone (no ``overlap_share``)."""
+        if not any(c.crm for c in self.contacts):
+            return self
+        view = copy.copy(self)
+        for name in ("contact_by_id", "activities", "touches", "_touches_by_contact"):
+            view.__dict__.pop(name, None)
+        records = [self.own_records.get(c.contact_id, c) for c in self.contacts] + self.twins
+        view.contacts = sorted((c for c in records if c.crm in (None, crm)),
+                               key=lambda c: c.contact_id)
+        view.twins = []
+        view.own_records = {}
+        ids = {c.contact_id for c in view.contacts}
+        view.deals = [d for d in self.deals if d.contact_id in ids]
+        view.__dict__["activities"] = [
+            dataclasses.replace(a, contact_ids=tuple(i for i in a.contact_ids if i in ids))
+            for a in self.activities if a.contact_ids[0] in ids]
+        view.__dict__["touches"] = [t for t in self.touches if t.contact_id in ids]
+        return view
+
+    def crm_records_as_of(self, as_of: datetime) -> list[Contact]:
+        """Every CRM record visible at ``as_of``, in every CRM that holds it (a person in two
+        CRMs twice): what the marts must NOT count."""
+        out = []
+        for c in [*(self.own_records.get(c.contact_id, c) for c in self.contacts), *self.twins]:
+            if c.visible(as_of):
+                out += [c] * (len(self.config.crms) if c.crm is None else 1)
+        return out
 
     @cached_property
     def activities(self) -> list[Activity]:

@@ -287,7 +287,7 @@ class HubSpotSandbox(SandboxApp):
         rejection_reason_property: str = "lead_rejection_reason",
         rejected_at_property: str = "lead_rejected_date",
     ):
-        super().__init__(world, token=token, as_of=as_of)
+        super().__init__(world.crm_view("hubspot"), token=token, as_of=as_of)
         #: results reachable by one search query (after + limit may not pass it)
         self.search_cap = search_cap
         #: a bulk edit: every contact existing then gets this lastmodifieddate (None = no edit)

@@ -223,7 +223,7 @@ class SalesforceSandbox(SandboxApp):
         self._cursors: dict[str, tuple[str, list[dict[str, Any]], int]] = {}
         self._lock = threading.Lock()
         self._cache: dict[tuple, list[dict[str, Any]]] = {}
-        super().__init__(world, token=token, as_of=as_of)
+        super().__init__(world.crm_view("salesforce"), token=token, as_of=as_of)
 
     # --- routing ----------------------------------------------------------------------
     def routes(self) -> list[Rule]:

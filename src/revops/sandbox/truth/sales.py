@@ -14,12 +14,13 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from revops.sandbox.truth.common import TruthConfig, contact_channel, deal_person
-from revops.sandbox.world import World
+from revops.sandbox.world import Contact, World
 
 NONE = "(none)"
 
@@ -65,8 +66,12 @@ def kpi_lead_response(
     cfg: TruthConfig | None = None,
     sla_hours: float = 24,
     run_at: datetime | None = None,
+    owner_id_of: Callable[[Contact], str | None] | None = None,
 ) -> list[dict]:
     """One row per (mql_week, owner_id, team) with at least one MQL.
+
+    ``owner_id_of``: the owner id the CRM holding the person shows (default the world's id;
+    a company on two CRMs shows each person's owner under the id of the person's own CRM).
 
     ``as_of`` is the CRM's clock (what the sync saw, default ``world.now``); ``run_at`` the
     cut-off against which untouched MQLs are pending or missed (default: now): the instant the
@@ -88,7 +93,7 @@ def kpi_lead_response(
         local_day = mql_at.astimezone(tz).date()
         week = local_day - timedelta(days=local_day.weekday())
         owner = owners.get(c.owner_id) if c.owner_id else None
-        owner_id = c.owner_id or NONE
+        owner_id = (owner_id_of(c) if owner_id_of and c.owner_id else c.owner_id) or NONE
         team = (owner.team if owner else None) or NONE
         g = groups.setdefault(
             (week, owner_id, team),

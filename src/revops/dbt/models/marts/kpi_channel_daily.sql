@@ -1,10 +1,11 @@
 -- grain: date_day, platform, campaign_id, channel. Spend on the ad account's day; funnel counts
 -- on the reporting-time-zone day of the stage entry of contacts whose source resolves to the
 -- campaign; deals on the reporting day they were created (pipeline) or closed won (revenue),
--- credited to their contact's lead-source campaign.
+-- credited to their person's lead-source campaign. Funnel counts are people (core.dim_person):
+-- a person kept in both CRMs counts once, on the day they first entered the stage in either.
 -- Every lead and deal is accounted for: a contact whose source does not resolve to a campaign
 -- (organic, or an utm_campaign no alias knows) counts on the explicit row platform '(none)',
--- campaign_id '(unattributed)' of its own channel (core.dim_contact.channel), and so do its
+-- campaign_id '(unattributed)' of its own channel (core.dim_person.channel), and so do its
 -- deals; a deal without a known person on that row of channel 'other'. So the mart's leads
 -- are all leads and its revenue all won revenue.
 with spend as (
@@ -13,24 +14,25 @@ with spend as (
     from {{ ref('fct_ad_daily') }}
     group by date_day, platform, campaign_id
 ),
-people as (
+people as (  -- one row per person (core.dim_person), not per CRM record
     select
-        contact_id,
+        person_key,
         lead_at, mql_at, sql_at, opportunity_at, customer_at,
         coalesce(source_platform, '(none)') as platform,
         coalesce(source_campaign_id, '(unattributed)') as campaign_id,
         -- the channel of an unattributed row (a resolved one takes its platform's)
         case when source_campaign_id is null then channel end as unattributed_channel
-    from {{ ref('dim_contact') }}
+    from {{ ref('dim_person') }}
 ),
 deals as (
     select
         d.created_at, d.closed_at, d.is_won, d.amount,
         coalesce(c.platform, '(none)') as platform,
         coalesce(c.campaign_id, '(unattributed)') as campaign_id,
-        case when c.contact_id is null then 'other' else c.unattributed_channel end as unattributed_channel
+        case when c.person_key is null then 'other' else c.unattributed_channel end as unattributed_channel
     from {{ ref('fct_deal') }} d
-    left join people c on c.contact_id = d.contact_id
+    left join {{ ref('dim_contact') }} dc on dc.contact_id = d.contact_id
+    left join people c on c.person_key = dc.person_key
 ),
 events as (
     {%- set stages = [('lead_at', 'leads'), ('mql_at', 'mqls'), ('sql_at', 'sqls'),

@@ -1,4 +1,4 @@
--- grain: cohort_month, channel, campaign_id. A cohort is the contacts whose lead_at falls in the
+-- grain: cohort_month, channel, campaign_id. A cohort is the people (core.dim_person) whose lead_at falls in the
 -- month (reporting time zone); each stage count is how many of them have reached the stage by
 -- the run. Every (channel, campaign) that ever had a lead gets a row for every month from the
 -- first to the last cohort month, zeros where it had no leads.
@@ -21,7 +21,7 @@ with leads as (
             as days_sql_to_opportunity,
         {{ epoch_seconds_between('opportunity_at', 'customer_at') }} / 86400.0
             as days_opportunity_to_customer
-    from {{ ref('dim_contact') }}
+    from {{ ref('dim_person') }}
     where lead_at is not null
 ),
 cohorts as (

@@ -1,4 +1,4 @@
--- grain: mql_cohort_month, channel, campaign_id. A cohort is the contacts whose mql_at falls in
+-- grain: mql_cohort_month, channel, campaign_id. A cohort is the people (core.dim_person) whose mql_at falls in
 -- the month (reporting time zone); sales' decision on each as of the run: accepted (reached SQL,
 -- which wins over a rejection), rejected (rejected_at set, never reached SQL) or pending.
 with mqls as (
@@ -13,7 +13,7 @@ with mqls as (
             else 'pending'
         end as decision,
         coalesce(rejection_reason, '(not given)') as rejection_reason
-    from {{ ref('dim_contact') }}
+    from {{ ref('dim_person') }}
     where mql_at is not null
 ),
 cohorts as (

@@ -7,7 +7,7 @@ with rejected as (
         source_platform as platform,
         coalesce(source_campaign_id, '(none)') as campaign_id,
         coalesce(rejection_reason, '(not given)') as rejection_reason
-    from {{ ref('dim_contact') }}
+    from {{ ref('dim_person') }}
     where mql_at is not null and rejected_at is not null and sql_at is null
 ),
 counts as (

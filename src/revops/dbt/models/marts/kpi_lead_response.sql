@@ -25,7 +25,7 @@ mqls as (
             else {{ epoch_seconds_between('c.mql_at', 'c.first_sales_touch_at') }} / 3600
         end as hours_to_first_touch,
         {{ epoch_seconds_between('c.mql_at', 'k.as_of') }} / 3600 as hours_since_mql
-    from {{ ref('dim_contact') }} c
+    from {{ ref('dim_person') }} c
     cross join cutoff k
     left join owners o on o.owner_id = c.owner_id
     where c.mql_at is not null

@@ -14,7 +14,8 @@ with deals as (
         case when d.is_won and d.closed_at is not null
              then {{ epoch_seconds_between('d.created_at', 'd.closed_at') }} / 86400 end as cycle_days
     from {{ ref('fct_deal') }} d
-    left join {{ ref('dim_contact') }} c on c.contact_id = d.contact_id
+    left join {{ ref('dim_contact') }} dc on dc.contact_id = d.contact_id
+    left join {{ ref('dim_person') }} c on c.person_key = dc.person_key
     where d.created_at is not null
 ),
 bounds as (

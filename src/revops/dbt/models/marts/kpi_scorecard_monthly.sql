@@ -3,7 +3,7 @@
 {%- set counts = ['leads', 'paid_leads', 'mqls', 'sqls', 'opportunities', 'customers', 'won_deals', 'lost_deals'] %}
 {%- set money = ['spend', 'pipeline_created', 'revenue_won'] %}
 {%- set rates = ['cost_per_paid_lead', 'mql_to_sql_rate', 'win_rate', 'cac', 'roas'] %}
-with contacts as (select * from {{ ref('dim_contact') }}),
+with contacts as (select * from {{ ref('dim_person') }}),  -- people, not CRM records
 deals as (select * from {{ ref('fct_deal') }}),
 events as (
     select cast(date_trunc('month', date_day) as date) as month, 'spend' as measure,

@@ -1,9 +1,10 @@
 -- grain: month x channel x metric. A row exists when a target or an actual exists.
-with contacts as (select * from {{ ref('dim_contact') }}),
-deals as (
+with contacts as (select * from {{ ref('dim_person') }}),  -- people, not CRM records
+deals as (  -- a deal takes its person's channel
     select d.*, coalesce(c.channel, 'other') as channel
     from {{ ref('fct_deal') }} d
-    left join contacts c on c.contact_id = d.contact_id
+    left join {{ ref('dim_contact') }} dc on dc.contact_id = d.contact_id
+    left join contacts c on c.person_key = dc.person_key
 ),
 actual_events as (
     select cast(date_trunc('month', {{ reporting_date('mql_at') }}) as date) as month, channel,

@@ -1,5 +1,5 @@
 -- grain: utm_campaign (normalised: lower case, single spaces). The lead-source values the CRMs
--- hold that resolve to no campaign (core.dim_contact.source_campaign_id NULL while utm_campaign
+-- hold that resolve to no campaign (core.dim_person.source_campaign_id NULL while utm_campaign
 -- is set): what a marketer adds to seeds/campaign_aliases.csv, most leads first. Organic contacts
 -- (no utm_campaign) are not here; they are unattributed by nature.
 with unresolved as (
@@ -9,7 +9,7 @@ with unresolved as (
         channel,
         created_at,
         lead_at
-    from {{ ref('dim_contact') }}
+    from {{ ref('dim_person') }}  -- people: a person in both CRMs once, with their first record's value
     where source_campaign_id is null and {{ norm_key('utm_campaign') }} is not null
 ),
 grouped as (

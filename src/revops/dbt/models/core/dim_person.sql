@@ -1,0 +1,66 @@
+-- one row per person (core.dim_contact.person_key): a company running both CRMs may hold the same
+-- person in each (same primary email, so the same salted hash); the funnel marts count people, so
+-- each person once. The rule (docs/metrics.md, "One person once"):
+--   * stage times (lead .. customer) and the first sales touch: the earliest across the person's
+--     records (the first time the PERSON entered the stage, whichever CRM saw it);
+--   * rejection: the person's earliest rejection, with that record's reason (reaching SQL in any
+--     CRM still wins over it: the marts decide 'accepted' first);
+--   * lead source (utm_campaign, resolved campaign, channel), owner and ids: the person's first
+--     record (earliest created_at; crm, then contact_id on a tie), the record that captured them.
+-- With one CRM every person has one record and this is core.dim_contact row for row.
+with records as (
+    select
+        c.*,
+        row_number() over (
+            partition by c.person_key order by c.created_at, c.crm, c.contact_id
+        ) as record_rank
+    from {{ ref('dim_contact') }} c
+),
+stages as (
+    select
+        person_key,
+        count(*) as crm_records,
+        min(created_at) as created_at,
+        min(lead_at) as lead_at,
+        min(mql_at) as mql_at,
+        min(sql_at) as sql_at,
+        min(opportunity_at) as opportunity_at,
+        min(customer_at) as customer_at,
+        min(first_sales_touch_at) as first_sales_touch_at
+    from records
+    group by person_key
+),
+rejections as (
+    select
+        person_key, rejected_at, rejection_reason,
+        row_number() over (
+            partition by person_key order by rejected_at, crm, contact_id
+        ) as rejection_rank
+    from records
+    where rejected_at is not null
+)
+select
+    f.person_key,
+    f.email_hash,
+    f.crm,
+    f.contact_id,
+    cast(s.crm_records as bigint) as crm_records,
+    s.created_at,
+    f.owner_id,
+    f.utm_campaign,
+    f.analytics_source,
+    f.channel,
+    f.source_platform,
+    f.source_campaign_id,
+    s.lead_at,
+    s.mql_at,
+    s.sql_at,
+    s.opportunity_at,
+    s.customer_at,
+    r.rejected_at,
+    r.rejection_reason,
+    s.first_sales_touch_at
+from records f
+join stages s on s.person_key = f.person_key
+left join rejections r on r.person_key = f.person_key and r.rejection_rank = 1
+where f.record_rank = 1
