@@ -392,9 +392,10 @@ class HubSpotSource:
 
     def _read_submissions(self, stream: Stream, state: dict[str, Any]) -> Iterator[Batch]:
         """Each form's submissions, ``GET /form-integrations/v1/submissions/forms/{guid}``,
-        50 a page. The endpoint has no time filter but answers newest first, so paging stops at
-        the first submission older than the saved cursor minus the lookback (everything on the
-        first run). One batch per form; the state (the newest ``submittedAt`` seen, ISO) rides
+        50 a page. The endpoint has no time filter but answers newest first (HubSpot's reference:
+        "Submissions will be returned in reverse-chronological order", cited in the README), so
+        paging stops at the first submission older than the saved cursor minus the lookback
+        (everything on the first run). One batch per form; the state (the newest ``submittedAt`` seen, ISO) rides
         on the last one, so a crash re-reads from the previous run's cursor."""
         saved = to_ms(state.get("cursor"))
         lo = None if saved is None else saved - self.lookback_minutes * 60_000
