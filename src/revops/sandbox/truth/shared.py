@@ -8,7 +8,6 @@ departments).
 from __future__ import annotations
 
 import csv
-import re
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,9 +17,11 @@ from zoneinfo import ZoneInfo
 from revops.sandbox.truth.common import (
     SEEDS,
     TruthConfig,
+    campaign_aliases,
     contact_channel,
     deal_person,
     month_of,
+    norm as _norm,
     platform_channel,
     spend_reporting,
 )
@@ -244,20 +245,17 @@ def kpi_scorecard_monthly(
     return rows
 
 
-def _norm(value: str | None) -> str | None:
-    """A utm_campaign or campaign name compared case- and whitespace-insensitively."""
-    if value is None:
-        return None
-    return re.sub(r"\s+", " ", value.strip().lower()) or None
-
-
 def kpi_unresolved_campaigns(
-    world: World, as_of: datetime | None = None, name_clocks: list[datetime] | None = None
+    world: World, as_of: datetime | None = None, name_clocks: list[datetime] | None = None,
+    aliases: dict[str, tuple[str, str]] | None = None,
 ) -> list[dict]:
     """The utm_campaign values (normalised) no campaign takes: not a campaign id, not a name the
     campaign had at one of ``name_clocks`` (the syncs that saw names; default: one sync at
-    ``as_of``, a warehouse's first), with their contacts and leads, most leads first."""
+    ``as_of``, a warehouse's first), not a marketer's alias (``aliases``; default: the
+    pipeline's own seed, seeds/campaign_aliases.csv), with their contacts and leads, most leads
+    first."""
     as_of = as_of or world.now
+    aliases = campaign_aliases() if aliases is None else aliases
     ids = {c.campaign_id for c in world.campaigns}
     names: dict[str, set[str]] = defaultdict(set)
     for camp in world.campaigns:
@@ -267,7 +265,8 @@ def kpi_unresolved_campaigns(
     groups: dict[str, dict] = {}
     for c in world.contacts_as_of(as_of):
         value = _norm(c.utm_campaign)
-        if value is None or c.utm_campaign.strip() in ids or value in ids or value in known:
+        if (value is None or c.utm_campaign.strip() in ids or value in ids or value in known
+                or value in aliases):
             continue
         g = groups.setdefault(value, {"contacts": 0, "leads": 0, "seen": []})
         g["contacts"] += 1
