@@ -160,11 +160,12 @@ MART_WORLD_CONFIG = {"seed": 8, "days": 75, "contacts_per_campaign_day": 0.8}
 
 @contextmanager
 def nightly_warehouse(world, engine: str, tmp_path_factory, prefix: str = "built",
-                      clocks=None, after_night=None) -> Iterator[dict]:
+                      clocks=None, after_night=None, **settings_overrides) -> Iterator[dict]:
     """A warehouse on ``engine`` after the nightly pipeline ran on ``world.nightly_clocks()``
     (a night before a campaign rename, then the world's clock), or on ``clocks``, against the
     sandboxes of the sources the world uses: ``{"url", "world", "settings", "engine"}``.
-    ``after_night(clock, url)`` is called after each night's run (to look at that night's marts)."""
+    ``after_night(clock, url)`` is called after each night's run (to look at that night's marts);
+    ``settings_overrides`` are settings of the company's configuration (e.g. ``url_tag_platforms``)."""
     from revops import pipeline
     from revops.sandbox.harness import sandboxes
 
@@ -175,7 +176,8 @@ def nightly_warehouse(world, engine: str, tmp_path_factory, prefix: str = "built
     try:
         with sandboxes(world) as sb:
             settings = sb.settings(warehouse_url=url, data_dir=tmp_path_factory.mktemp(f"{prefix}-data"),
-                                   http_max_backoff_seconds=0.05, email_hash_salt=EMAIL_HASH_SALT)
+                                   http_max_backoff_seconds=0.05, email_hash_salt=EMAIL_HASH_SALT,
+                                   **settings_overrides)
             for clock in clocks or world.nightly_clocks():  # by default the 2nd sees a rename
                 sb.set_clock(clock)
                 pipeline.run(settings, "test")

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     lead_response_sla_hours: float = 24.0
     #: CRM owner teams whose logged calls, emails and meetings are not sales touches
     marketing_teams: StrList = Field(default_factory=lambda: ["Marketing"])
+    #: ad platforms whose ads' own URL tags identify a lead's campaign (docs/metrics.md, "Lead
+    #: source resolution"); empty: resolve by aliases, ids and names only
+    url_tag_platforms: StrList = Field(default_factory=lambda: ["meta", "google_ads", "microsoft_ads"])
     start_date: date = Field(
         default=date(2026, 6, 1), description="first day pulled on an empty warehouse"
     )

@@ -96,6 +96,7 @@ def dbt_vars(settings: Settings) -> dict[str, Any]:
         "salesforce_rejection_reason_field": settings.salesforce_rejection_reason_field,
         "marketing_teams": settings.marketing_teams,
         "salesforce_campaign_utm_field": settings.salesforce_campaign_utm_field,
+        "url_tag_platforms": settings.url_tag_platforms,
     }
 
 

@@ -19,7 +19,7 @@ import pytest
 from revops.load.warehouse import Warehouse
 from revops.sandbox import truth
 from revops.sandbox.servers.salesforce import sf_id
-from revops.sandbox.truth import funnel as truth_funnel, sales as truth_sales
+from revops.sandbox.truth import attribution as truth_attribution, funnel as truth_funnel, sales as truth_sales
 from revops.sandbox.world import World, WorldConfig
 from tests.conftest import nightly_warehouse
 from tests.kpi_compare import diff_rows, fetch_like
@@ -54,11 +54,28 @@ WEBINAR_LEAD = next(
 )
 WEBINAR_LEAD.stage_at["mql"] = WEBINAR_LEAD.created_at + timedelta(minutes=5)
 
+#: marketing removes one response (a CampaignMember) of a live person with a won deal between
+#: the nights: a touch before the deal's creation, so the deal's attribution path changes
+_won_before_first = {d.contact_id: d for d in WORLD.deals
+                     if d.is_won and d.close_at is not None and d.close_at < FIRST
+                     and d.deleted_at is None and d is not GONE_DEAL}
+REMOVED_TOUCH = next(
+    t for t in WORLD.touches  # not the form that made the lead (its lead source stays)
+    if t.contact_id in _won_before_first and t.at > WORLD.contact_by_id[t.contact_id].created_at and t.at < _won_before_first[t.contact_id].created_at
+    and WORLD.contact_by_id[t.contact_id] is not GONE_LEAD
+    and WORLD.contact_by_id[t.contact_id].merged_into is None
+    and not WORLD.contact_by_id[t.contact_id].absorbed
+    and WORLD.contact_by_id[t.contact_id].deleted_at is None
+)
+WORLD.removed_touches[REMOVED_TOUCH.touch_id] = FIRST + timedelta(days=1, hours=3)
+MEMBER = sf_id("00v", REMOVED_TOUCH.touch_id)
+
 MARTS = {
     "kpi_funnel_monthly": (truth_funnel.kpi_funnel_monthly, ("cohort_month", "channel", "campaign_id")),
     "kpi_lead_quality": (truth_funnel.kpi_lead_quality, ("mql_cohort_month", "channel", "campaign_id")),
     "kpi_pipeline": (truth_sales.kpi_pipeline, ("month", "pipeline", "channel")),
     "kpi_scorecard_monthly": (truth.kpi_scorecard_monthly, ("month",)),
+    "kpi_attribution": (truth_attribution.kpi_attribution, ("month", "model", "platform", "campaign_id")),
 }
 
 
@@ -89,6 +106,7 @@ def nights(request, tmp_path_factory):
             with Warehouse(url) as wh:
                 assert wh.scalar(f"select count(*) from core.dim_contact where contact_id = '{LEAD}'") == 1
                 assert wh.scalar(f"select count(*) from core.fct_deal where deal_id = '{OPP}'") == 1
+                assert wh.scalar(f"select count(*) from core.fct_touch where touch_id = '{MEMBER}'") == 1
             first_night.append(None)
         except AssertionError as err:
             first_night.append(err)
@@ -127,6 +145,30 @@ def test_deletes_between_nights_leave_the_marts(nights) -> None:
         person = sf_id("00Q", GONE_DEAL.contact_id)
         row = wh.fetch_all(f"select customer_at from core.dim_contact where contact_id = '{person}'")
         assert len(row) == 1 and row[0]["customer_at"] is not None
+
+
+def test_removed_campaign_member_leaves_the_touches(nights) -> None:
+    """A CampaignMember removed from a live person between the nights (a hard delete: no
+    IsDeleted row in queryAll) comes from the delete log: raw flags it, fct_touch drops it, and
+    the attribution mart equals the truth without that touch (``_marts_equal_truth``)."""
+    assert nights["first_night"] == [None], nights["first_night"]
+    deal = _won_before_first[REMOVED_TOUCH.contact_id]
+    person = WORLD.contact_by_id[REMOVED_TOUCH.contact_id]
+    assert REMOVED_TOUCH not in WORLD.person_touches(person, WORLD.now)
+    assert REMOVED_TOUCH in WORLD.person_touches(person, FIRST)
+    assert deal.created_at > REMOVED_TOUCH.at
+    with Warehouse(nights["url"]) as wh:
+        raw = wh.fetch_all('select "IsDeleted" as d, "SystemModstamp" as m, "CampaignId" as c '
+                           f"from raw.\"salesforce__campaign_members\" where \"Id\" = '{MEMBER}'")
+        assert len(raw) == 1 and raw[0]["d"] == "true" and raw[0]["c"] is None
+        removed_at = WORLD.removed_touches[REMOVED_TOUCH.touch_id]
+        assert raw[0]["m"].startswith(removed_at.strftime("%Y-%m-%dT%H:%M:%S"))
+        assert wh.scalar(f"select count(*) from core.fct_touch where touch_id = '{MEMBER}'") == 0
+        # the person and their other touches stay
+        lead = sf_id("00Q", person.contact_id)
+        assert wh.scalar(f"select count(*) from core.dim_contact where contact_id = '{lead}'") == 1
+        left = wh.scalar(f"select count(*) from core.fct_touch where contact_id = '{lead}'")
+        assert left == len(WORLD.person_touches(person, WORLD.now))
 
 
 def _meetings_between_mql_and_touch(owner: str | None) -> list[tuple[str, object]]:

@@ -133,3 +133,29 @@ def test_unmapped_lead_status_fails_the_build_naming_it(warehouse_url, tmp_path)
         status = wh.scalar("select status from ops.runs order by started_at desc limit 1")
     assert after == before
     assert status == "failed"
+
+
+def test_leads_and_opportunities_name_their_account(built_warehouse):
+    """core.dim_contact.company_key / core.fct_deal.company_key on Salesforce: a converted lead's
+    Account (Contact.AccountId, else Lead.ConvertedAccountId) and the Opportunity's AccountId,
+    each an Account of the org (computed from the world: one per converted lead)."""
+    from tests.sources.test_salesforce_companies import world_accounts
+
+    world = built_warehouse["world"]
+    accounts = world_accounts(world, world.now)
+    with Warehouse(built_warehouse["url"]) as wh:
+        leads = wh.fetch_all("select contact_id, company_key from core.dim_contact")
+        deals = wh.fetch_all("select deal_id, company_key from core.fct_deal")
+    want = {}
+    for r in leads:
+        account = sf_id("001", int(r["contact_id"][3:]))
+        want[r["contact_id"]] = f"salesforce:{account}" if account in accounts else None
+    assert {r["contact_id"]: r["company_key"] for r in leads} == want
+    assert 10 < sum(v is not None for v in want.values()) < len(want)  # unconverted leads: none
+    by_id = {sf_id("006", d.deal_id): d for d in world.deals}
+    want_deals = {}
+    for r in deals:
+        account = sf_id("001", by_id[r["deal_id"]].contact_id)
+        want_deals[r["deal_id"]] = f"salesforce:{account}" if account in accounts else None
+    assert {r["deal_id"]: r["company_key"] for r in deals} == want_deals
+    assert sum(v is not None for v in want_deals.values()) > 10

@@ -443,3 +443,55 @@ def test_spec() -> None:
     assert SPEC.name == "salesforce" and SPEC.refreshes_auth and SPEC.secret_env == SECRET_ENV
     env = SANDBOX.env("http://127.0.0.1:1", "tok", WORLD)
     assert env[SECRET_ENV] == "tok" and env["REVOPS_SALESFORCE_LOGIN_URL"] == "http://127.0.0.1:1"
+
+
+# --------------------------------------------------------------------------- delete log
+def test_removed_campaign_member_comes_from_the_delete_log(
+    server: tuple[_CurrentApp, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """CampaignMember is hard-deleted: a response removed from a live person after the first run
+    is gone from queryAll, and the next run reads it from sObject Get Deleted as an IsDeleted
+    row (its deletion time as SystemModstamp, nothing else); a run after the log's 15 days
+    warns and restarts the log's cursor."""
+    world = World(WorldConfig(days=23))  # its own world: the module's WORLD stays untouched
+    touch = next(t for t in world.touches
+                 if t.at < EARLIER - timedelta(days=1)
+                 and t.at > world.contact_by_id[t.contact_id].created_at
+                 and world.contact_by_id[t.contact_id].merged_into is None
+                 and not world.contact_by_id[t.contact_id].absorbed
+                 and world.contact_by_id[t.contact_id].deleted_at is None)
+    removed_at = EARLIER + timedelta(days=1, minutes=7, seconds=30)
+    world.removed_touches[touch.touch_id] = removed_at
+    member = f"00v{touch.touch_id:015d}"
+    app = SalesforceSandbox(world, token=REFRESH, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                            min_batch_size=SMALL_BATCH, as_of=EARLIER)
+    server[0].app = app
+    settings = make_settings(server[1], salesforce_lookback_minutes=10)
+
+    first, batches = read(SalesforceSource(settings), "campaign_members")
+    state = last_state(batches)
+    assert first[member]["IsDeleted"] == "false" and first[member]["HasResponded"] == "true"
+    # a first run only starts the log's cursor: it asks the log nothing
+    assert state == {"cursor": max(r["SystemModstamp"] for r in first.values()),
+                     "deleted_cursor": max(r["SystemModstamp"] for r in first.values())}
+    assert not [r for r in app.log if "/deleted/" in r.path]
+
+    app.as_of = WORLD.now
+    second, batches = read(SalesforceSource(settings), "campaign_members", state)
+    assert second[member] == {**{k: None for k in first[member]}, "Id": member,
+                              "IsDeleted": "true", "SystemModstamp": sf(removed_at)}
+    asked = [r for r in app.log if "/deleted/" in r.path]
+    assert len(asked) == 1 and asked[0].path.endswith("/sobjects/CampaignMember/deleted/")
+    since = datetime.strptime(state["deleted_cursor"], "%Y-%m-%dT%H:%M:%S.%f%z") - timedelta(minutes=10)
+    assert asked[0].args["start"] == since.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    new_state = last_state(batches)
+    # what Salesforce covered (to the minute, up to its clock), never our wall clock
+    assert new_state["deleted_cursor"] == sf(WORLD.now.replace(second=0, microsecond=0))
+    # the live read no longer has it: only the delete log knows
+    assert all(r["IsDeleted"] == "true" for r in second.values() if r["Id"] == member)
+
+    app.as_of = WORLD.now + timedelta(days=20)  # the log keeps 15 days
+    with caplog.at_level(logging.WARNING, logger="revops.sources.salesforce.streams"):
+        _, batches = read(SalesforceSource(settings), "campaign_members", new_state)
+    assert "no longer in the delete log" in caplog.text and "INVALID_REPLICATION_DATE" in caplog.text
+    assert last_state(batches)["deleted_cursor"] == last_state(batches)["cursor"]

@@ -437,6 +437,10 @@ class World:
         self.deals: list[Deal] = []
         #: ECB reference rates: TARGET day -> currency -> units per EUR
         self.fx_rates: dict[date, dict[str, Decimal]] = {}
+        #: touch id -> when marketing removed that response from the campaign (a Salesforce
+        #: CampaignMember deleted from a live person; HubSpot form submissions are never removed).
+        #: Empty unless a test removes one: the world's draws stay the same.
+        self.removed_touches: dict[int, datetime] = {}
         self._build()
 
     # ------------------------------------------------------------------ build
@@ -939,14 +943,21 @@ class World:
 
     def person_touches(self, contact: Contact, as_of: datetime) -> list[Touch]:
         """A person's touches seen at ``as_of``: its own and those of the duplicates merged into
-        it by then, one per campaign (the earliest), in time order."""
+        it by then (not removed by then), one per campaign (the earliest), in time order."""
         ids = {contact.contact_id, *contact.merged_ids_as_of(as_of, self)}
         first: dict[str, Touch] = {}
         for t in self.touches_by_contact_ids(ids):
+            if self.touch_removed(t, as_of):
+                continue
             if t.at <= as_of and (t.campaign.campaign_id not in first
                                   or t.at < first[t.campaign.campaign_id].at):
                 first[t.campaign.campaign_id] = t
         return sorted(first.values(), key=lambda t: (t.at, t.touch_id))
+
+    def touch_removed(self, touch: Touch, as_of: datetime) -> bool:
+        """Removed from its campaign by ``as_of`` (``removed_touches``)."""
+        at = self.removed_touches.get(touch.touch_id)
+        return at is not None and at <= as_of
 
     def touches_by_contact_ids(self, ids: set[int]) -> list[Touch]:
         return [t for i in ids for t in self._touches_by_contact.get(i, ())]

@@ -28,7 +28,9 @@ How the world shows (the integrator relies on this; README.md says the same):
 * campaigns -> ``Campaign`` (``701``), touches -> responded ``CampaignMember`` (``00v`` + touch
   id, created at the touch), on the Lead, gaining ``ContactId`` at conversion (on the Contact
   only when made after it), re-parented to the master at a merge; a deleted person's members
-  are hard-deleted (CampaignMember has no recycle bin).
+  are hard-deleted (CampaignMember has no recycle bin); a response marketing removed
+  (``world.removed_touches``) is hard-deleted too and listed by the delete log,
+  ``GET /sobjects/CampaignMember/deleted/?start=&end=``.
 
 Every datetime is UTC with milliseconds (``2026-10-03T14:22:05.000+0000``), dates are org-local
 (``ORG_TIME_ZONE``), numbers and booleans are JSON-typed, every selected field is present.
@@ -238,6 +240,8 @@ class SalesforceSandbox(SandboxApp):
                  methods=["GET"]),
             Rule("/services/data/v<version>/queryAll/<locator>", endpoint="query_more",
                  methods=["GET"]),
+            Rule("/services/data/v<version>/sobjects/<sobject>/deleted/", endpoint="get_deleted",
+                 methods=["GET"]),
         ]
 
     def dispatch(self, request: Request) -> Response:
@@ -361,6 +365,36 @@ class SalesforceSandbox(SandboxApp):
         with self._lock:
             self._cursors[locator] = (endpoint, rendered, batch)
         return json_response(self._page(version, locator, 0, request.environ.get("sandbox.fault")))
+
+    def get_deleted(self, request: Request, version: str, sobject: str) -> Response:
+        """``GET /sobjects/{sObject}/deleted/?start=&end=`` (sObject Get Deleted): the records
+        of the delete log deleted in [start, end], ``{"deletedRecords": [{"id", "deletedDate"}],
+        "earliestDateAvailable", "latestDateCovered"}``. Seconds of start and end are ignored
+        (minutes, as Salesforce does); the log holds 15 days before the clock, and the end is
+        covered up to the clock. Served for CampaignMember: the members marketing removed from
+        live people (``world.removed_touches``), which leave no ``IsDeleted`` row."""
+        if version not in SUPPORTED_VERSIONS:
+            return self.not_found_response(request)
+        try:
+            obj = _canonical_object(sobject)
+            start, end = (datetime.fromisoformat(request.args[k]).astimezone(UTC)
+                          .replace(second=0, microsecond=0) for k in ("start", "end"))
+        except SoqlError as exc:
+            return json_response(errors(exc.message, "NOT_FOUND"), 404)
+        except (KeyError, ValueError):
+            return json_response(errors("start and end must be dateTimes", "INVALID_REPLICATION_DATE"), 400)
+        earliest = (self.as_of - timedelta(days=15)).replace(second=0, microsecond=0)
+        if start < earliest or end <= start:
+            return json_response(errors(f"start must be after {sf_datetime(earliest)} and before end",
+                                        "INVALID_REPLICATION_DATE"), 400)
+        covered = min(end, self.as_of.replace(second=0, microsecond=0))
+        found = []
+        if obj == "CampaignMember":
+            for touch_id, at in sorted(self.world.removed_touches.items(), key=lambda kv: kv[1]):
+                if start <= at <= covered:
+                    found.append({"id": sf_id("00v", touch_id), "deletedDate": sf_datetime(at)})
+        return json_response({"deletedRecords": found, "earliestDateAvailable": sf_datetime(earliest),
+                              "latestDateCovered": sf_datetime(covered)})
 
     def query_more(self, request: Request, version: str, locator: str) -> Response:
         name, _, offset = locator.rpartition("-")
@@ -927,7 +961,7 @@ class SalesforceSandbox(SandboxApp):
                 continue
             touches: list[Touch] = self.world.touches_by_contact_ids({c.contact_id})
             for t in touches:
-                if t.at <= self.as_of:
+                if t.at <= self.as_of and not self.world.touch_removed(t, self.as_of):
                     rows.append((c, t.campaign, t.at, True, t.touch_id))
             answered = {t.campaign.campaign_id for t in touches}
             sent = campaigns[c.contact_id % len(campaigns)]

@@ -10,6 +10,7 @@ currency). The shared marts and the configuration are re-exported here:
 from revops.sandbox.truth.common import (
     SEEDS,
     TruthConfig,
+    campaign_aliases,
     channel_mapping,
     contact_channel,
     platform_channel,
@@ -34,6 +35,7 @@ __all__ = [
     "SCORECARD_RATES",
     "SEEDS",
     "TruthConfig",
+    "campaign_aliases",
     "channel_mapping",
     "contact_channel",
     "kpi_attribution_coverage",

@@ -2,13 +2,14 @@
 or a contact (from the dbt seed the pipeline reads too), spend in the reporting currency.
 
 The only inputs shared with the pipeline are configuration data (dbt seeds: channel mapping,
-targets). FX comes from the world's own ECB rates, converted at the last publication on or
+targets, a marketer's campaign aliases). FX comes from the world's own ECB rates, converted at the last publication on or
 before each spend day.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -50,6 +51,26 @@ def channel_mapping(path: Path = SEEDS / "channel_mapping.csv") -> dict[tuple[st
     """(source_type, source_value) -> channel: configuration shared with the pipeline."""
     with path.open() as fh:
         return {(r["source_type"], r["source_value"]): r["channel"] for r in csv.DictReader(fh)}
+
+
+def norm(value: str | None) -> str | None:
+    """A utm_campaign, campaign name or alias compared case- and whitespace-insensitively."""
+    if value is None:
+        return None
+    return re.sub(r"\s+", " ", value.strip().lower()) or None
+
+
+def campaign_aliases(path: Path = SEEDS / "campaign_aliases.csv") -> dict[str, tuple[str, str]]:
+    """A marketer's aliases (configuration shared with the pipeline, seeds/campaign_aliases.csv):
+    normalised ``alias`` -> (platform, campaign_id). An alias naming two campaigns means
+    neither (it is dropped, as an ambiguous campaign name is)."""
+    found: dict[str, set[tuple[str, str]]] = {}
+    with path.open() as fh:
+        for r in csv.DictReader(fh):
+            key = norm(r["alias"])
+            if key is not None:
+                found.setdefault(key, set()).add((r["platform"], r["campaign_id"]))
+    return {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
 
 
 def platform_channel(platform: str) -> str:

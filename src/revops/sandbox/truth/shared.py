@@ -8,7 +8,6 @@ departments).
 from __future__ import annotations
 
 import csv
-import re
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -19,9 +18,11 @@ from zoneinfo import ZoneInfo
 from revops.sandbox.truth.common import (
     SEEDS,
     TruthConfig,
+    campaign_aliases,
     contact_channel,
     deal_person,
     month_of,
+    norm as _norm,
     platform_channel,
     spend_reporting,
 )
@@ -245,37 +246,24 @@ def kpi_scorecard_monthly(
     return rows
 
 
-def _norm(value: str | None) -> str | None:
-    """A utm_campaign or campaign name compared case- and whitespace-insensitively."""
-    if value is None:
-        return None
-    return re.sub(r"\s+", " ", value.strip().lower()) or None
-
-
-def campaign_aliases(path: Path = SEEDS / "campaign_aliases.csv") -> list[tuple[str, str, str]]:
-    """(alias, platform, campaign_id) rows a marketer keeps: configuration shared with the pipeline."""
-    with path.open() as fh:
-        return [(r["alias"], r["platform"], r["campaign_id"]) for r in csv.DictReader(fh)]
-
-
 def lead_source_resolver(
     world: World,
     as_of: datetime | None = None,
     name_clocks: list[datetime] | None = None,
     url_tags: bool = True,
+    aliases: dict[str, tuple[str, str]] | None = None,
 ) -> Callable[[str | None], tuple[str, str] | None]:
     """A function from a CRM ``utm_campaign`` value to the (platform, campaign_id) it resolves to,
     or None, by the rule of docs/metrics.md "Lead source resolution", in order: a marketer's alias
-    (seeds/campaign_aliases.csv), a campaign id, the utm_campaign the URL tags of a campaign's own
-    ads carry (``World.ad_utm_campaign``; ads exist before the world's first day; ``url_tags=False``
+    (``aliases``; default the pipeline's own seed, seeds/campaign_aliases.csv), a campaign id, the
+    utm_campaign the URL tags of a campaign's own ads carry (``World.ad_utm_campaign``; ads exist before the world's first day; ``url_tags=False``
     is the rule without them), a name the campaign had at one of ``name_clocks`` (the syncs that
     saw names; default one sync at ``as_of``). Case- and whitespace-insensitive; a value two
     campaigns share at one step resolves at none of it (a later step may still take it)."""
     as_of = as_of or world.now
     steps: list[dict[str, set[tuple[str, str]]]] = [defaultdict(set) for _ in range(4)]
-    for alias, platform, campaign_id in campaign_aliases():
-        if _norm(alias) is not None:
-            steps[0][_norm(alias)].add((platform, campaign_id))
+    for alias, key in (campaign_aliases() if aliases is None else aliases).items():
+        steps[0][alias].add(key)
     for camp in world.campaigns:
         key = (camp.platform, camp.campaign_id)
         steps[1][camp.campaign_id].add(key)
@@ -305,12 +293,13 @@ def kpi_unresolved_campaigns(
     as_of: datetime | None = None,
     name_clocks: list[datetime] | None = None,
     url_tags: bool = True,
+    aliases: dict[str, tuple[str, str]] | None = None,
 ) -> list[dict]:
     """The utm_campaign values (normalised) no campaign takes (:func:`lead_source_resolver`: not
     an alias, not an id, not a URL-tag value of exactly one campaign's ads, not a name the
     campaign had at one of ``name_clocks``), with their contacts and leads, most leads first."""
     as_of = as_of or world.now
-    resolve = lead_source_resolver(world, as_of, name_clocks, url_tags)
+    resolve = lead_source_resolver(world, as_of, name_clocks, url_tags, aliases)
     groups: dict[str, dict] = {}
     for c in world.contacts_as_of(as_of):
         value = _norm(c.utm_campaign)

@@ -99,6 +99,8 @@ COMPANY_PROPERTIES = (
 #: v4 association type of the Primary label, company -> contact (HUBSPOT_DEFINED type ids:
 #: https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide)
 COMPANY_TO_CONTACT_PRIMARY = 2
+#: v4 association type of the Primary label, deal -> company (the deal's primary company)
+DEAL_TO_COMPANY_PRIMARY = 5
 #: calls, emails and meetings: the activity time, who logged it, and which way it went
 _ACTIVITY_COMMON = ("hs_timestamp", "hs_createdate", "hs_lastmodifieddate", "hubspot_owner_id")
 ACTIVITY_PROPERTIES = {
@@ -177,6 +179,9 @@ class SearchObject:
     archived_pass: bool = False
     #: the association typeId marking the primary contact: kept in ``primary_contact_id``
     primary_contact_type: int | None = None
+    #: read the object -> company associations (v4) into ``associated_company_ids``, the one
+    #: carrying this typeId (the Primary label) into ``primary_company_id``
+    primary_company_type: int | None = None
     #: a property whose own history is read (v3 batch read, ``propertiesWithHistory``): the
     #: time its current value was set is kept in ``<property>_set_at``
     history_of: str | None = None
@@ -188,6 +193,9 @@ def search_schema(obj: SearchObject) -> pa.Schema:
         fields.append(pa.field("associated_contact_ids", pa.string()))
     if obj.primary_contact_type is not None:
         fields.append(pa.field("primary_contact_id", pa.string()))
+    if obj.primary_company_type is not None:
+        fields.append(pa.field("associated_company_ids", pa.string()))
+        fields.append(pa.field("primary_company_id", pa.string()))
     if obj.history_of is not None:
         fields.append(pa.field(f"{obj.history_of}_set_at", pa.string()))
     if obj.archived_pass:
@@ -286,7 +294,7 @@ class HubSpotSource:
             ),
             "deals": SearchObject(
                 "deals", "hs_lastmodifieddate", DEAL_PROPERTIES, with_contacts=True,
-                archived_pass=True,
+                archived_pass=True, primary_company_type=DEAL_TO_COMPANY_PRIMARY,
             ),
             "companies": SearchObject(
                 "companies", "hs_lastmodifieddate", COMPANY_PROPERTIES, with_contacts=True,
@@ -392,9 +400,10 @@ class HubSpotSource:
 
     def _read_submissions(self, stream: Stream, state: dict[str, Any]) -> Iterator[Batch]:
         """Each form's submissions, ``GET /form-integrations/v1/submissions/forms/{guid}``,
-        50 a page. The endpoint has no time filter but answers newest first, so paging stops at
-        the first submission older than the saved cursor minus the lookback (everything on the
-        first run). One batch per form; the state (the newest ``submittedAt`` seen, ISO) rides
+        50 a page. The endpoint has no time filter but answers newest first (HubSpot's reference:
+        "Submissions will be returned in reverse-chronological order", cited in the README), so
+        paging stops at the first submission older than the saved cursor minus the lookback
+        (everything on the first run). One batch per form; the state (the newest ``submittedAt`` seen, ISO) rides
         on the last one, so a crash re-reads from the previous run's cursor."""
         saved = to_ms(state.get("cursor"))
         lo = None if saved is None else saved - self.lookback_minutes * 60_000
@@ -489,6 +498,8 @@ class HubSpotSource:
                 row["associated_contact_ids"] = None
                 if obj.primary_contact_type is not None:
                     row["primary_contact_id"] = None
+                if obj.primary_company_type is not None:
+                    row["associated_company_ids"] = row["primary_company_id"] = None
         if best is None or (not rows and best == saved):
             return  # nothing deleted since the last run: no batch, the state stays
         new_state = {key: value for key, value in state.items() if value is not None}
@@ -584,6 +595,8 @@ class HubSpotSource:
             rows = [_record_row(r) for r in results]
             if obj.with_contacts and rows:
                 self._attach_contacts(obj, rows)
+            if obj.primary_company_type is not None and rows:
+                self._attach_companies(obj, rows)
             if obj.history_of is not None and rows:
                 self._attach_history(obj, rows)
             done = _next_after(page) is None or not results
@@ -618,33 +631,49 @@ class HubSpotSource:
     def _attach_contacts(self, obj: SearchObject, rows: list[dict[str, Any]]) -> None:
         """Object -> contact ids via the v4 batch read (search returns no associations); with
         ``primary_contact_type``, the contact carrying that type id is ``primary_contact_id``."""
-        object_type = obj.object_type
+        found, primary = self._associations(obj.object_type, "contacts", rows,
+                                            obj.primary_contact_type)
+        for row in rows:
+            row["associated_contact_ids"] = ";".join(found.get(row["id"], [])) or None
+            if obj.primary_contact_type is not None:
+                row["primary_contact_id"] = primary.get(row["id"])
+
+    def _attach_companies(self, obj: SearchObject, rows: list[dict[str, Any]]) -> None:
+        """Object -> company ids (``associated_company_ids``) and the one labelled Primary
+        (``primary_company_type``: ``primary_company_id``), via the v4 batch read."""
+        found, primary = self._associations(obj.object_type, "companies", rows,
+                                            obj.primary_company_type)
+        for row in rows:
+            row["associated_company_ids"] = ";".join(found.get(row["id"], [])) or None
+            row["primary_company_id"] = primary.get(row["id"])
+
+    def _associations(self, object_type: str, to_type: str, rows: list[dict[str, Any]],
+                      primary_type: int | None) -> tuple[dict[str, list[str]], dict[str, str]]:
+        """``POST /crm/v4/associations/{object_type}/{to_type}/batch/read`` for ``rows``: each
+        id's associated ids (deduplicated, in the order sent) and, with ``primary_type``, the
+        one carrying that association type id."""
         found: dict[str, list[str]] = {r["id"]: [] for r in rows}
         primary: dict[str, str] = {}
         pending = [{"id": r["id"]} for r in rows]
         while pending:
             chunk, pending = pending[:ASSOCIATION_BATCH], pending[ASSOCIATION_BATCH:]
             body = self.client.post_json(
-                f"/crm/v4/associations/{object_type}/contacts/batch/read",
+                f"/crm/v4/associations/{object_type}/{to_type}/batch/read",
                 json={"inputs": chunk},
             )
             for result in body.get("results", []):
-                deal_id = str(result["from"]["id"])
+                from_id = str(result["from"]["id"])
                 to_ids = [str(t["toObjectId"]) for t in result.get("to", [])]
-                found.setdefault(deal_id, []).extend(to_ids)
-                if obj.primary_contact_type is not None:
+                found.setdefault(from_id, []).extend(to_ids)
+                if primary_type is not None:
                     for t in result.get("to", []):
                         types = {a.get("typeId") for a in t.get("associationTypes") or []}
-                        if obj.primary_contact_type in types:
-                            primary.setdefault(deal_id, str(t["toObjectId"]))
+                        if primary_type in types:
+                            primary.setdefault(from_id, str(t["toObjectId"]))
                 more = _next_after(result)
                 if more:
-                    pending.append({"id": deal_id, "after": more})
-        for row in rows:
-            ids = list(dict.fromkeys(found.get(row["id"], [])))
-            row["associated_contact_ids"] = ";".join(ids) or None
-            if obj.primary_contact_type is not None:
-                row["primary_contact_id"] = primary.get(row["id"])
+                    pending.append({"id": from_id, "after": more})
+        return {k: list(dict.fromkeys(v)) for k, v in found.items()}, primary
 
 
 # --------------------------------------------------------------------------- wire helpers

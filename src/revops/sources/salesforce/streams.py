@@ -10,6 +10,9 @@ https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resourc
   merged-away Lead arrives with ``IsDeleted=true`` and ``MasterRecordId`` and a deleted one
   with ``IsDeleted=true`` alone, its ``SystemModstamp`` moved to the deletion; ``/query`` for
   User, which is deactivated, never deleted. The first run has no ``WHERE`` (a CRM's history starts before our ``start_date``).
+  CampaignMember is hard-deleted (no ``IsDeleted`` row): its removed members come from the
+  delete log, sObject Get Deleted (``GET /sobjects/CampaignMember/deleted/?start=&end=``:
+  https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getdeleted.htm).
 * The cursor is ``SystemModstamp`` (indexed, moved by every change including system ones,
   never back-dated the way ``LastModifiedDate`` can be by imports). ``LeadHistory`` has none:
   history rows are immutable, its cursor is ``CreatedDate``.
@@ -44,6 +47,7 @@ import pyarrow as pa
 from revops.settings import Settings
 from revops.sources.base import Batch, CursorRepeats, Stream, records_to_table
 from revops.sources.http import http_options
+from revops.sources.errors import FatalAPIError
 from revops.sources.salesforce.client import InvalidQueryLocator, SalesforceClient
 
 log = logging.getLogger(__name__)
@@ -64,6 +68,9 @@ class SObject:
     cursor: str | None = "SystemModstamp"
     #: read through /queryAll: deleted, merged and archived rows too
     query_all: bool = False
+    #: hard-deleted (no IsDeleted row, no recycle bin): deletes come from the delete log,
+    #: ``GET /sobjects/{sObject}/deleted/?start=&end=`` (:meth:`SalesforceSource._deleted`)
+    delete_log: bool = False
     description: str = ""
 
 
@@ -129,9 +136,10 @@ def sobjects(settings: Settings) -> list[SObject]:
         SObject("campaign_members", "CampaignMember",
                 ("Id", "IsDeleted", "CampaignId", "LeadId", "ContactId", "Status", "HasResponded",
                  "FirstRespondedDate", "CreatedDate", "LastModifiedDate", "SystemModstamp"),
-                query_all=True,
+                query_all=True, delete_log=True,
                 description="leads/contacts on campaigns (responses = marketing touches); hard "
-                            "deletes leave no trace [airbytehq/airbyte#44845]"),
+                            "deletes leave no IsDeleted row [airbytehq/airbyte#44845]: they come "
+                            "from the delete log (sObject Get Deleted) as IsDeleted=true rows"),
     ]
 
 
@@ -217,6 +225,8 @@ class SalesforceSource:
         if saved:
             since = parse_sf_datetime(saved) - timedelta(minutes=self.lookback_minutes)
         best: str | None = saved
+        # the delete log's own cursor rides along on every state this read saves
+        extra = {k: v for k, v in (state or {}).items() if k == "deleted_cursor"}
         restarts = 0
         while True:
             try:
@@ -224,9 +234,11 @@ class SalesforceSource:
                     if last is not None and (best is None
                                              or parse_sf_datetime(last) >= parse_sf_datetime(best)):
                         best = last
-                    out_state = {"cursor": best} if obj.cursor and best and rows else None
+                    out_state = {**extra, "cursor": best} if obj.cursor and best and rows else None
                     yield Batch(stream, records_to_table(stream, rows), state=out_state,
                                 meta={"since": since.isoformat() if since else None})
+                if obj.delete_log and best:
+                    yield from self._deleted(stream, obj, extra.get("deleted_cursor"), best)
                 return
             except InvalidQueryLocator:
                 restarts += 1
@@ -236,6 +248,50 @@ class SalesforceSource:
                 since = parse_sf_datetime(best) if best else since
                 log.warning("salesforce: %s query locator expired; restarting at %s",
                             obj.sobject, since)
+
+    def _deleted(self, stream: Stream, obj: SObject, deleted_cursor: str | None, cursor: str
+                 ) -> Iterator[Batch]:
+        """Records hard-deleted since the last run, from the delete log (sObject Get Deleted,
+        ``GET /sobjects/{sObject}/deleted/?start=&end=``): one row each, ``IsDeleted = 'true'``
+        and ``SystemModstamp`` = its ``deletedDate``, every other field null (the record is
+        gone); it replaces the live row of the same Id in raw. ``start`` is the previous run's
+        ``latestDateCovered`` minus the lookback, ``end`` this run's wall clock (Salesforce
+        answers what it covers, up to its own clock, in ``latestDateCovered``: the state kept).
+        A first run has nothing to remove: it only starts the log's cursor at the newest
+        ``SystemModstamp`` read. The log keeps 15 days: a run longer after the last one is told
+        ``INVALID_REPLICATION_DATE``; the deletes in between are then missed (logged), and the
+        cursor restarts at the newest ``SystemModstamp``."""
+        if deleted_cursor is None:
+            yield Batch(stream, records_to_table(stream, []),
+                        state={"cursor": cursor, "deleted_cursor": cursor})
+            return
+        start = parse_sf_datetime(deleted_cursor) - timedelta(minutes=self.lookback_minutes)
+        end = datetime.now(UTC)
+        if end <= start + timedelta(minutes=1):
+            return
+        try:
+            body = self.client.get_json(
+                f"{self.client.query_path('sobjects')}/{obj.sobject}/deleted/",
+                params={"start": start.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+                        "end": end.strftime("%Y-%m-%dT%H:%M:%S+00:00")},
+            )
+        except FatalAPIError as exc:
+            if "INVALID_REPLICATION_DATE" not in str(exc):
+                raise
+            log.warning("salesforce: %s deletes since %s are no longer in the delete log (%s); "
+                        "members removed meanwhile stay in raw", obj.sobject, deleted_cursor, exc)
+            yield Batch(stream, records_to_table(stream, []),
+                        state={"cursor": cursor, "deleted_cursor": cursor})
+            return
+        rows = [
+            {**{f: None for f in obj.fields}, "Id": str(r["id"]), "IsDeleted": "true",
+             "SystemModstamp": wire_string(r.get("deletedDate"))}
+            for r in body.get("deletedRecords") or []
+        ]
+        covered = body.get("latestDateCovered") or deleted_cursor
+        yield Batch(stream, records_to_table(stream, rows),
+                    state={"cursor": cursor, "deleted_cursor": covered},
+                    meta={"deleted_since": start.isoformat()})
 
     def _pages(self, obj: SObject, since: datetime | None
                ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:

@@ -1,7 +1,8 @@
 -- one row per company (the buying organisation) across CRMs: HubSpot companies that are not
 -- archived and Salesforce Accounts that are not deleted. A customer is a HubSpot company in
 -- lifecycle stage customer, or an Account whose Type is one of Salesforce's Customer values
--- (Customer - Direct / Customer - Channel).
+-- (Customer - Direct / Customer - Channel). company_key = crm:company_id, the key
+-- core.dim_contact and core.fct_deal name their company by.
 with hubspot as (
     select
         'hubspot' as crm,
@@ -25,6 +26,6 @@ salesforce as (
     from {{ ref('stg_salesforce__accounts') }}
     where not coalesce(is_deleted, false)
 )
-select * from hubspot
+select crm || ':' || company_id as company_key, * from hubspot
 union all
-select * from salesforce
+select crm || ':' || company_id as company_key, * from salesforce

@@ -23,6 +23,18 @@ hs_sales_touches as (
       and (e.is_outbound or e.type = 'meeting')
       and coalesce(o.team, '') not in ({% for t in var('marketing_teams') %}'{{ t | replace("'", "''") }}'{{ ',' if not loop.last }}{% endfor %})
 ),
+hs_primary_company as (
+    -- a contact's company: the company that names it its primary contact (the company ->
+    -- contact association labelled Primary, typeId 2, else its first associated contact;
+    -- staging already followed merges); one per contact, the earliest created on a tie
+    select
+        primary_contact_id as contact_id,
+        company_id,
+        row_number() over (partition by primary_contact_id
+                           order by created_at, length(company_id), company_id) as rn
+    from {{ ref('stg_hubspot__companies') }}
+    where not coalesce(is_archived, false) and primary_contact_id is not null
+),
 hubspot as (
     select
         'hubspot' as crm,
@@ -51,9 +63,11 @@ hubspot as (
             select min(t.occurred_at) from hs_sales_touches t
             where t.contact_id = c.contact_id and t.occurred_at >= c.mql_at
               and (c.owner_id is null or t.owner_id = c.owner_id)
-        ) as first_sales_touch_at
+        ) as first_sales_touch_at,
+        pc.company_id
     from {{ ref('stg_hubspot__contacts') }} c
     left join stage_map m on m.crm = 'hubspot' and m.value = c.lead_status
+    left join hs_primary_company pc on pc.contact_id = c.contact_id and pc.rn = 1
     where not coalesce(c.is_archived, false)
       and c.contact_id not in (select merged_id from {{ ref('stg_hubspot__contact_merges') }})
 ),
@@ -167,8 +181,14 @@ salesforce as (
         -- created with it and its history shows no change), never LastModifiedDate
         case when cur.stage = 'rejected' then s.last_rejected_at end as rejected_at,
         case when cur.stage = 'rejected' then l.rejection_reason end as rejection_reason,
-        ft.first_sales_touch_at
+        ft.first_sales_touch_at,
+        -- the lead's company: the Account of its converted Contact now (a contact can move to
+        -- another account), else the Account the conversion made (ConvertedAccountId); an
+        -- unconverted lead has none (Lead.Company is free text)
+        coalesce(ct.account_id, l.converted_account_id) as company_id
     from sf_leads l
+    left join {{ ref('stg_salesforce__contacts') }} ct
+      on ct.contact_id = l.converted_contact_id and not coalesce(ct.is_deleted, false)
     left join stage_map cur on cur.crm = 'salesforce' and cur.value = l.status
     left join sf_stages s on s.lead_id = l.lead_id
     left join sf_deals d on d.lead_id = l.lead_id
@@ -213,9 +233,11 @@ select
     c.customer_at,
     c.rejected_at,
     c.rejection_reason,
-    c.first_sales_touch_at
+    c.first_sales_touch_at,
+    co.company_key
 from people c
 left join {{ source('ops', 'email_hashes') }} eh on eh.email_norm = lower(trim(c.email))
+left join {{ ref('dim_company') }} co on co.crm = c.crm and co.company_id = c.company_id
 left join resolved r on r.contact_id = c.contact_id and r.rn = 1
 left join {{ ref('channel_mapping') }} pm
   on pm.source_type = 'platform' and pm.source_value = r.source_platform

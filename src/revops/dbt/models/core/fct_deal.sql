@@ -54,7 +54,8 @@ hubspot as (
         coalesce(d.currency, '{{ var("reporting_currency") }}') as currency,
         d.pipeline,
         d.stage,
-        d.owner_id
+        d.owner_id,
+        d.company_id
     from hs_deals d
     left join hs_first_contact fc on fc.deal_id = d.deal_id
 ),
@@ -73,10 +74,22 @@ salesforce as (
         -- one sales process in the org (record types are not read): one pipeline
         'default' as pipeline,
         o.stage_name as stage,
-        o.owner_id
+        o.owner_id,
+        o.account_id as company_id
     from {{ ref('int_salesforce_opportunities') }} o
     where not o.is_deleted
+),
+deals as (
+    select * from hubspot
+    union all
+    select * from salesforce
 )
-select * from hubspot
-union all
-select * from salesforce
+-- company_key: the deal's company in core.dim_company (HubSpot: the deal -> company association,
+-- Primary label first; Salesforce: Opportunity.AccountId); NULL when the CRM names none or a
+-- deleted one
+select
+    d.crm, d.deal_id, d.contact_id, d.deal_name, d.created_at, d.closed_at, d.is_closed,
+    d.is_won, d.amount, d.currency, d.pipeline, d.stage, d.owner_id,
+    co.company_key
+from deals d
+left join {{ ref('dim_company') }} co on co.crm = d.crm and co.company_id = d.company_id

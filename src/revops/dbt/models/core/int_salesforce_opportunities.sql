@@ -66,7 +66,8 @@ select
     o.mapped_stage,
     o.amount,
     o.stage_name,
-    case when o.owner_id like '005%' then o.owner_id end as owner_id
+    case when o.owner_id like '005%' then o.owner_id end as owner_id,
+    o.account_id
 from opps o
 left join person p on p.opportunity_id = o.opportunity_id and p.rn = 1
 left join converted_from cf on cf.opportunity_id = o.opportunity_id

@@ -1,4 +1,6 @@
--- one row per HubSpot deal record (deleted ones with is_archived and archived_at)
+-- one row per HubSpot deal record (deleted ones with is_archived and archived_at). company_id:
+-- the deal's company, the deal -> company association labelled Primary (typeId 5), else the
+-- first associated company (HubSpot lists them in id order).
 select
     cast(id as varchar) as deal_id,
     {{ hs('dealname') }} as deal_name,
@@ -13,6 +15,8 @@ select
     coalesce({{ hs('hs_is_closed_won') }} = 'true', false) as is_won,
     {{ hs('hubspot_owner_id') }} as owner_id,
     {{ hs('associated_contact_ids') }} as associated_contact_ids,
+    coalesce({{ hs('primary_company_id') }},
+             nullif(split_part({{ hs('associated_company_ids') }}, ';', 1), '')) as company_id,
     archived as is_archived,
     {{ hs_ts('archivedAt') }} as archived_at
 from {{ source('raw', 'hubspot__deals') }}
