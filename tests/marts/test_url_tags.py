@@ -13,13 +13,12 @@ is computed from the world's own objects.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from revops.load.warehouse import Warehouse
 from revops.sandbox import truth
 from revops.sandbox.truth import attribution as truth_attribution, funnel as truth_funnel
+from revops.sandbox.truth.common import norm
 from revops.sandbox.truth.shared import lead_source_resolver
 from revops.sandbox.world import World, WorldConfig
 from tests.conftest import nightly_warehouse
@@ -36,14 +35,10 @@ CLOCK = WORLD.now
 RENAMED = [c for c in WORLD.campaigns if c.renames]
 
 
-def _norm(value: str | None) -> str | None:
-    return re.sub(r"\s+", " ", value.strip().lower()) or None if value is not None else None
-
-
-OLD_NAMES = {_norm(c.name) for c in RENAMED}
+OLD_NAMES = {norm(c.name) for c in RENAMED}
 #: live contacts of a renamed campaign whose utm_campaign is its old name (no sync saw it)
 CARRIERS = [c for c in WORLD.contacts_as_of(CLOCK)
-            if c.source_campaign in RENAMED and _norm(c.utm_campaign) in OLD_NAMES]
+            if c.source_campaign in RENAMED and norm(c.utm_campaign) in OLD_NAMES]
 
 
 def test_the_scenario_is_in_the_world() -> None:
@@ -123,7 +118,7 @@ def test_staging_url_tags_are_the_ads_own(first_sync) -> None:
     want = {(ad.platform, ad.campaign_id, ad_id, value)
             for ad_id, value in WORLD.ad_utm_campaign.items() for ad in [WORLD.ad_by_id[ad_id]]}
     assert got == want
-    assert all(r["utm_campaign_key"] == _norm(r["utm_campaign"]) for r in first_sync["tags"])
+    assert all(r["utm_campaign_key"] == norm(r["utm_campaign"]) for r in first_sync["tags"])
     macros = [r for r in first_sync["tags"] if r["utm_campaign"] == r["campaign_id"]]
     assert macros and all("{" in r["url_tags"] for r in macros)
     assert {r["platform"] for r in macros} == {"meta", "google_ads", "microsoft_ads"}
@@ -131,7 +126,7 @@ def test_staging_url_tags_are_the_ads_own(first_sync) -> None:
 
 def test_previously_unattributed_leads_are_attributed(first_sync) -> None:
     """No sync saw the old names, yet every contact carrying one resolves to its campaign."""
-    assert not OLD_NAMES & {_norm(n) for n in first_sync["names_seen"]}
+    assert not OLD_NAMES & {norm(n) for n in first_sync["names_seen"]}
     contacts = first_sync["contacts"]
     for c in CARRIERS:
         row = contacts[hs_id(WORLD, c.contact_id, CLOCK)]
