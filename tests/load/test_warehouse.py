@@ -167,3 +167,18 @@ def test_load_reports_and_marks_only_changed_rows(wh):
                                     schema=pa.schema([("id", pa.string()), ("day", pa.string()),
                                                       ("spend", pa.string())]))
     assert wh.changed_rows("t__s", narrower, ["id", "day"]).num_rows == 1  # n would become NULL
+
+
+def test_a_reread_of_floats_booleans_and_nulls_changes_nothing(wh):
+    """The comparison sees a value as the load stored it (PostgreSQL: through the same CSV COPY),
+    so doubles, booleans, NULLs and empty strings read again compare equal; a flipped flag (a
+    tombstone) does not."""
+    schema = pa.schema([("id", pa.string()), ("x", pa.float64()), ("ok", pa.bool_()), ("note", pa.string())])
+    rows = [{"id": "a", "x": 0.1 + 0.2, "ok": True, "note": ""},
+            {"id": "b", "x": 1e-300, "ok": None, "note": None},
+            {"id": "c", "x": None, "ok": False, "note": 'quote " and, comma'}]
+    batch = pa.Table.from_pylist(rows, schema=schema)
+    wh.load_batch(source="t", stream="f", table=batch, primary_key=["id"], state=None, run_id="r1")
+    assert wh.changed_rows("t__f", batch, ["id"]).num_rows == 0
+    deleted = pa.Table.from_pylist([{**rows[2], "ok": True}], schema=schema)
+    assert wh.changed_rows("t__f", deleted, ["id"])["id"].to_pylist() == ["c"]
