@@ -156,15 +156,95 @@ def test_failed_gate_keeps_published_marts(synced):
     wh.dispose()
 
 
-def test_rerun_leaves_the_same_marts(synced):
-    """Last in the module: a third run with nothing new changes nothing."""
-    wh = Warehouse(synced["url"])
-    before = sorted(_mart(wh), key=lambda r: tuple(str(r[k]) for k in KEYS))
-    raw_before = wh.scalar('select count(*) from raw."hubspot__contacts"')
-    wh.dispose()
-    _run(synced["settings"])
-    wh = Warehouse(synced["url"])
-    after = sorted(_mart(wh), key=lambda r: tuple(str(r[k]) for k in KEYS))
-    assert after == before
-    assert wh.scalar('select count(*) from raw."hubspot__contacts"') == raw_before
-    wh.dispose()
+#: the marts a run with nothing new still rebuilds: the freshness of this run's sources, and the
+#: SLA decisions against this run's CRM cut-off (an untouched MQL turns missed as time passes)
+EVERY_RUN_MARTS = ["kpi_data_freshness", "kpi_lead_response"]
+
+
+def _published(wh: Warehouse) -> dict[str, list[tuple]]:
+    tables = [r["table_name"] for r in wh.fetch_all(
+        "select table_name from information_schema.tables where table_schema = 'marts'")]
+    return {t: sorted(tuple(str(v) for v in r.values()) for r in wh.fetch_all(f'select * from marts."{t}"'))
+            for t in tables}
+
+
+def _built_nodes(settings) -> set[str]:
+    import json
+
+    from revops.transform import work_dir
+
+    results = json.loads((work_dir(settings) / "target" / "run_results.json").read_text())["results"]
+    return {r["unique_id"] for r in results}
+
+
+def _lead_response_equals_truth(wh: Warehouse, run_id: str) -> None:
+    from datetime import UTC, datetime
+
+    from revops.sandbox.truth import sales as truth_sales
+
+    started = wh.scalar("select started_at from ops.runs where run_id = :r", r=run_id)
+    started = datetime.fromisoformat(started) if isinstance(started, str) else started
+    started = started if started.tzinfo else started.replace(tzinfo=UTC)
+    got = wh.fetch_all("select * from marts.kpi_lead_response")
+    want = truth_sales.kpi_lead_response(WORLD, run_at=started)
+    assert got and diff_rows(got, want, ("mql_week", "owner_id", "team")) == []
+    assert {r["as_of"] for r in got} == {started}
+
+
+def test_rerun_with_nothing_new_skips_the_build(synced):
+    """A third run with nothing new (the lookback windows re-read, every row as stored): no raw
+    row written, dbt builds only what describes the run itself, and every other published mart
+    is left exactly as it was."""
+    with Warehouse(synced["url"]) as wh:
+        before = _published(wh)
+        raw_before = wh.scalar('select count(*) from raw."hubspot__contacts"')
+    result = pipeline.run(synced["settings"], "test")
+    build = result.summary["build"]
+    assert not build["full"] and build["changed_streams"] == []
+    assert sorted(build["marts"]) == EVERY_RUN_MARTS
+    assert sorted(result.published) == EVERY_RUN_MARTS
+    built = {n for n in _built_nodes(synced["settings"]) if n.startswith("model.")}
+    assert "model.revops.kpi_channel_daily" not in built and "model.revops.dim_contact" not in built
+    with Warehouse(synced["url"]) as wh:
+        after = _published(wh)
+        assert set(after) == set(before)
+        for table in set(before) - set(EVERY_RUN_MARTS):
+            assert after[table] == before[table], table
+        assert wh.scalar('select count(*) from raw."hubspot__contacts"') == raw_before
+        streams = wh.fetch_all("select rows_extracted, rows_changed from ops.run_streams where run_id = :r",
+                               r=result.run_id)
+        assert sum(s["rows_extracted"] for s in streams) > 0, "the lookback windows were re-read"
+        assert all(s["rows_changed"] == 0 for s in streams)
+        fresh = wh.fetch_all("select distinct last_run_id from marts.kpi_data_freshness")
+        assert fresh == [{"last_run_id": result.run_id}]
+        _lead_response_equals_truth(wh, result.run_id)
+
+
+def test_one_restated_row_rebuilds_what_reads_it(synced):
+    """Last in the module: Meta restates one ad-day inside its lookback window. The next run
+    changes that one raw row, rebuilds what reads Meta's insights, and the marts equal the truth."""
+    import dataclasses
+    from decimal import Decimal
+
+    at = max(i for i, r in enumerate(WORLD.ad_days) if r.ad.platform == "meta"
+             and (WORLD.now.date() - r.day).days >= 3)
+    original = WORLD.ad_days[at]
+    WORLD.ad_days[at] = dataclasses.replace(original, spend=original.spend + Decimal("12.34"))
+    try:
+        with Warehouse(synced["url"]) as wh:
+            spend_before = float(wh.scalar("select sum(spend) from marts.kpi_channel_daily"))
+        result = pipeline.run(synced["settings"], "test")
+        build = result.summary["build"]
+        assert not build["full"] and build["changed_streams"] == ["meta.ads_insights"]
+        assert "kpi_channel_daily" in result.published
+        with Warehouse(synced["url"]) as wh:
+            changed = wh.fetch_all("select source, stream, rows_changed from ops.run_streams "
+                                   "where run_id = :r and rows_changed > 0", r=result.run_id)
+            assert changed == [{"source": "meta", "stream": "ads_insights", "rows_changed": 1}]
+            got = _mart(wh)
+            assert float(wh.scalar("select sum(spend) from marts.kpi_channel_daily")) > spend_before
+            assert wh.unbuilt_changes() == []
+            _lead_response_equals_truth(wh, result.run_id)
+        assert diff_rows(got, truth.kpi_channel_daily(WORLD), KEYS) == []
+    finally:
+        WORLD.ad_days[at] = original

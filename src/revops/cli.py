@@ -128,6 +128,10 @@ def _print_run(result: dict, verbose: bool = False) -> None:
             counts.add_row(name, f"{n:,}")
         console.print("[bold]Rows per table[/bold]")
         console.print(counts)
+    if result["summary"].get("build"):
+        from revops.report.summary import build_line
+
+        console.print(escape(build_line(result["summary"]["build"])))
     if result["summary"].get("report_path"):
         console.print(f"KPI report: {escape(result['summary']['report_path'])}")
 

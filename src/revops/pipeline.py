@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from revops.load.publish import built_marts, publish
-from revops.load.warehouse import BUILD_SCHEMA, Warehouse
+from revops.load.warehouse import BUILD_SCHEMA, Warehouse, dedupe_last
 from revops.load.writer_lock import WriterLock
 from revops.settings import Settings
 from revops.sources.base import Batch, Source, Stream
@@ -85,6 +85,9 @@ class StreamStats:
     stream: str
     rows_extracted: int = 0
     rows_loaded: int = 0
+    #: of the rows loaded, those raw lacked or held with other content (a re-read of unchanged
+    #: rows is neither validated again nor written)
+    rows_changed: int = 0
     rows_quarantined: int = 0
     batches: int = 0
     seconds: float = 0.0
@@ -106,6 +109,10 @@ class SourceResult:
     @property
     def rows_loaded(self) -> int:
         return sum(s.rows_loaded for s in self.streams)
+
+    @property
+    def rows_changed(self) -> int:
+        return sum(s.rows_changed for s in self.streams)
 
 
 def guarded(source: str, fn: Callable[..., SourceResult], *args: Any) -> SourceResult:
@@ -206,7 +213,10 @@ def sync_source(
     replaced by this read's). ``window``: read only those days (a backfill): the saved state is
     neither used nor changed, so the nightly cursor stays where it was. Either way every row
     merges on its natural key, so re-reading is idempotent."""
-    from revops.quality.gx_runner import split_rows
+    def split_rows():  # GX's import (~4 s) only once there is a changed row to validate
+        from revops.quality.gx_runner import split_rows
+
+        return split_rows
 
     source = window.build(settings, source_name) if window else get_spec(source_name).build(settings)
     result = SourceResult(source_name)
@@ -220,7 +230,12 @@ def sync_source(
         for batch in coalesce(source.read(stream, stats.state_before)):
             stats.batches += batch.meta.get("batches", 1)
             stats.rows_extracted += len(batch)
-            good, bad, checked = _validate(split_rows, stream, batch.records)
+            # rows raw already holds as they are (a lookback re-read) are neither validated
+            # again nor written: they were when they first came
+            with _LOAD_LOCK if wh.dialect == "duckdb" else nullcontext():
+                records = wh.changed_rows(stream.table, batch.records, stream.primary_key)
+            unchanged = dedupe_last(batch.records, stream.primary_key).num_rows - records.num_rows
+            good, bad, checked = _validate(split_rows, stream, records)
             # rows, quarantine, suite results and state: one transaction per batch
             with _LOAD_LOCK if wh.dialect == "duckdb" else nullcontext():
                 res = wh.load_batch(
@@ -234,14 +249,16 @@ def sync_source(
                     quarantined=bad,
                 )
             stats.rows_quarantined += len(bad)
-            stats.rows_loaded += res.rows_loaded
+            stats.rows_loaded += unchanged + res.rows_loaded
+            stats.rows_changed += res.rows_changed
             if batch.state is not None:
                 stats.state_after = batch.state
             if on_batch:
                 on_batch(f"{source_name}.{stream.name}", len(batch))
             elapsed = time.perf_counter() - started
-            log.info("%s.%s: %d rows loaded, %d quarantined (%.0f rows/s)", source_name, stream.name,
-                     stats.rows_loaded, stats.rows_quarantined, stats.rows_extracted / max(elapsed, 1e-3))
+            log.info("%s.%s: %d rows loaded (%d changed), %d quarantined (%.0f rows/s)", source_name,
+                     stream.name, stats.rows_loaded, stats.rows_changed, stats.rows_quarantined,
+                     stats.rows_extracted / max(elapsed, 1e-3))
         stats.seconds = time.perf_counter() - started
         counts = {k: v for k, v in stats.__dict__.items() if k not in ("source", "stream")}
         wh.record_stream(run_id, source_name, stream.name, **counts)
@@ -254,10 +271,10 @@ def _validate(split_rows, stream: Stream, records: pa.Table) -> tuple[pa.Table, 
     """Rows that fail the stream's suite go to quarantine (whole record + reasons).
 
     Returns the good rows, the quarantined ``(key, record, reasons)`` and the suite result
-    (None for an empty batch, which has nothing to check)."""
+    (None for an empty batch, which has nothing to check: GX is not even imported for it)."""
     if records.num_rows == 0:
         return records, [], None
-    _, bad_rows, checked = split_rows(f"raw__{stream.table}", records.to_pandas())
+    _, bad_rows, checked = split_rows()(f"raw__{stream.table}", records.to_pandas())
     if not bad_rows:
         return records, [], checked
     bad_pos = {pos for pos, _ in bad_rows}
@@ -299,12 +316,12 @@ def mart_parameters(wh: Warehouse, suite_name: str) -> dict[str, Any]:
     return params
 
 
-def quality_gate(wh: Warehouse, run_id: str) -> list[str]:
-    """Validate every built mart against ``expectations/marts__<name>.json``."""
+def quality_gate(wh: Warehouse, run_id: str, marts: list[str] | None = None) -> list[str]:
+    """Validate every built mart (or ``marts``) against ``expectations/marts__<name>.json``."""
     from revops.quality.gx_runner import SUITES_DIR, validate_table
 
     failures: list[str] = []
-    marts = built_marts(wh)
+    marts = built_marts(wh) if marts is None else marts
     for mart in marts:
         suite = f"marts__{mart}"
         if not (SUITES_DIR / f"{suite}.json").exists():
@@ -376,24 +393,95 @@ def extract_in_turn(settings: Settings, run_id: str, sources: list[str],
     return [guarded(name, extract_source, settings, run_id, name, full_refresh) for name in sources]
 
 
-def transform(settings: Settings, run_id: str) -> None:
-    from revops.quality.fx import quarantine_unconverted
+@dataclass
+class BuildPlan:
+    """What a run builds: everything (``full``), or only what reads the raw tables changed since
+    a build over them last published (``streams``), plus what depends on the run itself
+    (:data:`EVERY_RUN`). ``reason`` says why, for the log and the run's summary."""
+
+    full: bool
+    streams: list[tuple[str, str]] = field(default_factory=list)
+    reason: str = ""
+
+
+#: what every run changes, so every run rebuilds what reads it: ``ops.source_freshness``
+#: (``marts.kpi_data_freshness`` describes this run) and ``ops.runs``/``ops.run_streams`` (the
+#: CRM data's cut-off, ``int_crm_as_of``: a run that read a CRM moves it, and
+#: ``marts.kpi_lead_response`` decides pending or missed SLAs against it)
+EVERY_RUN = (("ops", "source_freshness"), ("ops", "runs"), ("ops", "run_streams"))
+
+
+def plan_build(settings: Settings, full_refresh: bool = False) -> BuildPlan:
+    """A full build when the models or their settings changed since the marts were last fully
+    built and published (:func:`revops.transform.project_fingerprint`), on a first run, or for
+    a full refresh; otherwise only what the raw changes since the last published build reach
+    (none on a quiet night: the lookback re-read changed nothing)."""
+    from revops.transform import project_fingerprint
 
     with Warehouse(settings.warehouse_url) as wh:
-        build_models(settings, wh, run_id)
+        stored = wh.model_fingerprint()
+        unbuilt = wh.unbuilt_changes()
+    if full_refresh:
+        return BuildPlan(True, unbuilt, "full refresh")
+    if stored is None:
+        return BuildPlan(True, unbuilt, "no full build published yet")
+    if stored != project_fingerprint(settings):
+        return BuildPlan(True, unbuilt, "the models, their settings or the mart suites changed")
+    if not unbuilt:
+        return BuildPlan(False, [], "no source changed a row: only this run's freshness and cut-off")
+    return BuildPlan(False, unbuilt, "changed: " + ", ".join(f"{s}.{t}" for s, t in unbuilt))
+
+
+def transform(settings: Settings, run_id: str, plan: BuildPlan | None = None) -> list[str]:
+    """The build the plan asks for; returns the marts it built (every mart on a full build)."""
+    from revops.load.pseudonymize import refresh_email_hashes
+    from revops.quality.fx import quarantine_unconverted
+    from revops.transform import build, downstream_of
+
+    plan = plan or BuildPlan(True)
+    with Warehouse(settings.warehouse_url) as wh:
+        hashed = refresh_email_hashes(wh, settings, run_id)
+        wh.dispose()  # DuckDB: dbt opens the file next; one writer at a time
+        if plan.full:
+            result = build(settings)
+        else:
+            reads = [*EVERY_RUN, *(("raw", f"{s}__{t}") for s, t in plan.streams)]
+            if hashed:  # new pseudonyms (new emails, or a new salt) reach dim_contact
+                reads.append(("ops", "email_hashes"))
+            result = build(settings, select=downstream_of(settings, reads))
+        built = {n["name"] for n in result.nodes if n["unique_id"].startswith("model.")}
+        marts = [m for m in built_marts(wh) if m in built]
         # spend that needs an ECB rate the warehouse lacks was held back by dbt: quarantined, named
         quarantine_unconverted(wh, run_id)
+    log.info("dbt built %d models (%s), %d marts: %s", len(built),
+             "all" if plan.full else plan.reason, len(marts), ", ".join(marts))
+    return marts
 
 
-def gate(settings: Settings, run_id: str) -> list[str]:
+def gate(settings: Settings, run_id: str, marts: list[str] | None = None) -> list[str]:
+    """The quality gate on ``marts`` (default: every built mart)."""
     with Warehouse(settings.warehouse_url) as wh:
-        return quality_gate(wh, run_id)
+        return quality_gate(wh, run_id, marts)
 
 
-def publish_built(settings: Settings, held: list[str] | None = None) -> list[str]:
-    """Publish every built mart except ``held`` (those keep their published version)."""
+def publish_built(settings: Settings, held: list[str] | None = None,
+                  marts: list[str] | None = None) -> list[str]:
+    """Publish ``marts`` (default: every built mart) except ``held`` (those keep their
+    published version)."""
     with Warehouse(settings.warehouse_url) as wh:
-        return publish(wh, [m for m in built_marts(wh) if m not in set(held or ())])
+        todo = built_marts(wh) if marts is None else marts
+        return publish(wh, [m for m in todo if m not in set(held or ())])
+
+
+def built_over(settings: Settings, run_id: str, plan: BuildPlan) -> None:
+    """After a publish that held nothing back: the changes the build covered are built, and a
+    full build records what it was built from (the next run may skip what is unchanged)."""
+    from revops.transform import project_fingerprint
+
+    with Warehouse(settings.warehouse_url) as wh:
+        wh.clear_unbuilt(plan.streams)
+        if plan.full:
+            wh.set_model_fingerprint(project_fingerprint(settings), run_id)
 
 
 #: ``ops.runs.status`` of a run that published while some source failed (exit code
@@ -472,10 +560,14 @@ def run(settings: Settings, flow: str = "manual", sources: list[str] | None = No
                 # from the first one's exception: the CLI's one line names its source and variable
                 raise AllSourcesFailed("every source failed; nothing published:\n  " + "\n  ".join(
                     f"{s}: {e}" for s, e in failed.items())) from extracted[0].exception
-            step(transform)(settings, run_id)
-            step(gate)(settings, run_id)
-            held = held_marts(settings, list(failed))
-            published = step(publish_built)(settings, held)
+            plan = step(plan_build)(settings, full_refresh)
+            log.info("build: %s (%s)", "everything" if plan.full else "only what changed", plan.reason)
+            marts = step(transform)(settings, run_id, plan)
+            step(gate)(settings, run_id, marts)
+            held = [m for m in held_marts(settings, list(failed)) if m in marts]
+            published = step(publish_built)(settings, held, marts)
+            if not held:  # a held mart still lacks these changes: the next run builds them again
+                step(built_over)(settings, run_id, plan)
         except BaseException as exc:
             with Warehouse(settings.warehouse_url) as wh:
                 wh.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}"[:4000])
@@ -484,9 +576,12 @@ def run(settings: Settings, flow: str = "manual", sources: list[str] | None = No
         message = "; ".join(f"{s} failed ({e})" for s, e in failed.items()) or None
         if held:
             message += f"; held at their last published version: {', '.join(held)}"
+        build = {"full": plan.full, "reason": plan.reason, "marts": marts,
+                 "changed_streams": [f"{s}.{t}" for s, t in plan.streams]}
         with Warehouse(settings.warehouse_url) as wh:
             wh.finish_run(run_id, status, message[:4000] if message else None)
-            return RunResult(run_id, extracted, published, summary(wh), status, failed, held)
+            return RunResult(run_id, extracted, published, {**summary(wh), "build": build}, status,
+                             failed, held)
 
 
 def summary(wh: Warehouse) -> dict[str, Any]:

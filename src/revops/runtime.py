@@ -158,9 +158,11 @@ def extract_concurrently(settings, run_id: str, sources: list[str], full_refresh
     from concurrent.futures import ThreadPoolExecutor
 
     from revops import pipeline
+    from revops.quality import gx_runner
     from revops.transform import prepare
 
-    prepare(settings)  # dbt's import and parse overlap the extraction
+    # dbt's import and parse, then GX's import (the mart gate), overlap the extraction
+    gx_runner.prepare(after=prepare(settings))
     with ThreadPoolExecutor(max_workers=max(1, len(sources)), thread_name_prefix="extract") as pool:
         futures = [pool.submit(_extract_with_retries, settings, run_id, name, full_refresh)
                    for name in sources]

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,7 +186,7 @@ def log_progress(line: str) -> None:
         log.info("dbt %s/%s %s%s", m[1], m[2], m[3], re.sub(r"\s+(\.{2,}|\[).*$", "", m[4]))
 
 
-def build(settings: Settings, *, select: str | None = None) -> BuildResult:
+def build(settings: Settings, *, select: str | list[str] | None = None) -> BuildResult:
     """``dbt build`` (seeds, models, tests); raises ModelBuildError listing failing nodes.
 
     dbt runs in this process (``dbtRunner``), on a project parsed once per process and warehouse
@@ -202,7 +202,8 @@ def build(settings: Settings, *, select: str | None = None) -> BuildResult:
         # a partial build runs the tests whose every input it built: a test that also reads
         # models outside the selection (the CRM stage-mapping test reads both CRMs) would
         # otherwise query tables this build never made
-        args += ["--select", select, "--indirect-selection", "cautious"]
+        args += ["--select", *([select] if isinstance(select, str) else select),
+                 "--indirect-selection", "cautious"]
     with _DBT_LOCK, _password_in_env(settings):
         (target / "run_results.json").unlink(missing_ok=True)
         try:
@@ -264,9 +265,9 @@ def _manifest_key(settings: Settings) -> str:
     return json.dumps([profile, dbt_vars(settings)], sort_keys=True, default=str)
 
 
-def _runner(settings: Settings):
-    """A ``dbtRunner`` on the project parsed for these settings (parsed now if it was not yet:
-    dbt's partial parse, kept in the data dir's target, makes that ~1 s when nothing changed)."""
+def _parsed(settings: Settings):
+    """The project parsed for these settings (parsed now if it was not yet: dbt's partial parse,
+    kept in the data dir's target, makes that ~1 s when nothing changed). Do not modify it."""
     from dbt.cli.main import dbtRunner
 
     key = _manifest_key(settings)
@@ -276,9 +277,48 @@ def _runner(settings: Settings):
             raise ModelBuildError(f"dbt parse failed: {parsed.exception}")
         _MANIFESTS.clear()  # one at a time: a manifest holds every node of the project
         _MANIFESTS[key] = parsed.result
+    return _MANIFESTS[key]
+
+
+def _runner(settings: Settings):
+    """A ``dbtRunner`` on the project parsed for these settings (:func:`_parsed`)."""
+    from dbt.cli.main import dbtRunner
+
     # a copy per build: compiling marks nodes in the manifest (ephemeral CTEs "already injected"),
     # so a second build on the same object would reference a CTE it never defines
-    return dbtRunner(manifest=_MANIFESTS[key].deepcopy(), callbacks=[_log_event])
+    return dbtRunner(manifest=_parsed(settings).deepcopy(), callbacks=[_log_event])
+
+
+def downstream_of(settings: Settings, relations: Collection[tuple[str, str]]) -> list[str]:
+    """dbt selectors for every node that reads one of ``relations`` (``(schema, table)``, e.g.
+    ``("raw", "hubspot__contacts")``), directly or through other models: ``source:<s>.<t>+`` for
+    each dbt source declared on one. A relation no source declares has no model to rebuild."""
+    wanted = set(relations)
+    with _DBT_LOCK:
+        sources = _parsed(settings).sources.values()
+        return sorted(f"source:{s.source_name}.{s.name}+" for s in sources
+                      if (s.schema, s.identifier or s.name) in wanted)
+
+
+def project_fingerprint(settings: Settings) -> str:
+    """What the marts are built and published from besides the warehouse's data: every file of
+    the dbt project (models, macros, seeds, tests), the vars from the settings, the marts' suites
+    (the publish gate) and dbt's version. Equal fingerprints: a build over unchanged inputs
+    gives the marts already built (``revops.pipeline.run`` may then skip it)."""
+    import hashlib
+    from importlib.metadata import version
+
+    from revops.quality.gx_runner import SUITES_DIR
+
+    digest = hashlib.sha256()
+    files = [(p.relative_to(PROJECT_DIR).as_posix(), p) for p in PROJECT_DIR.rglob("*") if p.is_file()
+             and not {"target", "logs", "dbt_packages", "__pycache__"} & set(p.parts)]
+    files += [(f"expectations/{p.name}", p) for p in SUITES_DIR.glob("marts__*.json")]
+    for name, path in sorted(files):
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(json.dumps(dbt_vars(settings), sort_keys=True, default=str).encode())
+    digest.update(version("dbt-core").encode())
+    return digest.hexdigest()
 
 
 def _log_event(event: Any) -> None:

@@ -136,3 +136,49 @@ def test_runs_quarantine_and_quality_bookkeeping(wh):
     q = wh.fetch_all("select record_key, reasons from ops.quarantine")
     assert q == [{"record_key": "k1", "reasons": "spend must be a decimal"}]
     assert wh.scalar("select rows_quarantined from ops.run_streams") == 1
+
+
+def test_load_reports_and_marks_only_changed_rows(wh):
+    """A re-read of stored rows changes nothing (no write, no unbuilt mark); a restated value, a
+    new key or a stored column the batch lacks (it would become NULL) counts as a change."""
+    batch = _t([
+        {"id": "a", "day": "1", "spend": "10.00", "n": 1},
+        {"id": "b", "day": "1", "spend": None, "n": 2},
+    ])
+    first = wh.load_batch(source="t", stream="s", table=batch, primary_key=["id", "day"], state={"c": 1},
+                          run_id="r1")
+    assert first.rows_changed == 2 and wh.unbuilt_changes() == [("t", "s")]
+    wh.clear_unbuilt()
+    assert wh.changed_rows("t__s", batch, ["id", "day"]).num_rows == 0
+    again = wh.load_batch(source="t", stream="s", table=batch, primary_key=["id", "day"], state={"c": 2},
+                          run_id="r2")
+    assert (again.rows_loaded, again.rows_changed) == (2, 0)
+    assert wh.unbuilt_changes() == [] and wh.get_state("t", "s") == {"c": 2}
+    assert wh.scalar('select count(*) from raw."t__s" where _load_id = \'r2\'') == 0
+    news = _t([
+        {"id": "a", "day": "1", "spend": "10.00", "n": 1},   # same
+        {"id": "b", "day": "1", "spend": "0.00", "n": 2},    # NULL -> a value
+        {"id": "c", "day": "1", "spend": "1.00", "n": 3},    # new key
+    ])
+    assert wh.changed_rows("t__s", news, ["id", "day"])["id"].to_pylist() == ["b", "c"]
+    res = wh.load_batch(source="t", stream="s", table=news, primary_key=["id", "day"], state=None, run_id="r3")
+    assert res.rows_changed == 2 and wh.unbuilt_changes() == [("t", "s")]
+    narrower = pa.Table.from_pylist([{"id": "a", "day": "1", "spend": "10.00"}],
+                                    schema=pa.schema([("id", pa.string()), ("day", pa.string()),
+                                                      ("spend", pa.string())]))
+    assert wh.changed_rows("t__s", narrower, ["id", "day"]).num_rows == 1  # n would become NULL
+
+
+def test_a_reread_of_floats_booleans_and_nulls_changes_nothing(wh):
+    """The comparison sees a value as the load stored it (PostgreSQL: through the same CSV COPY),
+    so doubles, booleans, NULLs and empty strings read again compare equal; a flipped flag (a
+    tombstone) does not."""
+    schema = pa.schema([("id", pa.string()), ("x", pa.float64()), ("ok", pa.bool_()), ("note", pa.string())])
+    rows = [{"id": "a", "x": 0.1 + 0.2, "ok": True, "note": ""},
+            {"id": "b", "x": 1e-300, "ok": None, "note": None},
+            {"id": "c", "x": None, "ok": False, "note": 'quote " and, comma'}]
+    batch = pa.Table.from_pylist(rows, schema=schema)
+    wh.load_batch(source="t", stream="f", table=batch, primary_key=["id"], state=None, run_id="r1")
+    assert wh.changed_rows("t__f", batch, ["id"]).num_rows == 0
+    deleted = pa.Table.from_pylist([{**rows[2], "ok": True}], schema=schema)
+    assert wh.changed_rows("t__f", deleted, ["id"])["id"].to_pylist() == ["c"]

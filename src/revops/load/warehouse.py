@@ -47,6 +47,20 @@ OPS_DDL = (
         rows_extracted bigint not null, rows_loaded bigint not null,
         rows_quarantined bigint not null, batches bigint not null, seconds double precision,
         state_before varchar, state_after varchar, primary key (run_id, source, stream))""",
+    # rows inserted or whose content differed from what raw held (a re-read of unchanged rows
+    # loads nothing): what tells a quiet night from one with news (revops.pipeline.run)
+    "alter table ops.run_streams add column if not exists rows_changed bigint",
+    # raw tables changed since the models last built over them: written in the same transaction
+    # as the rows (Warehouse.load_batch), cleared once a build over them has published
+    # (revops.pipeline.run), so a failed build or gate leaves them for the next run
+    """create table if not exists ops.unbuilt_changes (
+        source varchar not null, stream varchar not null, run_id varchar not null,
+        changed_at timestamptz not null, primary key (source, stream))""",
+    # one row: what the marts were last fully built and published from (the dbt project, its
+    # vars, the mart suites; revops.transform.project_fingerprint): a run may skip or narrow the
+    # build only when it is the same
+    """create table if not exists ops.model_state (
+        fingerprint varchar not null, run_id varchar not null, built_at timestamptz not null)""",
     """create table if not exists ops.quarantine (
         run_id varchar not null, source varchar not null, stream varchar not null,
         record_key varchar, record varchar not null, reasons varchar not null,
@@ -107,6 +121,8 @@ class LoadResult:
     table: str
     rows_in: int
     rows_loaded: int  # after de-duplication within the batch
+    #: of those, the rows raw lacked or held with other content (the others were left as they were)
+    rows_changed: int = 0
 
 
 def dedupe_last(table: pa.Table, key: Sequence[str]) -> pa.Table:
@@ -220,12 +236,15 @@ class Warehouse:
         quarantined: Sequence[tuple[str | None, dict[str, Any], list[str]]] = (),
     ) -> LoadResult:
         """Merge ``table`` into ``raw.<source>__<stream>`` on ``primary_key`` and save ``state``,
-        atomically. ``quality`` (the batch's raw suite results, see :meth:`record_quality`) and
+        atomically. Only rows that are new or whose content differs from the stored row are
+        written (:meth:`changed_rows`); when there are any, ``ops.unbuilt_changes`` marks the
+        stream in the same transaction. ``quality`` (the batch's raw suite results, see :meth:`record_quality`) and
         ``quarantined`` (its rejected rows, see :meth:`quarantine`) are written in the same
         transaction: one round of bookkeeping per batch, and a batch that fails to load leaves
         no results or quarantine rows behind for its rerun to repeat."""
         name = f"{source}__{stream}"
         batch = dedupe_last(table, primary_key)
+        changed = batch
         try:
             with self.engine.begin() as conn:
                 if quality:
@@ -234,16 +253,105 @@ class Warehouse:
                     self._insert_quarantine(conn, run_id, source, stream, quarantined)
                 if batch.num_rows:
                     self._ensure_raw_table(conn, name, batch.schema, primary_key)
-                if batch.num_rows and self.dialect == "duckdb":
-                    self._merge_arrow_duckdb(conn, f"raw.{q(name)}", batch, primary_key, run_id)
-                elif batch.num_rows:
-                    self._merge_stage_postgres(conn, name, batch, primary_key, run_id)
+                    changed = self._changed(conn, name, batch, primary_key)
+                if changed.num_rows and self.dialect == "duckdb":
+                    self._merge_arrow_duckdb(conn, f"raw.{q(name)}", changed, primary_key, run_id)
+                elif changed.num_rows:
+                    self._merge_stage_postgres(conn, name, changed, primary_key, run_id)
+                if changed.num_rows:
+                    self._mark_unbuilt(conn, source, stream, run_id)
                 if state is not None:
                     self._put_state(conn, source, stream, state, run_id)
         except BaseException:
             self._raw_columns.pop(name, None)  # a rolled-back create or alter did not happen
             raise
-        return LoadResult(name, table.num_rows, batch.num_rows)
+        return LoadResult(name, table.num_rows, batch.num_rows, changed.num_rows)
+
+    def changed_rows(self, name: str, table: pa.Table, primary_key: Sequence[str]) -> pa.Table:
+        """The rows of ``table`` (one per key, the last) that ``raw.<name>`` lacks or holds with
+        other content, in their order: what a load would change. A re-read of rows the warehouse
+        already has returns none (the pipeline then validates and loads nothing)."""
+        batch = dedupe_last(table, primary_key)
+        if not batch.num_rows:
+            return batch
+        with self.engine.begin() as conn:
+            known = self._raw_columns.get(name)
+            if known is None or not set(batch.schema.names) <= known:
+                known = set(self.columns(conn, "raw", name))
+                if not known or not set(batch.schema.names) <= known:
+                    return batch  # a new table or a new column: every row brings something
+                self._raw_columns[name] = known
+            return self._changed(conn, name, batch, primary_key)
+
+    def _changed(self, conn: Connection, name: str, batch: pa.Table,
+                 primary_key: Sequence[str]) -> pa.Table:
+        """``changed_rows`` inside a transaction whose raw table has every column of ``batch``.
+        A stored column the batch lacks counts as a change unless it is NULL (a merge replaces
+        the whole row, so it would become NULL)."""
+        given = batch.schema.names
+        absent = sorted(self._raw_columns.get(name, set()) - set(given) - {"_loaded_at", "_load_id"})
+        same = [f"v.{q(c)} is not distinct from r.{q(c)}" for c in given if c not in primary_key]
+        same += [f"r.{q(c)} is null" for c in absent]
+        on = " and ".join(f"r.{q(k)} = v.{q(k)}" for k in primary_key)
+        numbered = batch.append_column("__row", pa.array(range(batch.num_rows), pa.int64()))
+        view = f"_changed_{uuid.uuid4().hex[:12]}"
+        if self.dialect == "duckdb":
+            duck = conn.connection.driver_connection
+            duck.register(view, numbered)
+        else:  # the batch as the merge would store it: COPY of Arrow's CSV into the raw types
+            cols = ", ".join(q(c) for c in given)
+            conn.execute(text(f"create temp table {q(view)} on commit drop as select {cols} "
+                              f"from raw.{q(name)} where false"))
+            conn.execute(text(f"alter table {q(view)} add column __row bigint"))
+            buf = io.BytesIO()
+            pacsv.write_csv(numbered, buf, pacsv.WriteOptions(include_header=False,
+                                                              quoting_style="all_valid"))
+            pg = conn.connection.driver_connection
+            with pg.cursor() as cur, cur.copy(
+                    f"copy {q(view)} ({cols}, __row) from stdin (format csv)") as copy:
+                copy.write(buf.getvalue())
+        try:
+            rows = conn.execute(text(
+                f"select v.__row from {q(view)} v left join raw.{q(name)} r on {on} "
+                f"where r.{q(primary_key[0])} is null"
+                + (f" or not ({' and '.join(same)})" if same else "") + " order by 1")).scalars().all()
+        finally:
+            if self.dialect == "duckdb":
+                duck.unregister(view)
+        return batch if len(rows) == batch.num_rows else batch.take(pa.array(rows, pa.int64()))
+
+    def _mark_unbuilt(self, conn: Connection, source: str, stream: str, run_id: str) -> None:
+        conn.execute(text("delete from ops.unbuilt_changes where source = :s and stream = :t"),
+                     {"s": source, "t": stream})
+        conn.execute(text("insert into ops.unbuilt_changes (source, stream, run_id, changed_at) "
+                          "values (:s, :t, :r, :now)"),
+                     {"s": source, "t": stream, "r": run_id, "now": datetime.now(UTC)})
+
+    def unbuilt_changes(self) -> list[tuple[str, str]]:
+        """``(source, stream)`` of the raw tables changed since a build over them published."""
+        return [(r["source"], r["stream"]) for r in self.fetch_all(
+            "select source, stream from ops.unbuilt_changes order by 1, 2")]
+
+    def clear_unbuilt(self, streams: Iterable[tuple[str, str]] | None = None) -> None:
+        """Forget the changes a published build covered (``None``: all of them)."""
+        with self.engine.begin() as conn:
+            if streams is None:
+                conn.execute(text("delete from ops.unbuilt_changes"))
+                return
+            for source, stream in streams:
+                conn.execute(text("delete from ops.unbuilt_changes where source = :s and stream = :t"),
+                             {"s": source, "t": stream})
+
+    def model_fingerprint(self) -> str | None:
+        """What the marts were last fully built and published from (``ops.model_state``)."""
+        return self.scalar("select fingerprint from ops.model_state")
+
+    def set_model_fingerprint(self, fingerprint: str, run_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(text("delete from ops.model_state"))
+            conn.execute(text("insert into ops.model_state (fingerprint, run_id, built_at) "
+                              "values (:f, :r, :now)"),
+                         {"f": fingerprint, "r": run_id, "now": datetime.now(UTC)})
 
     def _merge_stage_postgres(self, conn: Connection, name: str, batch: pa.Table,
                               primary_key: Sequence[str], run_id: str) -> None:
@@ -425,6 +533,7 @@ class Warehouse:
             "stream": stream,
             "rows_extracted": stats.get("rows_extracted", 0),
             "rows_loaded": stats.get("rows_loaded", 0),
+            "rows_changed": stats.get("rows_changed"),
             "rows_quarantined": stats.get("rows_quarantined", 0),
             "batches": stats.get("batches", 0),
             "seconds": stats.get("seconds"),
@@ -439,9 +548,9 @@ class Warehouse:
             conn.execute(
                 text(
                     "insert into ops.run_streams (run_id, source, stream, rows_extracted, rows_loaded,"
-                    " rows_quarantined, batches, seconds, state_before, state_after) values (:run_id,"
-                    " :source, :stream, :rows_extracted, :rows_loaded, :rows_quarantined, :batches,"
-                    " :seconds, :state_before, :state_after)"
+                    " rows_changed, rows_quarantined, batches, seconds, state_before, state_after)"
+                    " values (:run_id, :source, :stream, :rows_extracted, :rows_loaded, :rows_changed,"
+                    " :rows_quarantined, :batches, :seconds, :state_before, :state_after)"
                 ),
                 row,
             )

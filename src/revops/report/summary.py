@@ -164,14 +164,27 @@ def markdown_summary(run_id: str, extracted: list[dict[str, Any]], published: li
         lines += ["The KPI report could not be written: see the run's log."]
     if report:
         lines += ["", f"KPI report: `{report}`"]
-    lines += ["", "## Rows per stream", "", "| source | stream | extracted | loaded | quarantined | s |",
-              "|---|---|---:|---:|---:|---:|"]
+    lines += ["", "## Rows per stream", "", "| source | stream | extracted | loaded | changed | quarantined | s |",
+              "|---|---|---:|---:|---:|---:|---:|"]
     for src in extracted:
         for s in src["streams"]:
             lines.append(f"| {s['source']} | {s['stream']} | {s['rows_extracted']} | {s['rows_loaded']} "
-                         f"| {s['rows_quarantined']} | {s['seconds']:.1f} |")
+                         f"| {s.get('rows_changed', '')} | {s['rows_quarantined']} | {s['seconds']:.1f} |")
+    if summary.get("build"):
+        lines += ["", build_line(summary["build"])]
     lines += ["", f"Published: {', '.join(f'`marts.{m}`' for m in published)}"]
     return "\n".join(lines)
+
+
+def build_line(build: dict[str, Any]) -> str:
+    """What the run's dbt build covered (``RunResult.summary['build']``), in one sentence."""
+    if build["full"]:
+        return f"Models: everything rebuilt ({build['reason']})."
+    if not build["changed_streams"]:
+        return ("Models: no source changed a row, so the build was skipped; only "
+                + ", ".join(build["marts"]) + " were refreshed for this run.")
+    return (f"Models: only what reads {', '.join(build['changed_streams'])} was rebuilt "
+            f"({len(build['marts'])} marts).")
 
 
 def publish_report(summary: dict[str, Any], run_id: str | None = None,
