@@ -271,14 +271,16 @@ def _validate(split_rows, stream: Stream, records: pa.Table) -> tuple[pa.Table, 
     return good, bad, checked
 
 
-def build_models(settings: Settings, wh: Warehouse, run_id: str = "manual") -> None:
-    """Pseudonymise new emails (the salt stays in this process), then one ``dbt build``."""
+def build_models(settings: Settings, wh: Warehouse, run_id: str = "manual", *,
+                 full_refresh: bool = False) -> None:
+    """Pseudonymise new emails (the salt stays in this process), then one ``dbt build``
+    (``full_refresh``: the incremental models rebuilt whole)."""
     from revops.load.pseudonymize import refresh_email_hashes
     from revops.transform import build
 
     refresh_email_hashes(wh, settings, run_id)
     wh.dispose()  # DuckDB: dbt opens the file next; one writer at a time
-    build(settings)
+    build(settings, full_refresh=full_refresh)
 
 
 def mart_parameters(wh: Warehouse, suite_name: str) -> dict[str, Any]:
@@ -376,11 +378,11 @@ def extract_in_turn(settings: Settings, run_id: str, sources: list[str],
     return [guarded(name, extract_source, settings, run_id, name, full_refresh) for name in sources]
 
 
-def transform(settings: Settings, run_id: str) -> None:
+def transform(settings: Settings, run_id: str, full_refresh: bool = False) -> None:
     from revops.quality.fx import quarantine_unconverted
 
     with Warehouse(settings.warehouse_url) as wh:
-        build_models(settings, wh, run_id)
+        build_models(settings, wh, run_id, full_refresh=full_refresh)
         # spend that needs an ECB rate the warehouse lacks was held back by dbt: quarantined, named
         quarantine_unconverted(wh, run_id)
 
@@ -455,7 +457,8 @@ def run(settings: Settings, flow: str = "manual", sources: list[str] | None = No
     failure is recorded in ``ops.runs`` and re-raised, the published marts left as they were.
     Every step opens the warehouse and closes it before it returns (DuckDB has one writer, and
     dbt, a child process, must find the file free). ``full_refresh``: the sources
-    ignore their saved sync state for this run (rows still merge on their keys).
+    ignore their saved sync state for this run (rows still merge on their keys) and the
+    incremental models are rebuilt whole.
     ``track_freshness=False`` (a backfill re-reading old days): ``ops.source_freshness`` is left
     as the nightly runs wrote it."""
     chosen = chosen_sources(settings, sources)
@@ -472,7 +475,7 @@ def run(settings: Settings, flow: str = "manual", sources: list[str] | None = No
                 # from the first one's exception: the CLI's one line names its source and variable
                 raise AllSourcesFailed("every source failed; nothing published:\n  " + "\n  ".join(
                     f"{s}: {e}" for s, e in failed.items())) from extracted[0].exception
-            step(transform)(settings, run_id)
+            step(transform)(settings, run_id, full_refresh)
             step(gate)(settings, run_id)
             held = held_marts(settings, list(failed))
             published = step(publish_built)(settings, held)

@@ -5,7 +5,7 @@
 with ads as (
     {{ union_ad_platforms('ad_daily', ['platform', 'account_id', 'campaign_id', 'ad_group_id', 'ad_id',
         'date_day', 'currency', 'spend_native', 'impressions', 'clicks', 'platform_conversions',
-        'platform_conversion_value']) }}
+        'platform_conversion_value', '_loaded_at']) }}
 ),
 accounts as (
     {{ union_ad_platforms('accounts', ['platform', 'account_id', 'date_day_basis', 'date_day_timezone']) }}
@@ -44,7 +44,8 @@ select
     a.impressions,
     a.clicks,
     a.platform_conversions,
-    a.platform_conversion_value
+    a.platform_conversion_value,
+    a._loaded_at
 from ads a
 left join accounts acc on acc.platform = a.platform and acc.account_id = a.account_id
 left join rate_days rd on rd.date_day = a.date_day
