@@ -29,8 +29,8 @@ from {{ ref('int_ad_daily_fx') }} as fx
 where not fx_missing
 {% if is_incremental() %}
   and exists (
-      select 1 from ({{ ad_daily_changed_partitions(this) }}) as changed
-      where changed.platform = fx.platform and changed.account_id = fx.account_id
-        and changed.date_day = fx.date_day
+      select 1 from ({{ ad_daily_changed_partitions(this) }}) as changed_partitions
+      where changed_partitions.platform = fx.platform and changed_partitions.account_id = fx.account_id
+        and changed_partitions.date_day = fx.date_day
   )
 {% endif %}
