@@ -38,6 +38,8 @@
        brings back rows held back in fct_ad_daily_fx_missing);
      - a stored row whose rate no longer applies: a later publication on or before its day, or
        its publication's rate for its currency or the reporting currency gone;
+     - everything, when a stored row was converted for another reporting currency (a row in
+       today's reporting currency with a rate, or one in another currency without);
      - an account whose day basis or time zone differs from the stored rows' (accounts are
        re-read whole every night, so their load time says nothing);
      - LinkedIn: a creative whose campaign, campaign group or currency differs from the stored
@@ -67,6 +69,11 @@
                       where r.rate_date = b.fx_rate_date and (r.currency = b.currency or b.currency = 'EUR'))
        or not exists (select 1 from {{ ref('stg_ecb__rates') }} as r
                       where r.rate_date = b.fx_rate_date and (r.currency = '{{ rep }}' or '{{ rep }}' = 'EUR'))
+    union all
+    select platform, account_id, date_day from {{ built }}
+    where exists (select 1 from {{ built }} as b
+                  where (b.currency = '{{ rep }}' and b.fx_rate_date is not null)
+                     or (b.currency <> '{{ rep }}' and b.fx_rate_date is null))
     union all
     select ads.platform, ads.account_id, ads.date_day
     from {{ ads }}
