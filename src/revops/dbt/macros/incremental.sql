@@ -48,44 +48,60 @@
        edited or removed takes rows away; it is a few rows a campaign and booking day). #}
 {% macro ad_daily_changed_partitions(built) %}
     {%- set rep = var('reporting_currency') -%}
-    {%- set seen = "(select coalesce(max(_loaded_at), cast('1900-01-01 00:00:00+00' as timestamp with time zone)) from " ~ built ~ ")" -%}
-    {%- set ads -%}
-        ({{ union_ad_platforms('ad_daily', ['platform', 'account_id', 'date_day', 'currency', '_loaded_at']) }}) as ads
-    {%- endset -%}
-    select platform, account_id, date_day from {{ ads }}
-    where _loaded_at > {{ seen }}
+    {%- set seen = "(select loaded_at from watermark)" -%}
+    {%- set offline_loaded = "(select changed from offline_change)" -%}
+    with watermark as (
+        select coalesce(max(_loaded_at), cast('1900-01-01 00:00:00+00' as timestamp with time zone)) as loaded_at
+        from {{ built }}
+    ),
+    offline_change as (
+        select (exists (select 1 from {{ source('offline', 'offline__files') }} where _loaded_at > {{ seen }})
+                or exists (select 1 from {{ source('offline', 'offline__spend_lines') }} where _loaded_at > {{ seen }}))
+               as changed
+    )
+    -- one pass over the current ad rows: loaded since, a rate loaded since, its account moved,
+    -- offline changed
+    select ads.platform, ads.account_id, ads.date_day
+    from ({{ union_ad_platforms('ad_daily', ['platform', 'account_id', 'date_day', 'currency', '_loaded_at']) }}) as ads
+    where ads._loaded_at > {{ seen }}
+       or (ads.currency <> '{{ rep }}'
+           and ads.date_day >= (select min(cast(rate_date as date)) from {{ source('ecb', 'ecb__rates') }}
+                                where _loaded_at > {{ seen }}))
+       or (ads.platform = 'offline' and {{ offline_loaded }})
+       or ads.platform || '|' || ads.account_id in (
+           select b.platform || '|' || b.account_id
+           from (select distinct platform, account_id, date_day_basis, date_day_timezone from {{ built }}) as b
+           left join ({{ union_ad_platforms('accounts', ['platform', 'account_id', 'date_day_basis', 'date_day_timezone']) }}) as acc
+             on acc.platform = b.platform and acc.account_id = b.account_id
+           where acc.date_day_basis is distinct from b.date_day_basis
+              or acc.date_day_timezone is distinct from b.date_day_timezone)
     union all
-    select platform, account_id, date_day from {{ ads }}
-    where currency <> '{{ rep }}'
-      and date_day >= (select min(cast(rate_date as date)) from {{ source('ecb', 'ecb__rates') }}
-                       where _loaded_at > {{ seen }})
-    union all
+    -- stored rows whose rate no longer applies: a later publication on or before the day, or
+    -- its publication's rate for the row's currency or the reporting currency gone
     select b.platform, b.account_id, b.date_day
     from (select distinct platform, account_id, date_day, currency, fx_rate_date from {{ built }}
           where fx_rate_date is not null) as b
-    where exists (select 1 from {{ ref('stg_ecb__rates') }} as r
-                  where r.rate_date > b.fx_rate_date and r.rate_date <= b.date_day)
-       or not exists (select 1 from {{ ref('stg_ecb__rates') }} as r
-                      where r.rate_date = b.fx_rate_date and (r.currency = b.currency or b.currency = 'EUR'))
-       or not exists (select 1 from {{ ref('stg_ecb__rates') }} as r
-                      where r.rate_date = b.fx_rate_date and (r.currency = '{{ rep }}' or '{{ rep }}' = 'EUR'))
+    left join (
+        select d.date_day, max(p.rate_date) as rate_date
+        from (select distinct date_day from {{ built }} where fx_rate_date is not null) as d
+        join (select distinct rate_date from {{ ref('stg_ecb__rates') }}) as p on p.rate_date <= d.date_day
+        group by d.date_day
+    ) as publication on publication.date_day = b.date_day
+    left join {{ ref('stg_ecb__rates') }} as src on src.rate_date = b.fx_rate_date and src.currency = b.currency
+    left join {{ ref('stg_ecb__rates') }} as rep on rep.rate_date = b.fx_rate_date and rep.currency = '{{ rep }}'
+    where publication.rate_date is distinct from b.fx_rate_date
+       or (src.currency is null and b.currency <> 'EUR')
+       or (rep.currency is null and '{{ rep }}' <> 'EUR')
     union all
+    -- everything, when a stored row was converted for another reporting currency; and all stored
+    -- offline days when offline changed (a day whose every line went away)
     select platform, account_id, date_day from {{ built }}
     where exists (select 1 from {{ built }} as b
                   where (b.currency = '{{ rep }}' and b.fx_rate_date is not null)
                      or (b.currency <> '{{ rep }}' and b.fx_rate_date is null))
+       or (platform = 'offline' and {{ offline_loaded }})
     union all
-    select ads.platform, ads.account_id, ads.date_day
-    from {{ ads }}
-    join (
-        select b.platform, b.account_id
-        from (select distinct platform, account_id, date_day_basis, date_day_timezone from {{ built }}) as b
-        left join ({{ union_ad_platforms('accounts', ['platform', 'account_id', 'date_day_basis', 'date_day_timezone']) }}) as acc
-          on acc.platform = b.platform and acc.account_id = b.account_id
-        where acc.date_day_basis is distinct from b.date_day_basis
-           or acc.date_day_timezone is distinct from b.date_day_timezone
-    ) as moved on moved.platform = ads.platform and moved.account_id = ads.account_id
-    union all
+    -- LinkedIn rows whose creative's campaign, campaign group or currency changed
     select li.platform, li.account_id, li.date_day
     from {{ ref('stg_linkedin__ad_daily') }} as li
     where not exists (
@@ -96,13 +112,4 @@
           and b.ad_group_id is not distinct from li.ad_group_id
           and b.currency is not distinct from li.currency
     )
-    union all
-    select platform, account_id, date_day from {{ ref('stg_offline__ad_daily') }}
-    where exists (select 1 from {{ source('offline', 'offline__files') }} where _loaded_at > {{ seen }})
-       or exists (select 1 from {{ source('offline', 'offline__spend_lines') }} where _loaded_at > {{ seen }})
-    union all
-    select platform, account_id, date_day from {{ built }}
-    where platform = 'offline'
-      and (exists (select 1 from {{ source('offline', 'offline__files') }} where _loaded_at > {{ seen }})
-           or exists (select 1 from {{ source('offline', 'offline__spend_lines') }} where _loaded_at > {{ seen }}))
 {% endmacro %}

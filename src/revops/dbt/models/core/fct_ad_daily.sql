@@ -16,21 +16,18 @@
     changed_partitions='ad_daily_changed_partitions',
     on_schema_change='fail'
 ) }}
--- what the changed partitions read (refs inside a macro that only runs incrementally):
+-- what it reads (macros/ad_daily_fx.sql, and the changed partitions that only an incremental build
+-- asks for: macros/incremental.sql)
 {% for p in var('ad_platforms') -%}
 -- depends_on: {{ ref('stg_' ~ p ~ '__ad_daily') }} {{ ref('stg_' ~ p ~ '__accounts') }}
 {% endfor -%}
 -- depends_on: {{ ref("stg_ecb__rates") }} {{ source("ecb", "ecb__rates") }} {{ source('offline', 'offline__files') }} {{ source('offline', 'offline__spend_lines') }}
+with fx as (
+    {{ ad_daily_fx(ad_daily_changed_partitions(this) if is_incremental() else none) }}
+)
 select
     platform, account_id, campaign_id, ad_group_id, ad_id, date_day, date_day_basis, date_day_timezone,
     spend, spend_native, currency, fx_rate, fx_rate_date,
     impressions, clicks, platform_conversions, platform_conversion_value, _loaded_at
-from {{ ref('int_ad_daily_fx') }} as fx
+from fx
 where not fx_missing
-{% if is_incremental() %}
-  and exists (
-      select 1 from ({{ ad_daily_changed_partitions(this) }}) as changed_partitions
-      where changed_partitions.platform = fx.platform and changed_partitions.account_id = fx.account_id
-        and changed_partitions.date_day = fx.date_day
-  )
-{% endif %}
