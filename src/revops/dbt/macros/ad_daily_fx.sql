@@ -11,11 +11,9 @@ with ads as (
     ) as all_ads
     {%- if only_partitions %}
     -- only the partitions asked for (an incremental build), before the rates are looked up
-    where exists (
-        select 1 from ({{ only_partitions }}) as changed_partitions
-        where changed_partitions.platform = all_ads.platform
-          and changed_partitions.account_id = all_ads.account_id
-          and changed_partitions.date_day = all_ads.date_day
+    -- (an uncorrelated IN on one key: the engines hash it once)
+    where all_ads.platform || '|' || all_ads.account_id || '|' || cast(all_ads.date_day as varchar) in (
+        select platform || '|' || account_id || '|' || cast(date_day as varchar) from ({{ only_partitions }}) as changed_partitions
     )
     {%- endif %}
 ),
