@@ -21,9 +21,10 @@ accounts as (
     {{ union_ad_platforms('accounts', ['platform', 'account_id', 'date_day_basis', 'date_day_timezone']) }}
 ),
 rates as (
-    select rate_date, currency, rate_per_eur from {{ ref('stg_ecb__rates') }}
+    select rate_date, currency, rate_per_eur, _loaded_at from {{ ref('stg_ecb__rates') }}
     union all
-    select distinct rate_date, 'EUR', cast(1 as decimal(18, 6)) from {{ ref('stg_ecb__rates') }}
+    select rate_date, 'EUR', cast(1 as decimal(18, 6)), max(_loaded_at) from {{ ref('stg_ecb__rates') }}
+    group by rate_date
 ),
 rate_days as (
     select d.date_day, (select max(r.rate_date) from rates r where r.rate_date <= d.date_day) as rate_date
@@ -55,7 +56,11 @@ select
     a.clicks,
     a.platform_conversions,
     a.platform_conversion_value,
-    a._loaded_at
+    -- the latest load among the row's inputs: its ad row and the rates it converts at (none in
+    -- the reporting currency) (the incremental build's watermark, macros/incremental.sql)
+    case when a.currency = '{{ var("reporting_currency") }}' then a._loaded_at
+         else greatest(a._loaded_at, coalesce(src._loaded_at, a._loaded_at), coalesce(rep._loaded_at, a._loaded_at))
+    end as _loaded_at
 from ads a
 left join accounts acc on acc.platform = a.platform and acc.account_id = a.account_id
 left join rate_days rd on rd.date_day = a.date_day
