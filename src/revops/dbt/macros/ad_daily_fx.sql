@@ -4,17 +4,19 @@
    only_partitions: a query of (platform, account_id, date_day); when given, only those rows. #}
 {% macro ad_daily_fx(only_partitions=none) %}
 with ads as (
-    select * from (
+    select all_ads.* from (
     {{ union_ad_platforms('ad_daily', ['platform', 'account_id', 'campaign_id', 'ad_group_id', 'ad_id',
         'date_day', 'currency', 'spend_native', 'impressions', 'clicks', 'platform_conversions',
         'platform_conversion_value', '_loaded_at']) }}
     ) as all_ads
     {%- if only_partitions %}
-    -- only the partitions asked for (an incremental build), before the rates are looked up
-    -- (an uncorrelated IN on one key: the engines hash it once)
-    where all_ads.platform || '|' || all_ads.account_id || '|' || cast(all_ads.date_day as varchar) in (
-        select platform || '|' || account_id || '|' || cast(date_day as varchar) from ({{ only_partitions }}) as changed_partitions
-    )
+    -- only the partitions asked for (an incremental build), before the rates are looked up: a
+    -- join on the distinct partitions, which both engines hash (PostgreSQL ran an IN over this
+    -- subquery row by row when it misjudged its size; DuckDB a correlated EXISTS)
+    join (select distinct platform, account_id, date_day from ({{ only_partitions }}) as c) as changed_partitions
+      on changed_partitions.platform = all_ads.platform
+     and changed_partitions.account_id = all_ads.account_id
+     and changed_partitions.date_day = all_ads.date_day
     {%- endif %}
 ),
 accounts as (

@@ -63,18 +63,20 @@
     -- offline changed
     select ads.platform, ads.account_id, ads.date_day
     from ({{ union_ad_platforms('ad_daily', ['platform', 'account_id', 'date_day', 'currency', '_loaded_at']) }}) as ads
+    left join (  -- accounts whose day basis or time zone moved
+        select distinct b.platform, b.account_id
+        from (select distinct platform, account_id, date_day_basis, date_day_timezone from {{ built }}) as b
+        left join ({{ union_ad_platforms('accounts', ['platform', 'account_id', 'date_day_basis', 'date_day_timezone']) }}) as acc
+          on acc.platform = b.platform and acc.account_id = b.account_id
+        where acc.date_day_basis is distinct from b.date_day_basis
+           or acc.date_day_timezone is distinct from b.date_day_timezone
+    ) as moved on moved.platform = ads.platform and moved.account_id = ads.account_id
     where ads._loaded_at > {{ seen }}
        or (ads.currency <> '{{ rep }}'
            and ads.date_day >= (select min(cast(rate_date as date)) from {{ source('ecb', 'ecb__rates') }}
                                 where _loaded_at > {{ seen }}))
        or (ads.platform = 'offline' and {{ offline_loaded }})
-       or ads.platform || '|' || ads.account_id in (
-           select b.platform || '|' || b.account_id
-           from (select distinct platform, account_id, date_day_basis, date_day_timezone from {{ built }}) as b
-           left join ({{ union_ad_platforms('accounts', ['platform', 'account_id', 'date_day_basis', 'date_day_timezone']) }}) as acc
-             on acc.platform = b.platform and acc.account_id = b.account_id
-           where acc.date_day_basis is distinct from b.date_day_basis
-              or acc.date_day_timezone is distinct from b.date_day_timezone)
+       or moved.platform is not null
     union all
     -- stored rows whose rate no longer applies: a later publication on or before the day, or
     -- its publication's rate for the row's currency or the reporting currency gone
