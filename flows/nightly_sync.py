@@ -98,7 +98,8 @@ def final_state(summary: dict):
 def nightly_sync(sources: list[str] | None = None, full_refresh: bool = False) -> dict:
     """``sources``: restrict to these source names (default: every configured source).
     ``full_refresh``: those sources ignore their saved sync state for this run (rows still merge
-    on their natural keys, so it is safe to repeat)."""
+    on their natural keys, so it is safe to repeat) and the incremental core.fct_ad_daily is
+    rebuilt whole."""
     return final_state(report(pipeline.run(get_settings(), "nightly_sync", sources, step=_as_task,
                                            extract=_extract_concurrently, full_refresh=full_refresh)))
 

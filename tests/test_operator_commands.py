@@ -105,6 +105,10 @@ def test_sync_one_source_full_refresh_rereads_it_and_merges(synced):
     # everything re-read (not only the lookback), and merged: no row twice
     assert {s["stream"]: s["rows_loaded"] for s in streams} == {f["stream"]: f["rows_loaded"] for f in first}
     assert rows_after == rows_before
+    # the incremental fact was rebuilt whole (its select of changed partitions not compiled)
+    results = json.loads((synced["tmp"] / "data" / "dbt" / "target" / "run_results.json").read_text())
+    fct = next(r for r in results["results"] if r["unique_id"].endswith(".fct_ad_daily"))
+    assert fct["status"] == "success" and "changed_partitions" not in fct["compiled_code"]
     assert _marts_equal_truth(url, synced["world"]) == []
 
 

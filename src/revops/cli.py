@@ -332,7 +332,8 @@ def sync(
     source: SourceOption = None,
     full_refresh: Annotated[bool, typer.Option(
         "--full-refresh", help="ignore the saved sync state of these sources for this run "
-                               "(rows still merge on their keys: safe to repeat)")] = False,
+                               "(rows still merge on their keys: safe to repeat) and rebuild "
+                               "the incremental core.fct_ad_daily whole")] = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Run the nightly flow once against the sources configured in the environment (settings

@@ -288,16 +288,6 @@ def _validate(split_rows, stream: Stream, records: pa.Table) -> tuple[pa.Table, 
     return good, bad, checked
 
 
-def build_models(settings: Settings, wh: Warehouse, run_id: str = "manual") -> None:
-    """Pseudonymise new emails (the salt stays in this process), then one ``dbt build``."""
-    from revops.load.pseudonymize import refresh_email_hashes
-    from revops.transform import build
-
-    refresh_email_hashes(wh, settings, run_id)
-    wh.dispose()  # DuckDB: dbt opens the file next; one writer at a time
-    build(settings)
-
-
 def mart_parameters(wh: Warehouse, suite_name: str) -> dict[str, Any]:
     """Run-time totals a mart suite reconciles to, declared in the suite file itself:
     ``"meta": {"reconcile": {"name": {"sql": "select ...", "tolerance": 0.005}}}`` gives the
@@ -402,6 +392,8 @@ class BuildPlan:
     full: bool
     streams: list[tuple[str, str]] = field(default_factory=list)
     reason: str = ""
+    #: the incremental models (``core.fct_ad_daily``) rebuilt whole from raw (dbt's --full-refresh)
+    refresh: bool = False
 
 
 #: what every run changes, so every run rebuilds what reads it: ``ops.source_freshness``
@@ -422,7 +414,7 @@ def plan_build(settings: Settings, full_refresh: bool = False) -> BuildPlan:
         stored = wh.model_fingerprint()
         unbuilt = wh.unbuilt_changes()
     if full_refresh:
-        return BuildPlan(True, unbuilt, "full refresh")
+        return BuildPlan(True, unbuilt, "full refresh", refresh=True)
     if stored is None:
         return BuildPlan(True, unbuilt, "no full build published yet")
     if stored != project_fingerprint(settings):
@@ -443,7 +435,7 @@ def transform(settings: Settings, run_id: str, plan: BuildPlan | None = None) ->
         hashed = refresh_email_hashes(wh, settings, run_id)
         wh.dispose()  # DuckDB: dbt opens the file next; one writer at a time
         if plan.full:
-            result = build(settings)
+            result = build(settings, full_refresh=plan.refresh)
         else:
             reads = [*EVERY_RUN, *(("raw", f"{s}__{t}") for s, t in plan.streams)]
             if hashed:  # new pseudonyms (new emails, or a new salt) reach dim_contact
@@ -543,7 +535,8 @@ def run(settings: Settings, flow: str = "manual", sources: list[str] | None = No
     failure is recorded in ``ops.runs`` and re-raised, the published marts left as they were.
     Every step opens the warehouse and closes it before it returns (DuckDB has one writer, and
     dbt, a child process, must find the file free). ``full_refresh``: the sources
-    ignore their saved sync state for this run (rows still merge on their keys).
+    ignore their saved sync state for this run (rows still merge on their keys) and the
+    incremental models are rebuilt whole.
     ``track_freshness=False`` (a backfill re-reading old days): ``ops.source_freshness`` is left
     as the nightly runs wrote it."""
     chosen = chosen_sources(settings, sources)

@@ -6,7 +6,8 @@ daily as (
         cast({{ adapter.quote('date') }} as date) as date_day,
         upper(currency) as currency,
         sum(cast(amount as decimal(18, 6))) as spend_native,
-        max(_loaded_at) as _loaded_at
+        -- a line's or its file's load, whichever is later (a file re-listed counts)
+        max(greatest(_loaded_at, _file_loaded_at)) as _loaded_at
     from lines
     group by campaign_id, cast({{ adapter.quote('date') }} as date), upper(currency)
 )

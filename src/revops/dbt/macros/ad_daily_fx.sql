@@ -1,0 +1,71 @@
+{# every ad platform's rows with spend converted to the reporting currency (see core/fct_ad_daily.sql);
+   fx_missing = the row needs a rate (its currency is not the reporting currency) and the stored
+   ECB rates have none on or before its day: such rows are held back (fct_ad_daily_fx_missing).
+   only_partitions: a query of (platform, account_id, date_day); when given, only those rows. #}
+{% macro ad_daily_fx(only_partitions=none) %}
+with ads as (
+    select all_ads.* from (
+    {{ union_ad_platforms('ad_daily', ['platform', 'account_id', 'campaign_id', 'ad_group_id', 'ad_id',
+        'date_day', 'currency', 'spend_native', 'impressions', 'clicks', 'platform_conversions',
+        'platform_conversion_value', '_loaded_at']) }}
+    ) as all_ads
+    {%- if only_partitions %}
+    -- only the partitions asked for (an incremental build), before the rates are looked up: a
+    -- join on the distinct partitions, which both engines hash (PostgreSQL ran an IN over this
+    -- subquery row by row when it misjudged its size; DuckDB a correlated EXISTS)
+    join (select distinct platform, account_id, date_day from ({{ only_partitions }}) as c) as changed_partitions
+      on changed_partitions.platform = all_ads.platform
+     and changed_partitions.account_id = all_ads.account_id
+     and changed_partitions.date_day = all_ads.date_day
+    {%- endif %}
+),
+accounts as (
+    {{ union_ad_platforms('accounts', ['platform', 'account_id', 'date_day_basis', 'date_day_timezone']) }}
+),
+rates as (
+    select rate_date, currency, rate_per_eur, _loaded_at from {{ ref('stg_ecb__rates') }}
+    union all
+    select rate_date, 'EUR', cast(1 as decimal(18, 6)), max(_loaded_at) from {{ ref('stg_ecb__rates') }}
+    group by rate_date
+),
+rate_days as (
+    select d.date_day, (select max(r.rate_date) from rates r where r.rate_date <= d.date_day) as rate_date
+    from (select distinct date_day from ads) d
+)
+select
+    a.currency <> '{{ var("reporting_currency") }}' and (src.rate_per_eur is null or rep.rate_per_eur is null)
+        as fx_missing,
+    a.platform,
+    a.account_id,
+    a.campaign_id,
+    a.ad_group_id,
+    a.ad_id,
+    a.date_day,
+    acc.date_day_basis,
+    acc.date_day_timezone,
+    -- converted in exact arithmetic and rounded once, to cents (macros/money.sql, docs/metrics.md);
+    -- spend already in the reporting currency needs no rate at all
+    case when a.currency = '{{ var("reporting_currency") }}' then {{ money_to_cents('a.spend_native') }}
+         else {{ convert_money('a.spend_native', 'src.rate_per_eur', 'rep.rate_per_eur') }}
+    end as spend,
+    a.spend_native,
+    a.currency,
+    case when a.currency = '{{ var("reporting_currency") }}' then cast(1 as double precision)
+         else cast(rep.rate_per_eur as double precision) / cast(src.rate_per_eur as double precision)
+    end as fx_rate,
+    case when a.currency <> '{{ var("reporting_currency") }}' then rd.rate_date end as fx_rate_date,
+    a.impressions,
+    a.clicks,
+    a.platform_conversions,
+    a.platform_conversion_value,
+    -- the latest load among the row's inputs: its ad row and the rates it converts at (none in
+    -- the reporting currency) (the incremental build's watermark, macros/incremental.sql)
+    case when a.currency = '{{ var("reporting_currency") }}' then a._loaded_at
+         else greatest(a._loaded_at, coalesce(src._loaded_at, a._loaded_at), coalesce(rep._loaded_at, a._loaded_at))
+    end as _loaded_at
+from ads a
+left join accounts acc on acc.platform = a.platform and acc.account_id = a.account_id
+left join rate_days rd on rd.date_day = a.date_day
+left join rates src on src.rate_date = rd.rate_date and src.currency = a.currency
+left join rates rep on rep.rate_date = rd.rate_date and rep.currency = '{{ var("reporting_currency") }}'
+{% endmacro %}

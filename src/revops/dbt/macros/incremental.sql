@@ -1,0 +1,117 @@
+{# Incremental facts: the rows of the partitions that changed since the last build are replaced.
+
+   Strategy `replace_partitions` (a dbt custom incremental strategy, same SQL on DuckDB and
+   PostgreSQL): the model's incremental select returns every current row of the changed
+   partitions; the strategy deletes every stored row of those partitions, then inserts the new
+   ones. A partition is deleted whole, so a row that vanished from its inputs (an offline line
+   removed, a row now held back for want of an FX rate) does not linger, which a delete+insert on
+   the rows' own keys would leave behind.
+
+   Model config:
+     partition_columns   the partition's columns (NOT NULL in the model)
+     changed_partitions  the name of a macro taking the built relation and returning a query of
+                         the changed partitions (those columns, duplicates allowed); it is run
+                         twice per build (the select and the delete), both before anything
+                         is written, so both see the same stored rows and the same inputs. #}
+{% macro get_incremental_replace_partitions_sql(arg_dict) %}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set cols = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- set by = config.require('partition_columns') -%}
+    {%- set changed = context[config.require('changed_partitions')](target) -%}
+    delete from {{ target }} as stored
+    using (select distinct {{ by | join(', ') }} from ({{ changed }}) as c) as changed_partitions
+    where {% for c in by %}stored.{{ c }} = changed_partitions.{{ c }}{{ ' and ' if not loop.last }}{% endfor %};
+    insert into {{ target }} ({{ cols }})
+    select {{ cols }} from {{ source }}
+{% endmacro %}
+
+{# The (platform, account_id, date_day) partitions of core.fct_ad_daily whose rows may differ
+   from the stored ones (`built`): everything a night can change (docs/architecture.md,
+   "Incremental facts"). The watermark is the latest raw load time among the stored rows: every
+   raw row loaded after it came after the last build (loads and builds never overlap: one writer
+   at a time).
+     - an ad row loaded since the watermark (the platforms' lookback re-pulls, late
+       conversions, restated spend);
+     - an ECB rate loaded since the watermark: every row in another currency on or after the
+       earliest such publication day (a late rate moves the rate of the days after it, and
+       brings back rows held back in fct_ad_daily_fx_missing);
+     - a stored row whose rate no longer applies: a later publication on or before its day, or
+       its publication's rate for its currency or the reporting currency gone;
+     - everything, when a stored row was converted for another reporting currency (a row in
+       today's reporting currency with a rate, or one in another currency without);
+     - an account whose day basis or time zone differs from the stored rows' (accounts are
+       re-read whole every night, so their load time says nothing);
+     - LinkedIn: a creative whose campaign, campaign group or currency differs from the stored
+       rows' (those come from the entity finders, not from the analytics row);
+     - offline: any file or line loaded since the watermark rebuilds all offline spend (a file
+       edited or removed takes rows away; it is a few rows a campaign and booking day). #}
+{% macro ad_daily_changed_partitions(built) %}
+    {%- set rep = var('reporting_currency') -%}
+    {%- set seen = "(select loaded_at from watermark)" -%}
+    {%- set offline_loaded = "(select changed from offline_change)" -%}
+    with watermark as (
+        select coalesce(max(_loaded_at), cast('1900-01-01 00:00:00+00' as timestamp with time zone)) as loaded_at
+        from {{ built }}
+    ),
+    offline_change as (
+        select (exists (select 1 from {{ source('offline', 'offline__files') }} where _loaded_at > {{ seen }})
+                or exists (select 1 from {{ source('offline', 'offline__spend_lines') }} where _loaded_at > {{ seen }}))
+               as changed
+    )
+    -- one pass over the current ad rows: loaded since, a rate loaded since, its account moved,
+    -- offline changed
+    select ads.platform, ads.account_id, ads.date_day
+    from ({{ union_ad_platforms('ad_daily', ['platform', 'account_id', 'date_day', 'currency', '_loaded_at']) }}) as ads
+    left join (  -- accounts whose day basis or time zone moved
+        select distinct b.platform, b.account_id
+        from (select distinct platform, account_id, date_day_basis, date_day_timezone from {{ built }}) as b
+        left join ({{ union_ad_platforms('accounts', ['platform', 'account_id', 'date_day_basis', 'date_day_timezone']) }}) as acc
+          on acc.platform = b.platform and acc.account_id = b.account_id
+        where acc.date_day_basis is distinct from b.date_day_basis
+           or acc.date_day_timezone is distinct from b.date_day_timezone
+    ) as moved on moved.platform = ads.platform and moved.account_id = ads.account_id
+    where ads._loaded_at > {{ seen }}
+       or (ads.currency <> '{{ rep }}'
+           and ads.date_day >= (select min(cast(rate_date as date)) from {{ source('ecb', 'ecb__rates') }}
+                                where _loaded_at > {{ seen }}))
+       or (ads.platform = 'offline' and {{ offline_loaded }})
+       or moved.platform is not null
+    union all
+    -- stored rows whose rate no longer applies: a later publication on or before the day, or
+    -- its publication's rate for the row's currency or the reporting currency gone
+    select b.platform, b.account_id, b.date_day
+    from (select distinct platform, account_id, date_day, currency, fx_rate_date from {{ built }}
+          where fx_rate_date is not null) as b
+    left join (
+        select d.date_day, max(p.rate_date) as rate_date
+        from (select distinct date_day from {{ built }} where fx_rate_date is not null) as d
+        join (select distinct rate_date from {{ ref('stg_ecb__rates') }}) as p on p.rate_date <= d.date_day
+        group by d.date_day
+    ) as publication on publication.date_day = b.date_day
+    left join {{ ref('stg_ecb__rates') }} as src on src.rate_date = b.fx_rate_date and src.currency = b.currency
+    left join {{ ref('stg_ecb__rates') }} as rep on rep.rate_date = b.fx_rate_date and rep.currency = '{{ rep }}'
+    where publication.rate_date is distinct from b.fx_rate_date
+       or (src.currency is null and b.currency <> 'EUR')
+       or (rep.currency is null and '{{ rep }}' <> 'EUR')
+    union all
+    -- everything, when a stored row was converted for another reporting currency; and all stored
+    -- offline days when offline changed (a day whose every line went away)
+    select platform, account_id, date_day from {{ built }}
+    where exists (select 1 from {{ built }} as b
+                  where (b.currency = '{{ rep }}' and b.fx_rate_date is not null)
+                     or (b.currency <> '{{ rep }}' and b.fx_rate_date is null))
+       or (platform = 'offline' and {{ offline_loaded }})
+    union all
+    -- LinkedIn rows whose creative's campaign, campaign group or currency changed
+    select li.platform, li.account_id, li.date_day
+    from {{ ref('stg_linkedin__ad_daily') }} as li
+    where not exists (
+        select 1 from {{ built }} as b
+        where b.platform = li.platform and b.account_id = li.account_id and b.ad_id = li.ad_id
+          and b.date_day = li.date_day
+          and b.campaign_id is not distinct from li.campaign_id
+          and b.ad_group_id is not distinct from li.ad_group_id
+          and b.currency is not distinct from li.currency
+    )
+{% endmacro %}
