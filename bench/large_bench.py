@@ -54,6 +54,9 @@ DAYS = 730
 DELIVERY = 0.94
 #: contacts filling a form twice (world.py: ``_build_merges``)
 DUPLICATES = 0.02
+#: HubSpot's limit for a Professional/Enterprise private app, requests per rolling 10 s (what
+#: its sandbox reports by default)
+HUBSPOT_RATE_LIMIT = 190
 
 
 def large_config(scale: float, clock: datetime, seed: int = 42) -> WorldConfig:
@@ -74,9 +77,10 @@ def large_config(scale: float, clock: datetime, seed: int = 42) -> WorldConfig:
                                  ad_groups_per_campaign=groups, ads_per_group=per_group)
 
 
-def serve(config_json: str, env_file: Path) -> None:
+def serve(config_json: str, env_file: Path, hubspot_rate_limit: int) -> None:
     """The sandbox child: builds the world, serves it at its end, writes its variables to
-    ``env_file``, prints ``ready <seconds to build>`` and serves until stdin closes."""
+    ``env_file``, prints ``ready <seconds to build> <counts>``, serves until stdin closes, then
+    prints the requests each server answered (JSON)."""
     from revops.sandbox.harness import sandboxes
     from revops.settings import write_env_file
 
@@ -87,10 +91,13 @@ def serve(config_json: str, env_file: Path) -> None:
     world = World(WorldConfig(**raw))
     built = time.perf_counter() - started
     with sandboxes(world) as sb:
+        if hubspot_rate_limit > 0:
+            sb.app("hubspot").rate_limit_max = hubspot_rate_limit
         write_env_file(env_file, sb.env)
         print(f"ready {built:.1f} {len(world.contacts)} {len(world.deals)} {len(world.ad_days)}", flush=True)
         for _ in sys.stdin:
             pass
+        print(json.dumps({name: len(server.app.log) for name, server in sb.servers.items()}), flush=True)
 
 
 class Sampler(threading.Thread):
@@ -168,7 +175,17 @@ def _truth(got: dict, world: World) -> dict:
     return {"ok": ok, "warehouse_vs_truth": pairs}
 
 
-def run(scale: float, engine: str, seed: int, check_truth: bool) -> dict:
+def _spy(profile: Path | None, name: str) -> list[str]:
+    """``py-spy record`` in front of a command when profiling (collapsed stacks to ``profile``)."""
+    if profile is None:
+        return []
+    spy = Path(sys.executable).with_name("py-spy")
+    return [str(spy), "record", "--format", "raw", "--rate", "50", "--nonblocking",
+            "-o", str(profile / f"{name}.txt"), "--"]
+
+
+def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_limit: int,
+        profile: Path | None = None) -> dict:
     clock = datetime.now(UTC)
     config = large_config(scale, clock, seed)
     sampler = Sampler()
@@ -190,13 +207,17 @@ def run(scale: float, engine: str, seed: int, check_truth: bool) -> dict:
         raw_config = {**asdict(config), "start": config.start.isoformat()}
         started = time.perf_counter()
         sandbox = subprocess.Popen(
-            [sys.executable, "-m", "bench.large_bench", "--serve", str(workdir / ".env"),
-             "--config", json.dumps(raw_config)],
+            [*_spy(profile, f"sandbox-{engine}"), sys.executable, "-m", "bench.large_bench", "--serve", str(workdir / ".env"),
+             "--config", json.dumps(raw_config), "--hubspot-rate-limit", str(hubspot_rate_limit)],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         sampler.watch("sandbox", sandbox.pid)
         try:
             assert sandbox.stdout is not None
-            answer = sandbox.stdout.readline().split()
+            answer: list[str] = []
+            for line in sandbox.stdout:  # (py-spy, when profiling, prints its own lines first)
+                answer = line.split()
+                if answer and answer[0] == "ready":
+                    break
             if not answer or answer[0] != "ready":
                 raise RuntimeError("the sandbox process did not start")
             world_s = float(answer[1])
@@ -206,7 +227,7 @@ def run(scale: float, engine: str, seed: int, check_truth: bool) -> dict:
                   f"{ready_s:.1f} s; syncing into {engine}...", flush=True)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
-            sync = subprocess.Popen([*REVOPS, "sync"], cwd=workdir, env=env, stdout=subprocess.PIPE,
+            sync = subprocess.Popen([*_spy(profile, f"sync-{engine}"), *REVOPS, "sync"], cwd=workdir, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
             sampler.watch("sync", sync.pid)
             out, _ = sync.communicate(timeout=4 * 3600)
@@ -218,7 +239,9 @@ def run(scale: float, engine: str, seed: int, check_truth: bool) -> dict:
         finally:
             assert sandbox.stdin is not None
             sandbox.stdin.close()
+            tail = ""
             try:
+                tail = sandbox.stdout.read() if sandbox.stdout else ""
                 sandbox.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 sandbox.kill()
@@ -228,8 +251,15 @@ def run(scale: float, engine: str, seed: int, check_truth: bool) -> dict:
         finally:
             if pg is not None:
                 pg.drop_database(url)
+    lines = [line for line in (tail or "").splitlines() if line.startswith("{")]
+    requests = json.loads(lines[-1]) if lines else {}
     result = {
         "scale": scale, "engine": engine, "seed": seed,
+        "hubspot_rate_limit_per_10s": hubspot_rate_limit or HUBSPOT_RATE_LIMIT,
+        "requests": requests,
+        # what HubSpot's own limit alone would cost these requests (its sandbox reports the
+        # limit in X-HubSpot-RateLimit-* and the connector waits when it is nearly used up)
+        "hubspot_floor_at_real_limit_s": round(requests.get("hubspot", 0) / HUBSPOT_RATE_LIMIT * 10, 1),
         "world": {"days": config.days, "start": config.start.isoformat(),
                   "contacts_per_campaign_day": round(config.contacts_per_campaign_day, 3),
                   "ad_groups_per_campaign": config.ad_groups_per_campaign,
@@ -264,16 +294,25 @@ def main() -> None:
     parser.add_argument("--no-duckdb", action="store_true", help="PostgreSQL only")
     parser.add_argument("--truth", action="store_true", help="check the marts against the ground truth")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--hubspot-rate-limit", type=int, default=1_000_000,
+                        help="requests per 10 s the HubSpot sandbox reports (0: HubSpot's real 190; "
+                             "the default lifts it, so the pipeline is measured, and the run "
+                             "reports what the real limit alone would cost)")
+    parser.add_argument("--py-spy", type=Path, metavar="DIR",
+                        help="profile the sync and the sandbox with py-spy (collapsed stacks in DIR)")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # the sandbox child
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        return serve(args.config, args.serve)
+        return serve(args.config, args.serve, args.hubspot_rate_limit)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     engines = ([] if args.no_duckdb else ["duckdb"]) + (["postgres"] if args.postgres else [])
     print(f"large bench {stamp}: scale {args.scale} into {', '.join(engines)}", flush=True)
     load_before = os.getloadavg()
-    runs = [run(args.scale, engine, args.seed, args.truth) for engine in engines]
+    if args.py_spy:
+        args.py_spy.mkdir(parents=True, exist_ok=True)
+    runs = [run(args.scale, engine, args.seed, args.truth, args.hubspot_rate_limit, args.py_spy)
+            for engine in engines]
     load = os.getloadavg()
     result = {"stamp": stamp, "machine": f"{platform.machine()} {os.cpu_count()} cpu",
               "load_average_1m_before": round(load_before[0], 2),
@@ -284,7 +323,9 @@ def main() -> None:
         f"scale {r['scale']} {r['engine']}: {r['world']['contacts']:,} contacts, {r['world']['deals']:,} deals, "
         f"{r['world']['ad_days']:,} ad-days ({r['raw_rows']:,} raw rows): sync {r['sync_s']:.0f} s "
         f"({r['sync_cpu_s']:.0f} s CPU), peak RSS {r['sync_peak_rss_mib']:.0f} MiB, sandbox ready "
-        f"{r['sandbox_ready_s']:.0f} s / {r['sandbox_peak_rss_mib']:.0f} MiB"
+        f"{r['sandbox_ready_s']:.0f} s / {r['sandbox_peak_rss_mib']:.0f} MiB / {r['sandbox_cpu_s']} s CPU, "
+        f"HubSpot {r['requests'].get('hubspot', 0):,} requests (>= {r['hubspot_floor_at_real_limit_s']:.0f} s "
+        f"at its real limit; sandbox reported {r['hubspot_rate_limit_per_10s']:,}/10 s)"
         + (f", truth {'ok' if r['matches_truth'] else 'MISMATCH'}" if "matches_truth" in r else "")
         for r in runs)
     with (RESULTS / "large.md").open("a") as f:

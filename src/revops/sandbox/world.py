@@ -414,6 +414,8 @@ class World:
         self.deals: list[Deal] = []
         #: ECB reference rates: TARGET day -> currency -> units per EUR
         self.fx_rates: dict[date, dict[str, Decimal]] = {}
+        #: platform -> ((as_of, rows in the world), its rows as of then): ``ad_days_as_of``
+        self._ad_days_seen: dict[str, tuple[tuple[datetime, int], list[AdDay]]] = {}
         self._build()
 
     # ------------------------------------------------------------------ build
@@ -820,7 +822,14 @@ class World:
         return {c.campaign_id: c for c in self.campaigns}
 
     def ad_days_as_of(self, as_of: datetime, platform: str = "meta") -> list[AdDay]:
-        """``platform``'s rows as its API shows them at ``as_of`` (its own day boundary)."""
+        """``platform``'s rows as its API shows them at ``as_of`` (its own day boundary).
+
+        The last answer per platform is kept (callers only read it): every page a sandbox
+        serves asks again, and a large world has millions of rows to look through."""
+        key = (as_of, len(self.ad_days))
+        kept = self._ad_days_seen.get(platform)
+        if kept is not None and kept[0] == key:
+            return kept[1]
         out = []
         for row in self.ad_days:
             if row.ad.platform != platform:
@@ -829,6 +838,7 @@ class World:
             seen = row.as_seen(as_of, tz)
             if seen is not None:
                 out.append(seen)
+        self._ad_days_seen[platform] = (key, out)
         return out
 
     def currency_of(self, ad: Ad) -> str:

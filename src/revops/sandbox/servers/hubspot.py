@@ -19,6 +19,7 @@ This module must not import the connector (and the connector never imports it).
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 import time
@@ -243,6 +244,24 @@ def _filter_matches(flt: dict[str, Any], props: dict[str, str | None]) -> bool:
         high = _comparable(prop, flt.get("highValue"))
         return high is not None and want <= have <= high
     raise SearchError(f"operator {op!r} is not supported")
+
+
+#: the operators the search index answers by bisection
+_RANGE_OPS = {"GT", "GTE", "LT", "LTE"}
+
+
+def _bisect_range(values: list[Any], filters: list[tuple[str, Any]], lo: int, hi: int) -> tuple[int, int]:
+    """The slice ``[lo, hi)`` of ascending ``values`` that passes every ``(operator, value)``."""
+    for op, want in filters:
+        if op == "GT":
+            lo = max(lo, bisect.bisect_right(values, want))
+        elif op == "GTE":
+            lo = max(lo, bisect.bisect_left(values, want))
+        elif op == "LT":
+            hi = min(hi, bisect.bisect_left(values, want))
+        else:  # LTE
+            hi = min(hi, bisect.bisect_right(values, want))
+    return lo, max(lo, hi)
 
 
 def _matches(groups: list[dict[str, Any]], props: dict[str, str | None]) -> bool:
@@ -814,8 +833,11 @@ class HubSpotSandbox(SandboxApp):
                 f"The search API cannot page past {self.search_cap} results "
                 f"(after={after}, limit={limit}); narrow the query"
             )
-        records = [r for r in self._records(object_type) if _matches(groups, r["props"])]
-        records = _sort(records, body.get("sorts") or [])
+        sorts = body.get("sorts") or []
+        records = self._indexed_search(object_type, groups, sorts)
+        if records is None:  # not a range query the index answers: look at every record
+            records = [r for r in self._records(object_type) if _matches(groups, r["props"])]
+            records = _sort(records, sorts)
         page, nxt = _page(records, after, limit, self.fault_of(request))
         requested = body.get("properties") or []
         wanted = list(dict.fromkeys([*_DEFAULT_PROPS[object_type], *requested]))
@@ -826,6 +848,61 @@ class HubSpotSandbox(SandboxApp):
         if nxt is not None:
             out["paging"] = {"next": {"after": nxt, "link": f"{request.base_url}?after={nxt}"}}
         return out
+
+    def _indexed_search(self, object_type: str, groups: list[dict[str, Any]],
+                        sorts: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """The matches of a search that is one group of range filters (GT/GTE/LT/LTE) on at
+        most one date property plus ``hs_object_id``, sorted by id (or no sort), found by
+        bisection in a per-clock index rather than by testing every record: the connector's
+        keyset pages are such queries, and a million-contact world cannot be scanned per page.
+        The same records in the same order as the scan; None when the query is another shape."""
+        if len(groups) != 1 or len(sorts) > 1:
+            return None
+        if sorts and (sorts[0].get("propertyName") != "hs_object_id"
+                      or str(sorts[0].get("direction", "ASCENDING")).upper() != "ASCENDING"):
+            return None
+        filters = groups[0].get("filters") or []
+        props = {f.get("propertyName") for f in filters}
+        dated = props - {"hs_object_id"}
+        if (not filters or any(f.get("operator") not in _RANGE_OPS for f in filters)
+                or len(dated) > 1 or not dated <= _DATETIME_PROPS):
+            return None
+        try:
+            bounds = [(f["propertyName"], f["operator"], _comparable(f["propertyName"], f.get("value")))
+                      for f in filters]
+        except SearchError:
+            return None  # the scan reports it (or not, when nothing is there to compare)
+        if any(want is None for _, _, want in bounds):
+            return []  # a range against nothing matches no record
+        records = self._records(object_type)
+        # hs_object_id: the records are in ascending id order, so an id range is a slice
+        ids = self._index(object_type, "hs_object_id", records)[0]
+        first, stop = _bisect_range(ids, [(op, want) for prop, op, want in bounds if prop == "hs_object_id"],
+                                    0, len(records))
+        if not dated:
+            return records[first:stop]
+        prop = next(iter(dated))
+        values, positions = self._index(object_type, prop, records)
+        lo, hi = _bisect_range(values, [(op, want) for p, op, want in bounds if p == prop], 0, len(values))
+        chosen = sorted(positions[lo:hi])
+        chosen = chosen[bisect.bisect_left(chosen, first):bisect.bisect_left(chosen, stop)]
+        return [records[i] for i in chosen]
+
+    def _index(self, object_type: str, prop: str,
+               records: list[dict[str, Any]]) -> tuple[list[Any], list[int]]:
+        """``prop``'s comparable values of the records that have it, ascending, and each one's
+        position in ``records``; built once per records list (per clock)."""
+        key = ("index", object_type, prop)
+        with self._cache_lock:
+            kept = self._cache.get(key)
+        if kept is not None and kept[0] is records:
+            return kept[1]
+        pairs = sorted((v, i) for i, r in enumerate(records)
+                       if (v := _comparable(prop, r["props"].get(prop))) is not None)
+        index = ([v for v, _ in pairs], [i for _, i in pairs])
+        with self._cache_lock:
+            self._cache[key] = (records, index)
+        return index
 
     def list_objects(
         self, request: Request, object_type: str, version: str | None = None
