@@ -888,6 +888,19 @@ class HubSpotSandbox(SandboxApp):
         chosen = chosen[bisect.bisect_left(chosen, first):bisect.bisect_left(chosen, stop)]
         return [records[i] for i in chosen]
 
+    def _records_by_id(self, object_type: str) -> dict[str, dict[str, Any]]:
+        """:meth:`_records` by id, built once per records list (per clock)."""
+        records = self._records(object_type)
+        key = ("by_id", object_type)
+        with self._cache_lock:
+            kept = self._cache.get(key)
+        if kept is not None and kept[0] is records:
+            return kept[1]
+        by_id = {r["id"]: r for r in records}
+        with self._cache_lock:
+            self._cache[key] = (records, by_id)  # type: ignore[assignment]
+        return by_id
+
     def _index(self, object_type: str, prop: str,
                records: list[dict[str, Any]]) -> tuple[list[Any], list[int]]:
         """``prop``'s comparable values of the records that have it, ascending, and each one's
@@ -973,7 +986,7 @@ class HubSpotSandbox(SandboxApp):
             return self._bad_request(f"inputs must hold between 1 and {cap} items")
         started = hs_datetime(datetime.now(UTC))
         wanted = list(dict.fromkeys([*_DEFAULT_PROPS["contacts"], *(body.get("properties") or [])]))
-        records = {r["id"]: r for r in self._records("contacts")}
+        records = self._records_by_id("contacts")
         results, missing = [], []
         for item in inputs:
             asked = str(item.get("id"))
@@ -1101,7 +1114,29 @@ class HubSpotSandbox(SandboxApp):
         return json_response(out)
 
     def _association_map(self, from_type: str, to_type: str) -> dict[str, list[str]] | None:
-        """from id -> [to ids] at the clock; None for a pair the sandbox does not serve."""
+        """from id -> [to ids] at the clock; None for a pair the sandbox does not serve.
+
+        Kept per clock (and the tests' extra links): every batch read of a large world's
+        associations would rebuild it from every record."""
+        return self._per_clock(("associations", from_type, to_type),
+                               lambda: self._build_association_map(from_type, to_type))
+
+    def _per_clock(self, name: tuple, build: Callable[[], Any]) -> Any:
+        """``build()``, kept for the clock and the tests' extra links (the previous clock's
+        answer is dropped)."""
+        extra = tuple(tuple(sorted((k, tuple(v)) for k, v in links.items()))
+                      for links in (self.extra_deal_contacts, self.extra_company_contacts))
+        key = (*name, self.as_of, extra)
+        with self._cache_lock:
+            if key in self._cache:
+                return self._cache[key]
+        out = build()
+        with self._cache_lock:
+            self._cache = {k: v for k, v in self._cache.items() if k[:len(name)] != name}
+            self._cache[key] = out
+        return out
+
+    def _build_association_map(self, from_type: str, to_type: str) -> dict[str, list[str]] | None:
         if (from_type, to_type) not in _ASSOCIATION_TYPE:
             return None
         if "companies" in (from_type, to_type):
@@ -1177,11 +1212,11 @@ class HubSpotSandbox(SandboxApp):
         if (from_type, to_type) not in _PRIMARY_TYPE:
             return set()
         other = to_type if from_type == "companies" else from_type
-        return {
+        return self._per_clock(("primary_links", from_type, to_type), lambda: {
             (company, other_id) if from_type == "companies" else (other_id, company)
             for company, kind, other_id, primary in self._company_links()
             if kind == other and primary
-        }
+        })
 
     # --- forms and their submissions (marketing touches) ------------------------------------
     def _forms(self) -> list[tuple[str, Campaign]]:
