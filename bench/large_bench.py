@@ -126,8 +126,8 @@ class Sampler(threading.Thread):
                     proc = psutil.Process(pid)
                     rss = proc.memory_info().rss + sum(
                         c.memory_info().rss for c in proc.children(recursive=True))
-                    times = proc.cpu_times()
-                    self.cpu[name] = round(times.user + times.system, 1)
+                    self.cpu[name] = round(sum(t.user + t.system for t in [
+                        proc.cpu_times(), *(c.cpu_times() for c in proc.children(recursive=True))]), 1)
                 except psutil.Error:
                     continue
                 self.samples[name].append((round(time.perf_counter() - self.started, 1), rss))

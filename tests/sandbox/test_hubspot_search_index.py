@@ -36,14 +36,22 @@ def range_queries(app: HubSpotSandbox, object_type: str, prop: str, n: int = 60)
         if i % 2:
             filters.append({"propertyName": "hs_object_id", "operator": rng.choice(["GT", "GTE"]),
                             "value": rng.choice(ids)})
-        sorts = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}] if i % 4 else []
+        sorts = [[], [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                 [{"propertyName": prop, "direction": "ASCENDING"}],
+                 [{"propertyName": prop, "direction": "DESCENDING"}]][i % 4]
         out.append(([{"filters": filters}], sorts))
+    # the connector's first/last probes: no filter (or one bound), sorted by the date
+    for direction in ("ASCENDING", "DESCENDING"):
+        out.append(([], [{"propertyName": prop, "direction": direction}]))
+        out.append(([{"filters": [{"propertyName": prop, "operator": "GTE", "value": values[len(values) // 2]}]}],
+                    [{"propertyName": prop, "direction": direction}]))
     return out
 
 
 @pytest.mark.parametrize(("object_type", "prop"), [("contacts", "lastmodifieddate"),
                                                    ("deals", "hs_lastmodifieddate"),
-                                                   ("contacts", "createdate")])
+                                                   ("contacts", "createdate"),
+                                                   ("contacts", "hs_first_outreach_date")])
 def test_indexed_range_search_finds_what_the_scan_finds(object_type: str, prop: str) -> None:
     app = HubSpotSandbox(WORLD, token="t")
     checked = 0
@@ -71,7 +79,7 @@ def test_other_shapes_are_left_to_the_scan() -> None:
     app = HubSpotSandbox(WORLD, token="t")
     eq = [{"filters": [{"propertyName": "lifecyclestage", "operator": "EQ", "value": "lead"}]}]
     two_groups = [{"filters": [{"propertyName": "createdate", "operator": "GT", "value": "0"}]}] * 2
-    by_date = [{"propertyName": "lastmodifieddate", "direction": "DESCENDING"}]
+    by_other_date = [{"propertyName": "lastmodifieddate", "direction": "DESCENDING"}]
     assert app._indexed_search("contacts", eq, []) is None
     assert app._indexed_search("contacts", two_groups, []) is None
-    assert app._indexed_search("contacts", two_groups[:1], by_date) is None
+    assert app._indexed_search("contacts", two_groups[:1], by_other_date) is None

@@ -851,22 +851,27 @@ class HubSpotSandbox(SandboxApp):
 
     def _indexed_search(self, object_type: str, groups: list[dict[str, Any]],
                         sorts: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-        """The matches of a search that is one group of range filters (GT/GTE/LT/LTE) on at
-        most one date property plus ``hs_object_id``, sorted by id (or no sort), found by
-        bisection in a per-clock index rather than by testing every record: the connector's
-        keyset pages are such queries, and a million-contact world cannot be scanned per page.
-        The same records in the same order as the scan; None when the query is another shape."""
-        if len(groups) != 1 or len(sorts) > 1:
+        """The matches of a search made of range filters (GT/GTE/LT/LTE, one group or none) on
+        at most one date property plus ``hs_object_id``, sorted by id or by that date property,
+        found by bisection in a per-clock index rather than by testing every record: the
+        connector's keyset pages and its first/last probes are such queries, and a
+        million-contact world cannot be scanned per page. The same records in the same order as
+        the scan (:func:`_matches`, :func:`_sort`); None when the query is another shape."""
+        if len(groups) > 1 or len(sorts) > 1:
             return None
-        if sorts and (sorts[0].get("propertyName") != "hs_object_id"
-                      or str(sorts[0].get("direction", "ASCENDING")).upper() != "ASCENDING"):
-            return None
-        filters = groups[0].get("filters") or []
-        props = {f.get("propertyName") for f in filters}
-        dated = props - {"hs_object_id"}
-        if (not filters or any(f.get("operator") not in _RANGE_OPS for f in filters)
+        filters = (groups[0].get("filters") or []) if groups else []
+        dated = {f.get("propertyName") for f in filters} - {"hs_object_id"}
+        if (any(f.get("operator") not in _RANGE_OPS for f in filters)
                 or len(dated) > 1 or not dated <= _DATETIME_PROPS):
             return None
+        sort_prop, descending = None, False
+        if sorts:
+            sort_prop = sorts[0].get("propertyName")
+            descending = str(sorts[0].get("direction", "ASCENDING")).upper() == "DESCENDING"
+            if sort_prop == "hs_object_id" and not descending:
+                sort_prop = None  # the records' own order
+            elif sort_prop not in _DATETIME_PROPS or (dated and sort_prop not in dated):
+                return None
         try:
             bounds = [(f["propertyName"], f["operator"], _comparable(f["propertyName"], f.get("value")))
                       for f in filters]
@@ -879,14 +884,24 @@ class HubSpotSandbox(SandboxApp):
         ids = self._index(object_type, "hs_object_id", records)[0]
         first, stop = _bisect_range(ids, [(op, want) for prop, op, want in bounds if prop == "hs_object_id"],
                                     0, len(records))
-        if not dated:
+        prop = sort_prop or next(iter(dated), None)
+        if prop is None:
             return records[first:stop]
-        prop = next(iter(dated))
-        values, positions = self._index(object_type, prop, records)
+        values, positions, missing = self._index(object_type, prop, records)
         lo, hi = _bisect_range(values, [(op, want) for p, op, want in bounds if p == prop], 0, len(values))
-        chosen = sorted(positions[lo:hi])
-        chosen = chosen[bisect.bisect_left(chosen, first):bisect.bisect_left(chosen, stop)]
-        return [records[i] for i in chosen]
+        if sort_prop is None:
+            chosen = sorted(positions[lo:hi])
+            chosen = chosen[bisect.bisect_left(chosen, first):bisect.bisect_left(chosen, stop)]
+            return [records[i] for i in chosen]
+        # by the date: ascending (value, id) is the index's own order; descending keeps ties by
+        # ascending id, as the scan's stable sort does; records without it last, by id
+        pairs = [(values[k], positions[k]) for k in range(lo, hi) if first <= positions[k] < stop]
+        if descending:
+            pairs.sort(key=lambda pair: (-pair[0], pair[1]))
+        out = [records[i] for _, i in pairs]
+        if not dated:
+            out += [records[i] for i in missing if first <= i < stop]
+        return out
 
     def _records_by_id(self, object_type: str) -> dict[str, dict[str, Any]]:
         """:meth:`_records` by id, built once per records list (per clock)."""
@@ -902,19 +917,26 @@ class HubSpotSandbox(SandboxApp):
         return by_id
 
     def _index(self, object_type: str, prop: str,
-               records: list[dict[str, Any]]) -> tuple[list[Any], list[int]]:
-        """``prop``'s comparable values of the records that have it, ascending, and each one's
-        position in ``records``; built once per records list (per clock)."""
+               records: list[dict[str, Any]]) -> tuple[list[Any], list[int], list[int]]:
+        """``prop``'s comparable values of the records that have it, ascending (ties by
+        position), each one's position in ``records``, and the positions of the records without
+        it; built once per records list (per clock)."""
         key = ("index", object_type, prop)
         with self._cache_lock:
             kept = self._cache.get(key)
         if kept is not None and kept[0] is records:
             return kept[1]
-        pairs = sorted((v, i) for i, r in enumerate(records)
-                       if (v := _comparable(prop, r["props"].get(prop))) is not None)
-        index = ([v for v, _ in pairs], [i for _, i in pairs])
+        pairs, missing = [], []
+        for i, r in enumerate(records):
+            v = _comparable(prop, r["props"].get(prop))
+            if v is None:
+                missing.append(i)
+            else:
+                pairs.append((v, i))
+        pairs.sort()
+        index = ([v for v, _ in pairs], [i for _, i in pairs], missing)
         with self._cache_lock:
-            self._cache[key] = (records, index)
+            self._cache[key] = (records, index)  # type: ignore[assignment]
         return index
 
     def list_objects(
