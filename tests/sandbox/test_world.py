@@ -75,3 +75,19 @@ def test_truth_counts_leads_in_the_reporting_time_zone():
     assert sum(r["leads"] for r in ny) == sum(r["leads"] for r in utc)
     by_day = lambda rows: {(r["date_day"], r["campaign_id"]): r["leads"] for r in rows}  # noqa: E731
     assert by_day(ny) != by_day(utc)
+
+
+def test_ad_days_of_a_date_range_are_the_filtered_rows_in_the_same_order() -> None:
+    """The sandboxes ask ``ad_days_as_of`` for a date range (answered from an index by day):
+    exactly the full list's rows of those days, in its order, whatever the bounds."""
+    world = World(WorldConfig(days=40))
+    as_of = world.now - timedelta(days=5)  # some days still provisional, some not there yet
+    for platform in world.ad_platforms:
+        rows = world.ad_days_as_of(as_of, platform)
+        days = sorted({r.day for r in rows})
+        n = len(days)
+        for since, until in [(days[0], days[-1]), (days[n // 2], days[n // 2]), (days[n // 4], days[n // 2]),
+                             (None, days[n // 3]), (days[n // 2], None), (days[-1] + timedelta(days=1), None)]:
+            want = [r for r in rows if (since is None or r.day >= since) and (until is None or r.day <= until)]
+            assert world.ad_days_as_of(as_of, platform, since, until) == want
+        assert world.ad_days_as_of(as_of, platform, days[n // 4], days[n // 2])

@@ -14,6 +14,7 @@ warehouse's marts to that.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 import math
@@ -414,8 +415,9 @@ class World:
         self.deals: list[Deal] = []
         #: ECB reference rates: TARGET day -> currency -> units per EUR
         self.fx_rates: dict[date, dict[str, Decimal]] = {}
-        #: platform -> ((as_of, rows in the world), its rows as of then): ``ad_days_as_of``
-        self._ad_days_seen: dict[str, tuple[tuple[datetime, int], list[AdDay]]] = {}
+        #: platform -> ((as_of, rows in the world), its rows as of then, their days ascending,
+        #: each one's position): ``ad_days_as_of``
+        self._ad_days_seen: dict[str, tuple[tuple[datetime, int], list[AdDay], list[date], list[int]]] = {}
         self._build()
 
     # ------------------------------------------------------------------ build
@@ -821,25 +823,34 @@ class World:
     def campaign_by_id(self) -> dict[str, Campaign]:
         return {c.campaign_id: c for c in self.campaigns}
 
-    def ad_days_as_of(self, as_of: datetime, platform: str = "meta") -> list[AdDay]:
-        """``platform``'s rows as its API shows them at ``as_of`` (its own day boundary).
+    def ad_days_as_of(self, as_of: datetime, platform: str = "meta", since: date | None = None,
+                      until: date | None = None) -> list[AdDay]:
+        """``platform``'s rows as its API shows them at ``as_of`` (its own day boundary); with
+        ``since``/``until``, only the rows of those days (inclusive), in the same order.
 
-        The last answer per platform is kept (callers only read it): every page a sandbox
-        serves asks again, and a large world has millions of rows to look through."""
+        The last answer per platform is kept, with its rows' order by day (callers only read
+        it): every page a sandbox serves asks again, and a large world has millions of rows to
+        look through."""
         key = (as_of, len(self.ad_days))
         kept = self._ad_days_seen.get(platform)
-        if kept is not None and kept[0] == key:
-            return kept[1]
-        out = []
-        for row in self.ad_days:
-            if row.ad.platform != platform:
-                continue
-            tz = self.account_by_id[(platform, row.ad.account_id)].day_zone
-            seen = row.as_seen(as_of, tz)
-            if seen is not None:
-                out.append(seen)
-        self._ad_days_seen[platform] = (key, out)
-        return out
+        if kept is None or kept[0] != key:
+            out = []
+            for row in self.ad_days:
+                if row.ad.platform != platform:
+                    continue
+                tz = self.account_by_id[(platform, row.ad.account_id)].day_zone
+                seen = row.as_seen(as_of, tz)
+                if seen is not None:
+                    out.append(seen)
+            by_day = sorted(range(len(out)), key=lambda i: out[i].day)
+            kept = (key, out, [out[i].day for i in by_day], by_day)
+            self._ad_days_seen[platform] = kept
+        _, rows, days, positions = kept
+        if since is None and until is None:
+            return rows
+        lo = 0 if since is None else bisect.bisect_left(days, since)
+        hi = len(days) if until is None else bisect.bisect_right(days, until)
+        return [rows[i] for i in sorted(positions[lo:hi])]
 
     def currency_of(self, ad: Ad) -> str:
         """The currency an ad's spend is booked in (offline campaigns carry their own)."""
