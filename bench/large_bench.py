@@ -163,6 +163,17 @@ def _streams(url: str) -> tuple[dict, dict]:
     return streams, got
 
 
+def _dbt_slowest(workdir: Path, n: int = 8) -> dict:
+    """dbt's elapsed time and its slowest nodes in the run's build (run_results.json)."""
+    path = workdir / "data" / "dbt" / "target" / "run_results.json"
+    if not path.exists():
+        return {}
+    results = json.loads(path.read_text())
+    slowest = sorted(results["results"], key=lambda r: -r["execution_time"])[:n]
+    return {"elapsed_s": round(results["elapsed_time"], 1),
+            "nodes": {r["unique_id"]: round(r["execution_time"], 1) for r in slowest}}
+
+
 def _truth(got: dict, world: World) -> dict:
     """The channel mart's totals against the ground truth (as the demo and night bench check)."""
     from revops.sandbox import truth
@@ -246,6 +257,7 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
             except subprocess.TimeoutExpired:
                 sandbox.kill()
             sampler.stop()
+        dbt_slowest = _dbt_slowest(workdir)
         try:
             streams, got = _streams(url)
         finally:
@@ -268,12 +280,15 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
         "sync_s": round(seconds, 1),
         # the sync process is the only child waited for in between (the sandbox still runs)
         "sync_cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
-        "sync_peak_rss_mib": round(after.ru_maxrss / 1024, 1),
-        "sync_peak_rss_sampled_mib": sampler.peak_mib("sync"),
+        # sampled every second (the sync and its children); getrusage's figure is the largest
+        # child waited for so far, so it is the sync's own only for the first engine of a run
+        "sync_peak_rss_mib": sampler.peak_mib("sync"),
+        "children_max_rss_so_far_mib": round(after.ru_maxrss / 1024, 1),
         "sandbox_peak_rss_mib": sampler.peak_mib("sandbox"),
         # the sandbox's CPU while it built the world and served the sync (up to its last sample)
         "sandbox_cpu_s": sampler.cpu.get("sandbox"),
         "steps_s": _steps(out),
+        "dbt": dbt_slowest,
         "streams": streams,
         "raw_rows": sum(n for t, n in got["tables"].items() if t.startswith("raw.")),
         "tables": {t: n for t, n in got["tables"].items() if t.startswith(("raw.", "marts."))},

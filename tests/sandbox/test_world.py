@@ -4,7 +4,10 @@ its clock semantics are what the sandboxes and the ground truth rely on."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from revops.sandbox import truth
 from revops.sandbox.world import STAGES, World, WorldConfig
@@ -91,3 +94,23 @@ def test_ad_days_of_a_date_range_are_the_filtered_rows_in_the_same_order() -> No
             want = [r for r in rows if (since is None or r.day >= since) and (until is None or r.day <= until)]
             assert world.ad_days_as_of(as_of, platform, since, until) == want
         assert world.ad_days_as_of(as_of, platform, days[n // 4], days[n // 2])
+
+
+def test_fx_rate_is_the_last_publication_on_or_before_the_day() -> None:
+    """``fx_rate`` (answered by bisection over the kept publication dates) against the rule
+    spelled out over ``fx_published_as_of``, at several clocks, for days with and without a
+    publication (weekends, before the first one)."""
+    world = World(WorldConfig(days=40))
+    for as_of in (world.now, world.now - timedelta(days=9), world.now - timedelta(days=30)):
+        published = world.fx_published_as_of(as_of)
+        for offset in range(-20, 50):
+            day = world.start + timedelta(days=offset)
+            on_or_before = [d for d in published if d <= day]
+            for currency in ("EUR", "USD", "GBP", "SEK"):
+                if not on_or_before or (currency != "EUR" and currency not in published[max(on_or_before)]):
+                    with pytest.raises(KeyError):
+                        world.fx_rate(currency, day, as_of)
+                    continue
+                d = max(on_or_before)
+                want = Decimal(1) if currency == "EUR" else published[d][currency]
+                assert world.fx_rate(currency, day, as_of) == (d, want)

@@ -418,6 +418,8 @@ class World:
         #: platform -> ((as_of, rows in the world), its rows as of then, their days ascending,
         #: each one's position): ``ad_days_as_of``
         self._ad_days_seen: dict[str, tuple[tuple[datetime, int], list[AdDay], list[date], list[int]]] = {}
+        #: ((as_of, rate days), publication dates ascending, rates): ``fx_rate``
+        self._fx_seen: tuple[tuple[datetime, int], list[date], dict[date, dict[str, Decimal]]] | None = None
         self._build()
 
     # ------------------------------------------------------------------ build
@@ -885,14 +887,24 @@ class World:
         """(rate date, units of ``currency`` per EUR) to convert an amount of ``day``: the last
         publication on or before ``day``. KeyError when it does not quote ``currency`` (never a
         silent 1, never an older rate than the publication the other leg uses)."""
-        published = self.fx_published_as_of(as_of)
-        dates = [d for d in published if d <= day]
-        if dates and currency == "EUR":
-            return max(dates), Decimal(1)
-        if not dates or currency not in published[max(dates)]:
+        dates, published = self._fx_dates_as_of(as_of)
+        i = bisect.bisect_right(dates, day)  # the publications on or before ``day``: dates[:i]
+        if i and currency == "EUR":
+            return dates[i - 1], Decimal(1)
+        if not i or currency not in published[dates[i - 1]]:
             raise KeyError(f"no ECB rate for {currency} on or before {day}")
-        d = max(dates)
+        d = dates[i - 1]
         return d, published[d][currency]
+
+    def _fx_dates_as_of(self, as_of: datetime) -> tuple[list[date], dict[date, dict[str, Decimal]]]:
+        """The publication dates at ``as_of``, ascending, and the rates; the last answer kept
+        (the truth converts every spend row at one clock: two years of rows against two years
+        of dates)."""
+        key = (as_of, len(self.fx_rates))
+        if self._fx_seen is None or self._fx_seen[0] != key:
+            published = self.fx_published_as_of(as_of)
+            self._fx_seen = (key, sorted(published), published)
+        return self._fx_seen[1], self._fx_seen[2]
 
     def to_currency(
         self, amount: Decimal, currency: str, target: str, day: date, as_of: datetime
