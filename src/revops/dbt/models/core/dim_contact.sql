@@ -23,6 +23,19 @@ hs_sales_touches as (
       and (e.is_outbound or e.type = 'meeting')
       and coalesce(o.team, '') not in ({% for t in var('marketing_teams') %}'{{ t | replace("'", "''") }}'{{ ',' if not loop.last }}{% endfor %})
 ),
+hs_first_touch as (
+    -- the first sales touch after the MQL moment by the contact's owner (anyone's in sales
+    -- while nobody owns it); not the hs_first_outreach_date rollup, which any engagement
+    -- sets and an owner change resets. A join and a group by (contact_id is unique in staging),
+    -- not a subquery per contact: PostgreSQL ran that as a scan of every engagement for every
+    -- contact (80 s of a 107 s build at 20k contacts, growing with the square of the world)
+    select c.contact_id, min(t.occurred_at) as first_sales_touch_at
+    from {{ ref('stg_hubspot__contacts') }} c
+    join hs_sales_touches t
+      on t.contact_id = c.contact_id and t.occurred_at >= c.mql_at
+     and (c.owner_id is null or t.owner_id = c.owner_id)
+    group by c.contact_id
+),
 hubspot as (
     select
         'hubspot' as crm,
@@ -44,16 +57,10 @@ hubspot as (
         -- portal's rejected-date property only when no history came; never lastmodifieddate
         case when m.stage = 'rejected' then coalesce(c.lead_status_set_at, c.rejected_at) end as rejected_at,
         case when m.stage = 'rejected' then c.rejection_reason end as rejection_reason,
-        -- the first sales touch after the MQL moment by the contact's owner (anyone's in sales
-        -- while nobody owns it); not the hs_first_outreach_date rollup, which any engagement
-        -- sets and an owner change resets
-        (
-            select min(t.occurred_at) from hs_sales_touches t
-            where t.contact_id = c.contact_id and t.occurred_at >= c.mql_at
-              and (c.owner_id is null or t.owner_id = c.owner_id)
-        ) as first_sales_touch_at
+        ft.first_sales_touch_at
     from {{ ref('stg_hubspot__contacts') }} c
     left join stage_map m on m.crm = 'hubspot' and m.value = c.lead_status
+    left join hs_first_touch ft on ft.contact_id = c.contact_id
     where not coalesce(c.is_archived, false)
       and c.contact_id not in (select merged_id from {{ ref('stg_hubspot__contact_merges') }})
 ),
