@@ -187,14 +187,24 @@ people as (
     select * from salesforce
 ),
 resolved as (
+    -- the aliases a person's utm_campaign matches as written (trimmed) or normalised: two
+    -- equality joins and their union, not one join on "= or =" (every person against every alias)
     select
-        c.contact_id,
-        a.platform as source_platform,
-        a.campaign_id as source_campaign_id,
-        row_number() over (partition by c.contact_id order by a.priority) as rn
-    from people c
-    join {{ ref('dim_campaign_alias') }} a
-      on a.alias = trim(c.utm_campaign) or a.alias = {{ norm_key('c.utm_campaign') }}
+        contact_id,
+        source_platform,
+        source_campaign_id,
+        row_number() over (partition by contact_id order by priority) as rn
+    from (
+        select c.crm, c.contact_id, a.alias, a.priority, a.platform as source_platform,
+               a.campaign_id as source_campaign_id
+        from people c
+        join {{ ref('dim_campaign_alias') }} a on a.alias = trim(c.utm_campaign)
+        union
+        select c.crm, c.contact_id, a.alias, a.priority, a.platform as source_platform,
+               a.campaign_id as source_campaign_id
+        from people c
+        join {{ ref('dim_campaign_alias') }} a on a.alias = {{ norm_key('c.utm_campaign') }}
+    ) matched
 )
 select
     c.crm,
