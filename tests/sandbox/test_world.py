@@ -4,7 +4,10 @@ its clock semantics are what the sandboxes and the ground truth rely on."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from revops.sandbox import truth
 from revops.sandbox.world import STAGES, World, WorldConfig
@@ -110,3 +113,39 @@ def test_overlap_adds_crm_records_not_people():
             times = [r.stage_at[stage] for r in recs if stage in r.stage_at]
             assert min(times, default=None) == person.stage_at.get(stage)
     assert first["twin"] > 0 and first["own"] > 0
+
+
+def test_ad_days_of_a_date_range_are_the_filtered_rows_in_the_same_order() -> None:
+    """The sandboxes ask ``ad_days_as_of`` for a date range (answered from an index by day):
+    exactly the full list's rows of those days, in its order, whatever the bounds."""
+    world = World(WorldConfig(days=40))
+    as_of = world.now - timedelta(days=5)  # some days still provisional, some not there yet
+    for platform in world.ad_platforms:
+        rows = world.ad_days_as_of(as_of, platform)
+        days = sorted({r.day for r in rows})
+        n = len(days)
+        for since, until in [(days[0], days[-1]), (days[n // 2], days[n // 2]), (days[n // 4], days[n // 2]),
+                             (None, days[n // 3]), (days[n // 2], None), (days[-1] + timedelta(days=1), None)]:
+            want = [r for r in rows if (since is None or r.day >= since) and (until is None or r.day <= until)]
+            assert world.ad_days_as_of(as_of, platform, since, until) == want
+        assert world.ad_days_as_of(as_of, platform, days[n // 4], days[n // 2])
+
+
+def test_fx_rate_is_the_last_publication_on_or_before_the_day() -> None:
+    """``fx_rate`` (answered by bisection over the kept publication dates) against the rule
+    spelled out over ``fx_published_as_of``, at several clocks, for days with and without a
+    publication (weekends, before the first one)."""
+    world = World(WorldConfig(days=40))
+    for as_of in (world.now, world.now - timedelta(days=9), world.now - timedelta(days=30)):
+        published = world.fx_published_as_of(as_of)
+        for offset in range(-20, 50):
+            day = world.start + timedelta(days=offset)
+            on_or_before = [d for d in published if d <= day]
+            for currency in ("EUR", "USD", "GBP", "SEK"):
+                if not on_or_before or (currency != "EUR" and currency not in published[max(on_or_before)]):
+                    with pytest.raises(KeyError):
+                        world.fx_rate(currency, day, as_of)
+                    continue
+                d = max(on_or_before)
+                want = Decimal(1) if currency == "EUR" else published[d][currency]
+                assert world.fx_rate(currency, day, as_of) == (d, want)

@@ -14,6 +14,7 @@ warehouse's marts to that.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 import functools
@@ -441,6 +442,11 @@ class World:
         #: CampaignMember deleted from a live person; HubSpot form submissions are never removed).
         #: Empty unless a test removes one: the world's draws stay the same.
         self.removed_touches: dict[int, datetime] = {}
+        #: platform -> ((as_of, rows in the world), its rows as of then, their days ascending,
+        #: each one's position): ``ad_days_as_of``
+        self._ad_days_seen: dict[str, tuple[tuple[datetime, int], list[AdDay], list[date], list[int]]] = {}
+        #: ((as_of, rate days), publication dates ascending, rates): ``fx_rate``
+        self._fx_seen: tuple[tuple[datetime, int], list[date], dict[date, dict[str, Decimal]]] | None = None
         self._build()
 
     # ------------------------------------------------------------------ build
@@ -986,17 +992,34 @@ class World:
     def campaign_by_id(self) -> dict[str, Campaign]:
         return {c.campaign_id: c for c in self.campaigns}
 
-    def ad_days_as_of(self, as_of: datetime, platform: str = "meta") -> list[AdDay]:
-        """``platform``'s rows as its API shows them at ``as_of`` (its own day boundary)."""
-        out = []
-        for row in self.ad_days:
-            if row.ad.platform != platform:
-                continue
-            tz = self.account_by_id[(platform, row.ad.account_id)].day_zone
-            seen = row.as_seen(as_of, tz)
-            if seen is not None:
-                out.append(seen)
-        return out
+    def ad_days_as_of(self, as_of: datetime, platform: str = "meta", since: date | None = None,
+                      until: date | None = None) -> list[AdDay]:
+        """``platform``'s rows as its API shows them at ``as_of`` (its own day boundary); with
+        ``since``/``until``, only the rows of those days (inclusive), in the same order.
+
+        The last answer per platform is kept, with its rows' order by day (callers only read
+        it): every page a sandbox serves asks again, and a large world has millions of rows to
+        look through."""
+        key = (as_of, len(self.ad_days))
+        kept = self._ad_days_seen.get(platform)
+        if kept is None or kept[0] != key:
+            out = []
+            for row in self.ad_days:
+                if row.ad.platform != platform:
+                    continue
+                tz = self.account_by_id[(platform, row.ad.account_id)].day_zone
+                seen = row.as_seen(as_of, tz)
+                if seen is not None:
+                    out.append(seen)
+            by_day = sorted(range(len(out)), key=lambda i: out[i].day)
+            kept = (key, out, [out[i].day for i in by_day], by_day)
+            self._ad_days_seen[platform] = kept
+        _, rows, days, positions = kept
+        if since is None and until is None:
+            return rows
+        lo = 0 if since is None else bisect.bisect_left(days, since)
+        hi = len(days) if until is None else bisect.bisect_right(days, until)
+        return [rows[i] for i in sorted(positions[lo:hi])]
 
     def currency_of(self, ad: Ad) -> str:
         """The currency an ad's spend is booked in (offline campaigns carry their own)."""
@@ -1031,14 +1054,24 @@ class World:
         """(rate date, units of ``currency`` per EUR) to convert an amount of ``day``: the last
         publication on or before ``day``. KeyError when it does not quote ``currency`` (never a
         silent 1, never an older rate than the publication the other leg uses)."""
-        published = self.fx_published_as_of(as_of)
-        dates = [d for d in published if d <= day]
-        if dates and currency == "EUR":
-            return max(dates), Decimal(1)
-        if not dates or currency not in published[max(dates)]:
+        dates, published = self._fx_dates_as_of(as_of)
+        i = bisect.bisect_right(dates, day)  # the publications on or before ``day``: dates[:i]
+        if i and currency == "EUR":
+            return dates[i - 1], Decimal(1)
+        if not i or currency not in published[dates[i - 1]]:
             raise KeyError(f"no ECB rate for {currency} on or before {day}")
-        d = max(dates)
+        d = dates[i - 1]
         return d, published[d][currency]
+
+    def _fx_dates_as_of(self, as_of: datetime) -> tuple[list[date], dict[date, dict[str, Decimal]]]:
+        """The publication dates at ``as_of``, ascending, and the rates; the last answer kept
+        (the truth converts every spend row at one clock: two years of rows against two years
+        of dates)."""
+        key = (as_of, len(self.fx_rates))
+        if self._fx_seen is None or self._fx_seen[0] != key:
+            published = self.fx_published_as_of(as_of)
+            self._fx_seen = (key, sorted(published), published)
+        return self._fx_seen[1], self._fx_seen[2]
 
     def to_currency(
         self, amount: Decimal, currency: str, target: str, day: date, as_of: datetime

@@ -414,7 +414,7 @@ class GoogleAdsSandbox(SandboxApp):
         selected = set(query.fields)
         groups: dict[tuple, dict[str, Any]] = {}
         sums: dict[tuple, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-        for row in self.world.ad_days_as_of(self.as_of, PLATFORM):
+        for row in self.world.ad_days_as_of(self.as_of, PLATFORM, query.since, query.until):
             if row.ad.account_id != acct.account_id:
                 continue
             if query.since is not None and row.day < query.since:

@@ -19,6 +19,7 @@ This module must not import the connector (and the connector never imports it).
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 import time
@@ -243,6 +244,24 @@ def _filter_matches(flt: dict[str, Any], props: dict[str, str | None]) -> bool:
         high = _comparable(prop, flt.get("highValue"))
         return high is not None and want <= have <= high
     raise SearchError(f"operator {op!r} is not supported")
+
+
+#: the operators the search index answers by bisection
+_RANGE_OPS = {"GT", "GTE", "LT", "LTE"}
+
+
+def _bisect_range(values: list[Any], filters: list[tuple[str, Any]], lo: int, hi: int) -> tuple[int, int]:
+    """The slice ``[lo, hi)`` of ascending ``values`` that passes every ``(operator, value)``."""
+    for op, want in filters:
+        if op == "GT":
+            lo = max(lo, bisect.bisect_right(values, want))
+        elif op == "GTE":
+            lo = max(lo, bisect.bisect_left(values, want))
+        elif op == "LT":
+            hi = min(hi, bisect.bisect_left(values, want))
+        else:  # LTE
+            hi = min(hi, bisect.bisect_right(values, want))
+    return lo, max(lo, hi)
 
 
 def _matches(groups: list[dict[str, Any]], props: dict[str, str | None]) -> bool:
@@ -814,8 +833,11 @@ class HubSpotSandbox(SandboxApp):
                 f"The search API cannot page past {self.search_cap} results "
                 f"(after={after}, limit={limit}); narrow the query"
             )
-        records = [r for r in self._records(object_type) if _matches(groups, r["props"])]
-        records = _sort(records, body.get("sorts") or [])
+        sorts = body.get("sorts") or []
+        records = self._indexed_search(object_type, groups, sorts)
+        if records is None:  # not a range query the index answers: look at every record
+            records = [r for r in self._records(object_type) if _matches(groups, r["props"])]
+            records = _sort(records, sorts)
         page, nxt = _page(records, after, limit, self.fault_of(request))
         requested = body.get("properties") or []
         wanted = list(dict.fromkeys([*_DEFAULT_PROPS[object_type], *requested]))
@@ -826,6 +848,96 @@ class HubSpotSandbox(SandboxApp):
         if nxt is not None:
             out["paging"] = {"next": {"after": nxt, "link": f"{request.base_url}?after={nxt}"}}
         return out
+
+    def _indexed_search(self, object_type: str, groups: list[dict[str, Any]],
+                        sorts: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """The matches of a search made of range filters (GT/GTE/LT/LTE, one group or none) on
+        at most one date property plus ``hs_object_id``, sorted by id or by that date property,
+        found by bisection in a per-clock index rather than by testing every record: the
+        connector's keyset pages and its first/last probes are such queries, and a
+        million-contact world cannot be scanned per page. The same records in the same order as
+        the scan (:func:`_matches`, :func:`_sort`); None when the query is another shape."""
+        if len(groups) > 1 or len(sorts) > 1:
+            return None
+        filters = (groups[0].get("filters") or []) if groups else []
+        dated = {f.get("propertyName") for f in filters} - {"hs_object_id"}
+        if (any(f.get("operator") not in _RANGE_OPS for f in filters)
+                or len(dated) > 1 or not dated <= _DATETIME_PROPS):
+            return None
+        sort_prop, descending = None, False
+        if sorts:
+            sort_prop = sorts[0].get("propertyName")
+            descending = str(sorts[0].get("direction", "ASCENDING")).upper() == "DESCENDING"
+            if sort_prop == "hs_object_id" and not descending:
+                sort_prop = None  # the records' own order
+            elif sort_prop not in _DATETIME_PROPS or (dated and sort_prop not in dated):
+                return None
+        try:
+            bounds = [(f["propertyName"], f["operator"], _comparable(f["propertyName"], f.get("value")))
+                      for f in filters]
+        except SearchError:
+            return None  # the scan reports it (or not, when nothing is there to compare)
+        if any(want is None for _, _, want in bounds):
+            return []  # a range against nothing matches no record
+        records = self._records(object_type)
+        # hs_object_id: the records are in ascending id order, so an id range is a slice
+        ids = self._index(object_type, "hs_object_id", records)[0]
+        first, stop = _bisect_range(ids, [(op, want) for prop, op, want in bounds if prop == "hs_object_id"],
+                                    0, len(records))
+        prop = sort_prop or next(iter(dated), None)
+        if prop is None:
+            return records[first:stop]
+        values, positions, missing = self._index(object_type, prop, records)
+        lo, hi = _bisect_range(values, [(op, want) for p, op, want in bounds if p == prop], 0, len(values))
+        if sort_prop is None:
+            chosen = sorted(positions[lo:hi])
+            chosen = chosen[bisect.bisect_left(chosen, first):bisect.bisect_left(chosen, stop)]
+            return [records[i] for i in chosen]
+        # by the date: ascending (value, id) is the index's own order; descending keeps ties by
+        # ascending id, as the scan's stable sort does; records without it last, by id
+        pairs = [(values[k], positions[k]) for k in range(lo, hi) if first <= positions[k] < stop]
+        if descending:
+            pairs.sort(key=lambda pair: (-pair[0], pair[1]))
+        out = [records[i] for _, i in pairs]
+        if not dated:
+            out += [records[i] for i in missing if first <= i < stop]
+        return out
+
+    def _records_by_id(self, object_type: str) -> dict[str, dict[str, Any]]:
+        """:meth:`_records` by id, built once per records list (per clock)."""
+        records = self._records(object_type)
+        key = ("by_id", object_type)
+        with self._cache_lock:
+            kept = self._cache.get(key)
+        if kept is not None and kept[0] is records:
+            return kept[1]
+        by_id = {r["id"]: r for r in records}
+        with self._cache_lock:
+            self._cache[key] = (records, by_id)  # type: ignore[assignment]
+        return by_id
+
+    def _index(self, object_type: str, prop: str,
+               records: list[dict[str, Any]]) -> tuple[list[Any], list[int], list[int]]:
+        """``prop``'s comparable values of the records that have it, ascending (ties by
+        position), each one's position in ``records``, and the positions of the records without
+        it; built once per records list (per clock)."""
+        key = ("index", object_type, prop)
+        with self._cache_lock:
+            kept = self._cache.get(key)
+        if kept is not None and kept[0] is records:
+            return kept[1]
+        pairs, missing = [], []
+        for i, r in enumerate(records):
+            v = _comparable(prop, r["props"].get(prop))
+            if v is None:
+                missing.append(i)
+            else:
+                pairs.append((v, i))
+        pairs.sort()
+        index = ([v for v, _ in pairs], [i for _, i in pairs], missing)
+        with self._cache_lock:
+            self._cache[key] = (records, index)  # type: ignore[assignment]
+        return index
 
     def list_objects(
         self, request: Request, object_type: str, version: str | None = None
@@ -896,7 +1008,7 @@ class HubSpotSandbox(SandboxApp):
             return self._bad_request(f"inputs must hold between 1 and {cap} items")
         started = hs_datetime(datetime.now(UTC))
         wanted = list(dict.fromkeys([*_DEFAULT_PROPS["contacts"], *(body.get("properties") or [])]))
-        records = {r["id"]: r for r in self._records("contacts")}
+        records = self._records_by_id("contacts")
         results, missing = [], []
         for item in inputs:
             asked = str(item.get("id"))
@@ -1024,7 +1136,29 @@ class HubSpotSandbox(SandboxApp):
         return json_response(out)
 
     def _association_map(self, from_type: str, to_type: str) -> dict[str, list[str]] | None:
-        """from id -> [to ids] at the clock; None for a pair the sandbox does not serve."""
+        """from id -> [to ids] at the clock; None for a pair the sandbox does not serve.
+
+        Kept per clock (and the tests' extra links): every batch read of a large world's
+        associations would rebuild it from every record."""
+        return self._per_clock(("associations", from_type, to_type),
+                               lambda: self._build_association_map(from_type, to_type))
+
+    def _per_clock(self, name: tuple, build: Callable[[], Any]) -> Any:
+        """``build()``, kept for the clock and the tests' extra links (the previous clock's
+        answer is dropped)."""
+        extra = tuple(tuple(sorted((k, tuple(v)) for k, v in links.items()))
+                      for links in (self.extra_deal_contacts, self.extra_company_contacts))
+        key = (*name, self.as_of, extra)
+        with self._cache_lock:
+            if key in self._cache:
+                return self._cache[key]
+        out = build()
+        with self._cache_lock:
+            self._cache = {k: v for k, v in self._cache.items() if k[:len(name)] != name}
+            self._cache[key] = out
+        return out
+
+    def _build_association_map(self, from_type: str, to_type: str) -> dict[str, list[str]] | None:
         if (from_type, to_type) not in _ASSOCIATION_TYPE:
             return None
         if "companies" in (from_type, to_type):
@@ -1100,11 +1234,11 @@ class HubSpotSandbox(SandboxApp):
         if (from_type, to_type) not in _PRIMARY_TYPE:
             return set()
         other = to_type if from_type == "companies" else from_type
-        return {
+        return self._per_clock(("primary_links", from_type, to_type), lambda: {
             (company, other_id) if from_type == "companies" else (other_id, company)
             for company, kind, other_id, primary in self._company_links()
             if kind == other and primary
-        }
+        })
 
     # --- forms and their submissions (marketing touches) ------------------------------------
     def _forms(self) -> list[tuple[str, Campaign]]:

@@ -410,7 +410,7 @@ class LinkedInSandbox(SandboxApp):
         until: date,
     ) -> list[dict[str, Any]]:
         groups: dict[tuple[date, date, str], list[AdDay]] = defaultdict(list)
-        for row in self.world.ad_days_as_of(self.as_of, PLATFORM):
+        for row in self.world.ad_days_as_of(self.as_of, PLATFORM, since, until):
             ad = row.ad
             if ad.account_id not in accounts or not since <= row.day <= until:
                 continue

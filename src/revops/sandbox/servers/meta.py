@@ -406,7 +406,7 @@ class MetaSandbox(SandboxApp):
     ) -> list[dict[str, Any]]:
         """Aggregate the visible ad-days to (period, entity) rows, ordered by (date_start, id)."""
         groups: dict[tuple[date, date, str], list[AdDay]] = defaultdict(list)
-        for row in self.world.ad_days_as_of(self.as_of, PLATFORM):
+        for row in self.world.ad_days_as_of(self.as_of, PLATFORM, since, until):
             if row.ad.account_id != acct.account_id or not since <= row.day <= until:
                 continue
             start, stop = _period(row.day, since, until, increment)

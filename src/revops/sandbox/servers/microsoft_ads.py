@@ -395,7 +395,7 @@ class MicrosoftAdsSandbox(SandboxApp):
                      daily: bool) -> list[list[str]]:
         """Rows as of the clock, one per ad and UTC day (or per ad for a summary)."""
         groups: dict[tuple[str, str], list[AdDay]] = {}
-        for row in self.world.ad_days_as_of(self.as_of, PLATFORM):
+        for row in self.world.ad_days_as_of(self.as_of, PLATFORM, since, until):
             if row.ad.account_id != acct.account_id or not since <= row.day <= until:
                 continue
             period = row.day.isoformat() if daily else ""

@@ -12,14 +12,23 @@ with touches as (
     from {{ ref('stg_salesforce__touches') }}
 ),
 resolved as (
+    -- the aliases a touch's utm_campaign matches as written (trimmed) or normalised: two equality
+    -- joins and their union, not one join on "= or =", which both engines ran as every touch
+    -- against every alias with a regexp per pair (the slowest model of a large world's build)
     select
-        t.touch_id,
-        a.platform,
-        a.campaign_id,
-        row_number() over (partition by t.crm, t.touch_id order by a.priority, a.platform, a.campaign_id) as rn
-    from touches t
-    join {{ ref('dim_campaign_alias') }} a
-      on a.alias = trim(t.utm_campaign) or a.alias = {{ norm_key('t.utm_campaign') }}
+        touch_id,
+        platform,
+        campaign_id,
+        row_number() over (partition by crm, touch_id order by priority, platform, campaign_id) as rn
+    from (
+        select t.crm, t.touch_id, a.alias, a.priority, a.platform, a.campaign_id
+        from touches t
+        join {{ ref('dim_campaign_alias') }} a on a.alias = trim(t.utm_campaign)
+        union
+        select t.crm, t.touch_id, a.alias, a.priority, a.platform, a.campaign_id
+        from touches t
+        join {{ ref('dim_campaign_alias') }} a on a.alias = {{ norm_key('t.utm_campaign') }}
+    ) matched
 ),
 people_touches as (
     select

@@ -1,0 +1,355 @@
+"""Large-world benchmark (issue 15): a full first ``revops sync`` of a company-sized world.
+
+    .venv/bin/python -m bench.large_bench                 # --scale 0.02: a quick look
+    .venv/bin/python -m bench.large_bench --scale 1       # the issue's size: minutes, GBs
+    .venv/bin/python -m bench.large_bench --scale 0.05 --postgres
+
+Scale 1 is the issue's world: about 1,000,000 CRM contacts and 5,000,000 ad-day rows over two
+years (730 days, ending by today: the connectors read up to the wall clock). The world's own
+knobs are set for it (:func:`large_config`): contacts per campaign and day, and ads per campaign
+(ad groups x ads per group); a smaller scale shrinks both, never the two years. The deals follow
+from the world's funnel (about 15 % of contacts reach an opportunity).
+
+The sandbox builds that world and serves it in a process of its own (so what is measured is the
+sync, not the fake APIs in the same interpreter); one ``revops sync`` then runs from an empty
+warehouse (a fresh DuckDB file, or with ``--postgres`` a throwaway database on the test suite's
+server, ``tests/pg.py``), in its own process as an operator runs it. Recorded: wall time, CPU
+time, the run's own step timings (``revops.runtime - <step> took``), seconds and rows per stream
+(``ops.run_streams``), rows per raw table, and the resident memory of the sync process and of the
+sandbox process sampled every second (peak and timeline: memory bounded by batch size shows as a
+flat line while rows keep coming). ``--truth`` also checks the marts against
+``revops.sandbox.truth`` (the bench builds the world a second time for it: slow at scale 1).
+
+Writes bench/results/large_<UTC timestamp>.json and appends a line to bench/results/large.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from revops.sandbox.world import World, WorldConfig
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+REVOPS = [sys.executable, "-m", "revops.cli"]
+
+#: the issue's large world at scale 1
+CONTACTS = 1_000_000
+AD_DAY_ROWS = 5_000_000
+DAYS = 730
+#: share of ad-days with delivery (world.py: 6 % of days an ad has no row)
+DELIVERY = 0.94
+#: contacts filling a form twice (world.py: ``_build_merges``)
+DUPLICATES = 0.02
+#: HubSpot's limit for a Professional/Enterprise private app, requests per rolling 10 s (what
+#: its sandbox reports by default)
+HUBSPOT_RATE_LIMIT = 190
+
+
+def large_config(scale: float, clock: datetime, seed: int = 42) -> WorldConfig:
+    """The world of ``scale`` x the issue's size, ending by ``clock``."""
+    base = WorldConfig(seed=seed, days=DAYS)
+    # campaigns the world draws: Meta per account x accounts, the others at most two per
+    # account, plus the offline campaigns (world.py: ``_build_ads``)
+    probe = World(replace(base, days=1, contacts_per_campaign_day=0, organic_per_day=0))
+    spending = [c for c in probe.campaigns if c.platform != "offline"]
+    ads_per_campaign = max(1, round(AD_DAY_ROWS * scale / (len(spending) * DAYS * DELIVERY)))
+    groups = max(1, round(ads_per_campaign / 20))
+    per_group = max(1, round(ads_per_campaign / groups))
+    per_day = CONTACTS * scale / (1 + DUPLICATES) / DAYS - base.organic_per_day
+    # no campaign renames: one first sync cannot see a name before it changed (the night bench
+    # replays the night before a rename; here the first night is the whole story)
+    return WorldConfig.ending_by(clock, seed=seed, days=DAYS, rename_campaigns=False,
+                                 contacts_per_campaign_day=max(0.1, per_day / len(probe.campaigns)),
+                                 ad_groups_per_campaign=groups, ads_per_group=per_group)
+
+
+def serve(config_json: str, env_file: Path, hubspot_rate_limit: int) -> None:
+    """The sandbox child: builds the world, serves it at its end, writes its variables to
+    ``env_file``, prints ``ready <seconds to build> <counts>``, serves until stdin closes, then
+    prints the requests each server answered (JSON)."""
+    from revops.sandbox.harness import sandboxes
+    from revops.settings import write_env_file
+
+    raw = json.loads(config_json)
+    raw["start"] = date.fromisoformat(raw["start"])
+    raw["platforms"], raw["crms"] = tuple(raw["platforms"]), tuple(raw["crms"])
+    started = time.perf_counter()
+    world = World(WorldConfig(**raw))
+    built = time.perf_counter() - started
+    with sandboxes(world) as sb:
+        if hubspot_rate_limit > 0:
+            sb.app("hubspot").rate_limit_max = hubspot_rate_limit
+        write_env_file(env_file, sb.env)
+        print(f"ready {built:.1f} {len(world.contacts)} {len(world.deals)} {len(world.ad_days)}", flush=True)
+        for _ in sys.stdin:
+            pass
+        print(json.dumps({name: len(server.app.log) for name, server in sb.servers.items()}), flush=True)
+
+
+class Sampler(threading.Thread):
+    """Resident memory of some processes (and their children) every ``every`` seconds."""
+
+    def __init__(self, every: float = 1.0):
+        super().__init__(daemon=True)
+        self.every = every
+        self.pids: dict[str, int] = {}
+        self.samples: dict[str, list[tuple[float, int]]] = {}
+        #: CPU seconds (user + system) of each process at its last sample
+        self.cpu: dict[str, float] = {}
+        self._done = threading.Event()
+        self.started = time.perf_counter()
+
+    def watch(self, name: str, pid: int) -> None:
+        self.pids[name] = pid
+        self.samples.setdefault(name, [])
+
+    def run(self) -> None:
+        import psutil
+
+        while not self._done.wait(self.every):
+            for name, pid in list(self.pids.items()):
+                try:
+                    proc = psutil.Process(pid)
+                    rss = proc.memory_info().rss + sum(
+                        c.memory_info().rss for c in proc.children(recursive=True))
+                    self.cpu[name] = round(sum(t.user + t.system for t in [
+                        proc.cpu_times(), *(c.cpu_times() for c in proc.children(recursive=True))]), 1)
+                except psutil.Error:
+                    continue
+                self.samples[name].append((round(time.perf_counter() - self.started, 1), rss))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def peak_mib(self, name: str) -> float:
+        return round(max((rss for _, rss in self.samples.get(name, [])), default=0) / 2**20, 1)
+
+    def timeline_mib(self, name: str, points: int = 40) -> list[tuple[float, float]]:
+        s = self.samples.get(name, [])
+        step = max(1, len(s) // points)
+        return [(t, round(rss / 2**20, 1)) for t, rss in s[::step]]
+
+
+def _steps(log: str) -> dict[str, float]:
+    """The run's own step timings: ``revops.runtime - extract_concurrently took 12.3 s``."""
+    return {m[1]: float(m[2]) for m in re.finditer(r"revops\.runtime - (\w+) took ([\d.]+) s", log)}
+
+
+def _streams(url: str) -> tuple[dict, dict]:
+    from revops.load.warehouse import Warehouse
+    from revops.pipeline import summary
+
+    with Warehouse(url) as wh:
+        streams = {f"{r['source']}.{r['stream']}": {"rows": int(r["rows_loaded"]),
+                                                     "seconds": round(float(r["seconds"] or 0), 1),
+                                                     "batches": int(r["batches"])}
+                   for r in wh.fetch_all("select * from ops.run_streams order by seconds desc")}
+        got = summary(wh)
+    return streams, got
+
+
+def _dbt_slowest(workdir: Path, n: int = 8) -> dict:
+    """dbt's elapsed time and its slowest nodes in the run's build (run_results.json)."""
+    path = workdir / "data" / "dbt" / "target" / "run_results.json"
+    if not path.exists():
+        return {}
+    results = json.loads(path.read_text())
+    slowest = sorted(results["results"], key=lambda r: -r["execution_time"])[:n]
+    return {"elapsed_s": round(results["elapsed_time"], 1),
+            "nodes": {r["unique_id"]: round(r["execution_time"], 1) for r in slowest}}
+
+
+def _truth(got: dict, world: World) -> dict:
+    """The channel mart's totals against the ground truth (as the demo and night bench check)."""
+    from revops.sandbox import truth
+
+    want = truth.summary(world)
+    pairs = {"rows": (got["mart_rows"], want["rows"]), "spend": (round(got["spend"], 2), float(want["spend"])),
+             "leads": (got["leads"], want["leads"]), "mqls": (got["mqls"], want["mqls"]),
+             "sqls": (got["sqls"], want["sqls"])}
+    ok = all(abs(a - b) < 0.005 if k == "spend" else a == b for k, (a, b) in pairs.items())
+    return {"ok": ok, "warehouse_vs_truth": pairs}
+
+
+def _spy(profile: Path | None, name: str) -> list[str]:
+    """``py-spy record`` in front of a command when profiling (collapsed stacks to ``profile``)."""
+    if profile is None:
+        return []
+    spy = Path(sys.executable).with_name("py-spy")
+    return [str(spy), "record", "--format", "raw", "--rate", "50", "--nonblocking",
+            "-o", str(profile / f"{name}.txt"), "--"]
+
+
+def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_limit: int,
+        profile: Path | None = None) -> dict:
+    clock = datetime.now(UTC)
+    config = large_config(scale, clock, seed)
+    sampler = Sampler()
+    sampler.start()
+    with tempfile.TemporaryDirectory(prefix=f"revops-large-{engine}-") as tmp:
+        workdir = Path(tmp)
+        pg = None
+        if engine == "postgres":
+            sys.path.insert(0, str(ROOT))
+            from tests import pg  # a throwaway database on the test suite's server
+
+            pg.ensure_server()
+            url = pg.create_database()
+        else:
+            url = f"duckdb:///{workdir / 'warehouse.duckdb'}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("REVOPS_", "PREFECT_API_URL"))}
+        env.update({"REVOPS_WAREHOUSE_URL": url, "REVOPS_DATA_DIR": str(workdir / "data"),
+                    "PREFECT_HOME": str(workdir / "prefect"), "PYTHONPATH": str(ROOT)})
+        raw_config = {**asdict(config), "start": config.start.isoformat()}
+        started = time.perf_counter()
+        sandbox = subprocess.Popen(
+            [*_spy(profile, f"sandbox-{engine}"), sys.executable, "-m", "bench.large_bench", "--serve", str(workdir / ".env"),
+             "--config", json.dumps(raw_config), "--hubspot-rate-limit", str(hubspot_rate_limit)],
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        sampler.watch("sandbox", sandbox.pid)
+        try:
+            assert sandbox.stdout is not None
+            answer: list[str] = []
+            for line in sandbox.stdout:  # (py-spy, when profiling, prints its own lines first)
+                answer = line.split()
+                if answer and answer[0] == "ready":
+                    break
+            if not answer or answer[0] != "ready":
+                raise RuntimeError("the sandbox process did not start")
+            world_s = float(answer[1])
+            counts = {"contacts": int(answer[2]), "deals": int(answer[3]), "ad_days": int(answer[4])}
+            ready_s = time.perf_counter() - started
+            print(f"  scale {scale}: world built in {world_s:.1f} s ({counts}), sandbox ready in "
+                  f"{ready_s:.1f} s; syncing into {engine}...", flush=True)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            sync = subprocess.Popen([*_spy(profile, f"sync-{engine}"), *REVOPS, "sync"], cwd=workdir, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+            sampler.watch("sync", sync.pid)
+            out, _ = sync.communicate(timeout=4 * 3600)
+            seconds = time.perf_counter() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            (workdir / "sync.log").write_text(out)
+            if sync.returncode != 0:
+                raise RuntimeError(f"revops sync exited {sync.returncode}:\n{out[-3000:]}")
+        finally:
+            assert sandbox.stdin is not None
+            sandbox.stdin.close()
+            tail = ""
+            try:
+                tail = sandbox.stdout.read() if sandbox.stdout else ""
+                sandbox.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                sandbox.kill()
+            sampler.stop()
+        dbt_slowest = _dbt_slowest(workdir)
+        try:
+            streams, got = _streams(url)
+        finally:
+            if pg is not None:
+                pg.drop_database(url)
+    lines = [line for line in (tail or "").splitlines() if line.startswith("{")]
+    requests = json.loads(lines[-1]) if lines else {}
+    result = {
+        "scale": scale, "engine": engine, "seed": seed,
+        "hubspot_rate_limit_per_10s": hubspot_rate_limit or HUBSPOT_RATE_LIMIT,
+        "requests": requests,
+        # what HubSpot's own limit alone would cost these requests (its sandbox reports the
+        # limit in X-HubSpot-RateLimit-* and the connector waits when it is nearly used up)
+        "hubspot_floor_at_real_limit_s": round(requests.get("hubspot", 0) / HUBSPOT_RATE_LIMIT * 10, 1),
+        "world": {"days": config.days, "start": config.start.isoformat(),
+                  "contacts_per_campaign_day": round(config.contacts_per_campaign_day, 3),
+                  "ad_groups_per_campaign": config.ad_groups_per_campaign,
+                  "ads_per_group": config.ads_per_group, **counts, "build_s": world_s},
+        "sandbox_ready_s": round(ready_s, 1),
+        "sync_s": round(seconds, 1),
+        # the sync process is the only child waited for in between (the sandbox still runs)
+        "sync_cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
+        # sampled every second (the sync and its children); getrusage's figure is the largest
+        # child waited for so far, so it is the sync's own only for the first engine of a run
+        "sync_peak_rss_mib": sampler.peak_mib("sync"),
+        "children_max_rss_so_far_mib": round(after.ru_maxrss / 1024, 1),
+        "sandbox_peak_rss_mib": sampler.peak_mib("sandbox"),
+        # the sandbox's CPU while it built the world and served the sync (up to its last sample)
+        "sandbox_cpu_s": sampler.cpu.get("sandbox"),
+        "steps_s": _steps(out),
+        "dbt": dbt_slowest,
+        "streams": streams,
+        "raw_rows": sum(n for t, n in got["tables"].items() if t.startswith("raw.")),
+        "tables": {t: n for t, n in got["tables"].items() if t.startswith(("raw.", "marts."))},
+        "rss_timeline_mib": {"sync": sampler.timeline_mib("sync"), "sandbox": sampler.timeline_mib("sandbox")},
+    }
+    if check_truth:
+        result["truth"] = _truth(got, World(config))
+        result["matches_truth"] = result["truth"]["ok"]
+        print(f"  marts against the ground truth: {result['truth']}", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=0.02,
+                        help="share of the issue's world (1 = 1M contacts, 5M ad-day rows)")
+    parser.add_argument("--postgres", action="store_true", help="also sync into PostgreSQL")
+    parser.add_argument("--no-duckdb", action="store_true", help="PostgreSQL only")
+    parser.add_argument("--truth", action="store_true", help="check the marts against the ground truth")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--hubspot-rate-limit", type=int, default=1_000_000,
+                        help="requests per 10 s the HubSpot sandbox reports (0: HubSpot's real 190; "
+                             "the default lifts it, so the pipeline is measured, and the run "
+                             "reports what the real limit alone would cost)")
+    parser.add_argument("--py-spy", type=Path, metavar="DIR",
+                        help="profile the sync and the sandbox with py-spy (collapsed stacks in DIR)")
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # the sandbox child
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        return serve(args.config, args.serve, args.hubspot_rate_limit)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    engines = ([] if args.no_duckdb else ["duckdb"]) + (["postgres"] if args.postgres else [])
+    print(f"large bench {stamp}: scale {args.scale} into {', '.join(engines)}", flush=True)
+    load_before = os.getloadavg()
+    if args.py_spy:
+        args.py_spy.mkdir(parents=True, exist_ok=True)
+    runs = [run(args.scale, engine, args.seed, args.truth, args.hubspot_rate_limit, args.py_spy)
+            for engine in engines]
+    load = os.getloadavg()
+    result = {"stamp": stamp, "machine": f"{platform.machine()} {os.cpu_count()} cpu",
+              "load_average_1m_before": round(load_before[0], 2),
+              "load_average_1m_at_end": round(load[0], 2), "runs": runs}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"large_{stamp}.json").write_text(json.dumps(result, indent=2))
+    line = f"- {stamp} {result['machine']}, load {load_before[0]:.1f}-{load[0]:.1f}: " + " | ".join(
+        f"scale {r['scale']} {r['engine']}: {r['world']['contacts']:,} contacts, {r['world']['deals']:,} deals, "
+        f"{r['world']['ad_days']:,} ad-days ({r['raw_rows']:,} raw rows): sync {r['sync_s']:.0f} s "
+        f"({r['sync_cpu_s']:.0f} s CPU), peak RSS {r['sync_peak_rss_mib']:.0f} MiB, sandbox ready "
+        f"{r['sandbox_ready_s']:.0f} s / {r['sandbox_peak_rss_mib']:.0f} MiB / {r['sandbox_cpu_s']} s CPU, "
+        f"HubSpot {r['requests'].get('hubspot', 0):,} requests (>= {r['hubspot_floor_at_real_limit_s']:.0f} s "
+        f"at its real limit; sandbox reported {r['hubspot_rate_limit_per_10s']:,}/10 s)"
+        + (f", truth {'ok' if r['matches_truth'] else 'MISMATCH'}" if "matches_truth" in r else "")
+        for r in runs)
+    with (RESULTS / "large.md").open("a") as f:
+        f.write(line + "\n")
+    print(line)
+    print(json.dumps({r["engine"]: {"steps": r["steps_s"], "streams": r["streams"]} for r in runs}, indent=1))
+    if any(r.get("matches_truth") is False for r in runs):
+        sys.exit("the marts do not equal the ground truth")
+
+
+if __name__ == "__main__":
+    main()
