@@ -229,7 +229,7 @@ def test_one_restated_row_rebuilds_what_reads_it(synced):
     at = max(i for i, r in enumerate(WORLD.ad_days) if r.ad.platform == "meta"
              and (WORLD.now.date() - r.day).days >= 3)
     original = WORLD.ad_days[at]
-    WORLD.ad_days[at] = dataclasses.replace(original, spend=original.spend + Decimal("12.34"))
+    WORLD.replace_ad_day(at, dataclasses.replace(original, spend=original.spend + Decimal("12.34")))
     try:
         with Warehouse(synced["url"]) as wh:
             spend_before = float(wh.scalar("select sum(spend) from marts.kpi_channel_daily"))
@@ -247,4 +247,4 @@ def test_one_restated_row_rebuilds_what_reads_it(synced):
             _lead_response_equals_truth(wh, result.run_id)
         assert diff_rows(got, truth.kpi_channel_daily(WORLD), KEYS) == []
     finally:
-        WORLD.ad_days[at] = original
+        WORLD.replace_ad_day(at, original)

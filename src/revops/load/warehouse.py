@@ -259,7 +259,7 @@ class Warehouse:
                 elif changed.num_rows:
                     self._merge_stage_postgres(conn, name, changed, primary_key, run_id)
                 if changed.num_rows:
-                    self._mark_unbuilt(conn, source, stream, run_id)
+                    self.mark_unbuilt(conn, source, stream, run_id)
                 if state is not None:
                     self._put_state(conn, source, stream, state, run_id)
         except BaseException:
@@ -320,7 +320,10 @@ class Warehouse:
                 duck.unregister(view)
         return batch if len(rows) == batch.num_rows else batch.take(pa.array(rows, pa.int64()))
 
-    def _mark_unbuilt(self, conn: Connection, source: str, stream: str, run_id: str) -> None:
+    def mark_unbuilt(self, conn: Connection, source: str, stream: str, run_id: str) -> None:
+        """Note in ``conn``'s transaction that ``source.stream``'s raw table changed: the next
+        run builds what reads it. ``load_batch`` does it for every change it writes; an edit of
+        a raw table by hand must do it too (or the next run takes the raw data for unchanged)."""
         conn.execute(text("delete from ops.unbuilt_changes where source = :s and stream = :t"),
                      {"s": source, "t": stream})
         conn.execute(text("insert into ops.unbuilt_changes (source, stream, run_id, changed_at) "

@@ -992,6 +992,13 @@ class World:
     def campaign_by_id(self) -> dict[str, Campaign]:
         return {c.campaign_id: c for c in self.campaigns}
 
+    def replace_ad_day(self, index: int, row: AdDay) -> AdDay:
+        """Replace ``self.ad_days[index]`` (a platform restating a day, as a test scripts it)
+        and forget the kept answers of :meth:`ad_days_as_of`; returns the row replaced."""
+        old, self.ad_days[index] = self.ad_days[index], row
+        self._ad_days_seen.clear()
+        return old
+
     def ad_days_as_of(self, as_of: datetime, platform: str = "meta", since: date | None = None,
                       until: date | None = None) -> list[AdDay]:
         """``platform``'s rows as its API shows them at ``as_of`` (its own day boundary); with
