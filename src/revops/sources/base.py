@@ -11,10 +11,11 @@ Sources know nothing of Prefect or of the warehouse.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 import pyarrow as pa
 
@@ -143,3 +144,26 @@ def date_windows(since: date, until: date, days: int) -> Iterator[tuple[date, da
         end = min(until, start + timedelta(days=days - 1))
         yield start, end
         start = end + timedelta(days=1)
+
+
+def utm_campaign_in(urls: Iterable[str | None], campaign_id: str | None, id_macros: Collection[str],
+                    *, fold_case: bool = False) -> str | None:
+    """The ``utm_campaign`` an ad's clicks carry, from the first of ``urls`` that has one (a
+    query string, as Meta's ``url_tags`` or a final URL suffix, or a URL/template with a query),
+    decoded (``+`` and ``%20`` are spaces). A platform macro in ``id_macros`` (compared
+    case-insensitively with ``fold_case``) is ``campaign_id``; any other macro (``{...}``, filled
+    in at click time with what the API does not tell) gives None, as does no such parameter."""
+    for text in urls:
+        if not text:
+            continue
+        query = urlsplit(text).query if "://" in text or "?" in text else text
+        values = parse_qs(query.lstrip("?&")).get("utm_campaign")
+        if not values:
+            continue
+        value = values[0].strip()
+        if (value.lower() if fold_case else value) in id_macros:
+            return campaign_id or None
+        if value.startswith("{") and value.endswith("}"):
+            return None
+        return value or None
+    return None

@@ -22,13 +22,12 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream, date_windows, records_to_table, utc_now
+from revops.sources.base import Batch, Stream, date_windows, records_to_table, utc_now, utm_campaign_in
 from revops.sources.http import http_options
 from revops.sources.errors import FatalAPIError
 from revops.sources.google_ads.client import CUSTOMERS_ENV, SECRET_ENV, GoogleAdsClient
@@ -260,20 +259,7 @@ def utm_campaign_of(rec: dict[str, Any]) -> str | None:
     is the ad's campaign id. None when neither carries it or it is another ValueTrack parameter."""
     suffix = rec.get("ad_group_ad_ad_final_url_suffix") or rec.get("campaign_final_url_suffix")
     template = rec.get("ad_group_ad_ad_tracking_url_template") or rec.get("campaign_tracking_url_template")
-    for text in (suffix, template):
-        if not text:
-            continue
-        query = urlsplit(text).query if "://" in text or "?" in text else text
-        values = parse_qs(query.lstrip("?&")).get("utm_campaign")
-        if not values:
-            continue
-        value = values[0].strip()
-        if value in CAMPAIGN_ID_PARAMS:
-            return rec.get("campaign_id")
-        if value.startswith("{") and value.endswith("}"):
-            return None
-        return value or None
-    return None
+    return utm_campaign_in((suffix, template), rec.get("campaign_id"), CAMPAIGN_ID_PARAMS)
 
 
 def _client_from(settings: Settings) -> GoogleAdsClient:

@@ -17,9 +17,7 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
-
 
 from revops.settings import Settings
 from revops.sources.base import (
@@ -32,6 +30,7 @@ from revops.sources.base import (
     records_to_table,
     string_schema,
     utc_now,
+    utm_campaign_in,
 )
 from revops.sources.http import http_options
 from revops.sources.errors import FatalAPIError
@@ -253,17 +252,7 @@ def utm_campaign_of(url_tags: str | None, campaign_id: str | None) -> str | None
     """The ``utm_campaign`` value of a creative's ``url_tags`` (``key=value`` pairs joined by
     ``&``, values percent-encoded), decoded; ``{{campaign.id}}`` is the ad's own campaign id.
     None without such a tag, or when it is another macro (``{{campaign.name}}``)."""
-    if not url_tags:
-        return None
-    values = parse_qs(url_tags.lstrip("?&"), keep_blank_values=False).get("utm_campaign")
-    if not values:
-        return None
-    value = values[0].strip()
-    if value == CAMPAIGN_ID_MACRO:
-        return campaign_id
-    if value.startswith("{{") and value.endswith("}}"):
-        return None
-    return value or None
+    return utm_campaign_in((url_tags,), campaign_id, {CAMPAIGN_ID_MACRO})
 
 
 def _client_from(settings: Settings) -> MetaClient:

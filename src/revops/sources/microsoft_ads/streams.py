@@ -23,10 +23,18 @@ import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from revops.settings import Settings
-from revops.sources.base import Batch, Stream, date_windows, raw_string, records_to_table, string_schema, utc_now
+from revops.sources.base import (
+    Batch,
+    Stream,
+    date_windows,
+    raw_string,
+    records_to_table,
+    string_schema,
+    utc_now,
+    utm_campaign_in,
+)
 from revops.sources.http import http_options
 from revops.sources.errors import FatalAPIError, RetriableAPIError
 from revops.sources.microsoft_ads.client import (
@@ -353,20 +361,8 @@ def utm_campaign_of(row: dict[str, Any]) -> str | None:
     spaces); the ``{CampaignId}`` parameter (any case) is the row's ``CampaignId``. None when
     neither carries it or it is another URL parameter (``{Campaign}`` is filled in with the name
     at click time, which the report does not tell)."""
-    for text in (row.get("FinalUrlSuffix"), row.get("TrackingTemplate")):
-        if not text:
-            continue
-        query = urlsplit(text).query if "://" in text or "?" in text else text
-        values = parse_qs(query.lstrip("?&")).get("utm_campaign")
-        if not values:
-            continue
-        value = values[0].strip()
-        if value.lower() in CAMPAIGN_ID_PARAMS:
-            return row.get("CampaignId") or None
-        if value.startswith("{") and value.endswith("}"):
-            return None
-        return value or None
-    return None
+    return utm_campaign_in((row.get("FinalUrlSuffix"), row.get("TrackingTemplate")), row.get("CampaignId"),
+                           CAMPAIGN_ID_PARAMS, fold_case=True)
 
 
 def _report_date(day: date) -> dict[str, int]:
