@@ -317,8 +317,10 @@ def project_fingerprint(settings: Settings) -> str:
     from revops.quality.gx_runner import SUITES_DIR
 
     digest = hashlib.sha256()
-    files = [(p.relative_to(PROJECT_DIR).as_posix(), p) for p in PROJECT_DIR.rglob("*") if p.is_file()
-             and not {"target", "logs", "dbt_packages", "__pycache__"} & set(p.parts)]
+    # dbt's output folders inside the project are skipped, not folders of that name above it
+    files = [(p.relative_to(PROJECT_DIR), p) for p in PROJECT_DIR.rglob("*") if p.is_file()]
+    files = [(rel.as_posix(), p) for rel, p in files
+             if not {"target", "logs", "dbt_packages", "__pycache__"} & set(rel.parts)]
     files += [(f"expectations/{p.name}", p) for p in SUITES_DIR.glob("marts__*.json")]
     for name, path in sorted(files):
         digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
