@@ -120,8 +120,8 @@ def pipeline_load(wh: Warehouse, table: pa.Table, stream: str, size: int = PIPEL
     commit each)."""
     t = time.perf_counter()
     for i, start in enumerate(range(0, table.num_rows, size)):
-        changed = wh.changed_rows(f"bench__{stream}", table.slice(start, size), KEY)
-        wh.load_batch(source="bench", stream=stream, table=changed,
+        compared = wh.compare(f"bench__{stream}", table.slice(start, size), KEY)
+        wh.load_batch(source="bench", stream=stream, table=compared.changed, compared=compared,
                       primary_key=KEY, state={"batch": i}, run_id="bench")
     return time.perf_counter() - t
 

@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from revops.load.publish import built_marts, publish
-from revops.load.warehouse import BUILD_SCHEMA, Warehouse, dedupe_last
+from revops.load.warehouse import BUILD_SCHEMA, Warehouse
 from revops.load.writer_lock import WriterLock
 from revops.settings import Settings
 from revops.sources.base import Batch, Source, Stream
@@ -231,11 +231,11 @@ def sync_source(
             stats.batches += batch.meta.get("batches", 1)
             stats.rows_extracted += len(batch)
             # rows raw already holds as they are (a lookback re-read) are neither validated
-            # again nor written: they were when they first came
+            # again nor written: they were when they first came. The batch is compared once:
+            # the load takes the comparison (this run is raw's one writer)
             with _LOAD_LOCK if wh.dialect == "duckdb" else nullcontext():
-                records = wh.changed_rows(stream.table, batch.records, stream.primary_key)
-            unchanged = dedupe_last(batch.records, stream.primary_key).num_rows - records.num_rows
-            good, bad, checked = _validate(split_rows, stream, records)
+                compared = wh.compare(stream.table, batch.records, stream.primary_key)
+            good, bad, checked = _validate(split_rows, stream, compared.changed)
             # rows, quarantine, suite results and state: one transaction per batch
             with _LOAD_LOCK if wh.dialect == "duckdb" else nullcontext():
                 res = wh.load_batch(
@@ -247,9 +247,10 @@ def sync_source(
                     run_id=run_id,
                     quality=checked.to_records() if checked is not None else None,
                     quarantined=bad,
+                    compared=compared,
                 )
             stats.rows_quarantined += len(bad)
-            stats.rows_loaded += unchanged + res.rows_loaded
+            stats.rows_loaded += compared.unchanged + res.rows_loaded
             stats.rows_changed += res.rows_changed
             if batch.state is not None:
                 stats.state_after = batch.state

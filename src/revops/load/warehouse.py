@@ -125,12 +125,32 @@ class LoadResult:
     rows_changed: int = 0
 
 
+@dataclass
+class Comparison:
+    """A batch compared with its raw table (:meth:`Warehouse.compare`): what loading it would
+    change. The pipeline validates only ``changed`` and hands the comparison to
+    :meth:`Warehouse.load_batch` with the rows that passed, so each batch is compared once."""
+
+    #: the batch's rows (one per key, the last) that raw lacks or holds with other content, in
+    #: the batch's order
+    changed: pa.Table
+    #: the batch's other rows (one per key): raw holds them as they are
+    unchanged: int = 0
+    #: of ``changed``, the rows whose key raw holds (0: loading them only inserts)
+    known: int = 0
+    #: False when raw lacked the table or one of the batch's columns: every row counts as
+    #: changed until ``load_batch``, having created them, compares in its transaction
+    complete: bool = True
+
+
 def dedupe_last(table: pa.Table, key: Sequence[str]) -> pa.Table:
     """Keep the last occurrence of each key in a batch: an upsert must see each key once."""
     if table.num_rows == 0:
         return table
     indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
     last = indexed.group_by(list(key), use_threads=False).aggregate([("__row", "max")])
+    if last.num_rows == table.num_rows:  # every key once (the usual batch): nothing to take
+        return table
     keep = pc.sort_indices(last["__row_max"])
     return table.take(pc.take(last["__row_max"], keep))
 
@@ -205,13 +225,10 @@ class Warehouse:
 
     def _put_state(self, conn: Connection, source: str, stream: str, state: dict, run_id: str) -> None:
         conn.execute(
-            text("delete from ops.sync_state where source = :s and stream = :t"),
-            {"s": source, "t": stream},
-        )
-        conn.execute(
             text(
                 "insert into ops.sync_state (source, stream, state, updated_at, run_id) "
-                "values (:s, :t, :state, :now, :run)"
+                "values (:s, :t, :state, :now, :run) on conflict (source, stream) do update "
+                "set state = excluded.state, updated_at = excluded.updated_at, run_id = excluded.run_id"
             ),
             {
                 "s": source,
@@ -234,17 +251,24 @@ class Warehouse:
         run_id: str,
         quality: list[dict[str, Any]] | None = None,
         quarantined: Sequence[tuple[str | None, dict[str, Any], list[str]]] = (),
+        compared: Comparison | None = None,
     ) -> LoadResult:
         """Merge ``table`` into ``raw.<source>__<stream>`` on ``primary_key`` and save ``state``,
         atomically. Only rows that are new or whose content differs from the stored row are
-        written (:meth:`changed_rows`); when there are any, ``ops.unbuilt_changes`` marks the
+        written (:meth:`compare`); when there are any, ``ops.unbuilt_changes`` marks the
         stream in the same transaction. ``quality`` (the batch's raw suite results, see :meth:`record_quality`) and
         ``quarantined`` (its rejected rows, see :meth:`quarantine`) are written in the same
         transaction: one round of bookkeeping per batch, and a batch that fails to load leaves
-        no results or quarantine rows behind for its rerun to repeat."""
+        no results or quarantine rows behind for its rerun to repeat.
+
+        ``compared``: the comparison ``table`` comes from (``table`` is its ``changed`` rows, or
+        those of them that passed validation), made with no write to the raw table since (one
+        writer: ``revops.load.writer_lock``). The rows are then merged as they are, not
+        deduplicated and compared again; only a comparison that found the table or a column
+        missing is redone here, once they exist."""
         name = f"{source}__{stream}"
-        batch = dedupe_last(table, primary_key)
-        changed = batch
+        batch = table if compared is not None else dedupe_last(table, primary_key)
+        changes = Comparison(batch)
         try:
             with self.engine.begin() as conn:
                 if quality:
@@ -252,82 +276,93 @@ class Warehouse:
                 if quarantined:
                     self._insert_quarantine(conn, run_id, source, stream, quarantined)
                 if batch.num_rows:
-                    self._ensure_raw_table(conn, name, batch.schema, primary_key)
-                    changed = self._changed(conn, name, batch, primary_key)
-                if changed.num_rows and self.dialect == "duckdb":
-                    self._merge_arrow_duckdb(conn, f"raw.{q(name)}", changed, primary_key, run_id)
-                elif changed.num_rows:
-                    self._merge_stage_postgres(conn, name, changed, primary_key, run_id)
-                if changed.num_rows:
+                    created = self._ensure_raw_table(conn, name, batch.schema, primary_key)
+                    if compared is not None and compared.complete:
+                        changes = Comparison(batch, known=compared.known)
+                    elif not created:  # a table just created holds nothing to compare with
+                        changes = self._compare(conn, name, batch, primary_key)
+                if changes.changed.num_rows:
+                    self._merge(conn, name, changes, primary_key, run_id)
                     self.mark_unbuilt(conn, source, stream, run_id)
                 if state is not None:
                     self._put_state(conn, source, stream, state, run_id)
         except BaseException:
             self._raw_columns.pop(name, None)  # a rolled-back create or alter did not happen
             raise
-        return LoadResult(name, table.num_rows, batch.num_rows, changed.num_rows)
+        return LoadResult(name, table.num_rows, batch.num_rows, changes.changed.num_rows)
 
-    def changed_rows(self, name: str, table: pa.Table, primary_key: Sequence[str]) -> pa.Table:
-        """The rows of ``table`` (one per key, the last) that ``raw.<name>`` lacks or holds with
-        other content, in their order: what a load would change. A re-read of rows the warehouse
-        already has returns none (the pipeline then validates and loads nothing)."""
+    def compare(self, name: str, table: pa.Table, primary_key: Sequence[str]) -> Comparison:
+        """``table`` (one row per key, the last) against ``raw.<name>``: the rows it lacks or
+        holds with other content, in their order, and how many it holds as they are. A re-read
+        of rows the warehouse already has changes none (the pipeline then validates and loads
+        nothing)."""
         batch = dedupe_last(table, primary_key)
         if not batch.num_rows:
-            return batch
+            return Comparison(batch)
         with self.engine.begin() as conn:
             known = self._raw_columns.get(name)
             if known is None or not set(batch.schema.names) <= known:
                 known = set(self.columns(conn, "raw", name))
                 if not known or not set(batch.schema.names) <= known:
-                    return batch  # a new table or a new column: every row brings something
+                    # a new table or a new column: every row brings something
+                    return Comparison(batch, known=batch.num_rows, complete=False)
                 self._raw_columns[name] = known
-            return self._changed(conn, name, batch, primary_key)
+            return self._compare(conn, name, batch, primary_key)
 
-    def _changed(self, conn: Connection, name: str, batch: pa.Table,
-                 primary_key: Sequence[str]) -> pa.Table:
-        """``changed_rows`` inside a transaction whose raw table has every column of ``batch``.
-        A stored column the batch lacks counts as a change unless it is NULL (a merge replaces
-        the whole row, so it would become NULL)."""
+    def changed_rows(self, name: str, table: pa.Table, primary_key: Sequence[str]) -> pa.Table:
+        """The rows of ``table`` (one per key, the last) that ``raw.<name>`` lacks or holds with
+        other content, in their order: what a load would change (:meth:`compare`)."""
+        return self.compare(name, table, primary_key).changed
+
+    def _compare(self, conn: Connection, name: str, batch: pa.Table,
+                 primary_key: Sequence[str]) -> Comparison:
+        """:meth:`compare` inside a transaction whose raw table has every column of ``batch``
+        (one row per key). One left join on the key, by every column: a stored column the batch
+        lacks counts as a change unless it is NULL (a merge replaces the whole row, so it would
+        become NULL)."""
         given = batch.schema.names
         absent = sorted(self._raw_columns.get(name, set()) - set(given) - {"_loaded_at", "_load_id"})
         same = [f"v.{q(c)} is not distinct from r.{q(c)}" for c in given if c not in primary_key]
         same += [f"r.{q(c)} is null" for c in absent]
         on = " and ".join(f"r.{q(k)} = v.{q(k)}" for k in primary_key)
         numbered = batch.append_column("__row", pa.array(range(batch.num_rows), pa.int64()))
-        view = f"_changed_{uuid.uuid4().hex[:12]}"
+        view = f"_batch_{uuid.uuid4().hex[:12]}"
+        # the changed rows' positions, and whether raw holds their key
+        select = (f"select v.__row, r.{q(primary_key[0])} is not null as known from {q(view)} v "
+                  f"left join raw.{q(name)} r on {on} where r.{q(primary_key[0])} is null"
+                  + (f" or not ({' and '.join(same)})" if same else "") + " order by 1")
         if self.dialect == "duckdb":
+            # DuckDB scans the Arrow table in place; the answer comes back as arrays, not rows
             duck = conn.connection.driver_connection
             duck.register(view, numbered)
-        else:  # the batch as the merge would store it: COPY of Arrow's CSV into the raw types
-            cols = ", ".join(q(c) for c in given)
-            conn.execute(text(f"create temp table {q(view)} on commit drop as select {cols} "
-                              f"from raw.{q(name)} where false"))
-            conn.execute(text(f"alter table {q(view)} add column __row bigint"))
-            buf = io.BytesIO()
-            pacsv.write_csv(numbered, buf, pacsv.WriteOptions(include_header=False,
-                                                              quoting_style="all_valid"))
-            pg = conn.connection.driver_connection
-            with pg.cursor() as cur, cur.copy(
-                    f"copy {q(view)} ({cols}, __row) from stdin (format csv)") as copy:
-                copy.write(buf.getvalue())
-        try:
-            rows = conn.execute(text(
-                f"select v.__row from {q(view)} v left join raw.{q(name)} r on {on} "
-                f"where r.{q(primary_key[0])} is null"
-                + (f" or not ({' and '.join(same)})" if same else "") + " order by 1")).scalars().all()
-        finally:
-            if self.dialect == "duckdb":
+            try:
+                found = duck.execute(select).fetchnumpy()
+            finally:
                 duck.unregister(view)
-        return batch if len(rows) == batch.num_rows else batch.take(pa.array(rows, pa.int64()))
+            rows, known = found["__row"], int(found["known"].sum())
+        else:
+            # the batch as the merge would store it (the same CSV COPY into the raw types), then
+            # one index lookup per row: PostgreSQL's own plan at a few hundred thousand stored
+            # rows hashes the whole raw table for every batch (2-4x slower, and growing with it)
+            cols = ", ".join(q(c) for c in given)
+            conn.execute(text(f"create temp table {q(view)} on commit drop as select {cols}, "
+                              f"0::bigint as __row from raw.{q(name)} where false"))
+            self._copy_csv(conn, q(view), numbered)
+            with conn.connection.driver_connection.cursor() as cur:
+                cur.execute("set local enable_hashjoin = off; set local enable_mergejoin = off")
+                found = cur.execute(select).fetchall()
+                cur.execute("reset enable_hashjoin; reset enable_mergejoin")
+            rows, known = [r[0] for r in found], sum(1 for r in found if r[1])
+        changed = batch if len(rows) == batch.num_rows else batch.take(pa.array(rows, pa.int64()))
+        return Comparison(changed, batch.num_rows - len(rows), known)
 
     def mark_unbuilt(self, conn: Connection, source: str, stream: str, run_id: str) -> None:
         """Note in ``conn``'s transaction that ``source.stream``'s raw table changed: the next
         run builds what reads it. ``load_batch`` does it for every change it writes; an edit of
         a raw table by hand must do it too (or the next run takes the raw data for unchanged)."""
-        conn.execute(text("delete from ops.unbuilt_changes where source = :s and stream = :t"),
-                     {"s": source, "t": stream})
         conn.execute(text("insert into ops.unbuilt_changes (source, stream, run_id, changed_at) "
-                          "values (:s, :t, :r, :now)"),
+                          "values (:s, :t, :r, :now) on conflict (source, stream) do update "
+                          "set run_id = excluded.run_id, changed_at = excluded.changed_at"),
                      {"s": source, "t": stream, "r": run_id, "now": datetime.now(UTC)})
 
     def unbuilt_changes(self) -> list[tuple[str, str]]:
@@ -356,6 +391,21 @@ class Warehouse:
                               "values (:f, :r, :now)"),
                          {"f": fingerprint, "r": run_id, "now": datetime.now(UTC)})
 
+    def _merge(self, conn: Connection, name: str, changes: Comparison,
+               primary_key: Sequence[str], run_id: str) -> None:
+        """Write ``changes.changed`` into ``raw.<name>``, each row replacing the row its key had
+        whole (a column the batch lacks becomes NULL). Rows whose keys raw lacks (``known`` 0,
+        the usual first load) are only inserted: DuckDB from the Arrow table, PostgreSQL by a
+        COPY straight into the raw table."""
+        batch = changes.changed
+        if self.dialect == "duckdb":
+            self._merge_arrow_duckdb(conn, f"raw.{q(name)}", batch, primary_key, run_id,
+                                     replace=changes.known > 0)
+        elif changes.known:
+            self._merge_stage_postgres(conn, name, batch, primary_key, run_id)
+        else:
+            self._copy_csv(conn, f"raw.{q(name)}", _with_load_columns(batch, run_id))
+
     def _merge_stage_postgres(self, conn: Connection, name: str, batch: pa.Table,
                               primary_key: Sequence[str], run_id: str) -> None:
         """COPY into a stage, then one upsert on the primary key's index. The row a key had is
@@ -374,15 +424,17 @@ class Warehouse:
         conn.execute(text(f"drop table {q(stage)}"))
 
     def _merge_arrow_duckdb(self, conn: Connection, target: str, batch: pa.Table,
-                            primary_key: Sequence[str], run_id: str) -> None:
+                            primary_key: Sequence[str], run_id: str, replace: bool = True) -> None:
         """DuckDB scans the Arrow table in place: the merge reads it twice (the keys to delete,
-        the rows to insert) with no stage table copied in between."""
+        unless ``replace`` is off because none is stored, then the rows to insert) with no stage
+        table copied in between."""
         duck = conn.connection.driver_connection
         view = f"_arrow_{uuid.uuid4().hex[:12]}"
         duck.register(view, batch)
         try:
             key = ", ".join(q(k) for k in primary_key)
-            conn.execute(text(f"delete from {target} where ({key}) in (select {key} from {q(view)})"))
+            if replace:
+                conn.execute(text(f"delete from {target} where ({key}) in (select {key} from {q(view)})"))
             names = ", ".join(q(c) for c in batch.schema.names)
             conn.execute(
                 text(f"insert into {target} ({names}, _loaded_at, _load_id) select {names}, "
@@ -394,13 +446,14 @@ class Warehouse:
 
     def _ensure_raw_table(
         self, conn: Connection, name: str, schema: pa.Schema, primary_key: Sequence[str]
-    ) -> None:
+    ) -> bool:
+        """Create the raw table, or add the columns it lacks; True when it was created."""
         types = _SQL_TYPES[self.dialect]
         # a table already seen with every column of this batch needs no catalog query (one per
         # batch otherwise); a new column, or a table not seen yet, is looked up
         known = self._raw_columns.get(name)
         if known is not None and all(f.name in known for f in schema):
-            return
+            return False
         existing = self.columns(conn, "raw", name)
         self._raw_columns[name] = set(existing) | set(schema.names)
         if not existing:
@@ -408,12 +461,13 @@ class Warehouse:
             cols += ["_loaded_at timestamptz not null", "_load_id varchar not null"]
             pk = ", ".join(q(k) for k in primary_key)
             conn.execute(text(f"create table raw.{q(name)} ({', '.join(cols)}, primary key ({pk}))"))
-            return
+            return True
         for f in schema:  # schema drift: a new field is added, never silently dropped
             if f.name not in existing:
                 conn.execute(
                     text(f"alter table raw.{q(name)} add column {q(f.name)} {types[_type_key(f.type)]}")
                 )
+        return False
 
     def insert_arrow(self, conn: Connection, target: str, batch: pa.Table, run_id: str) -> None:
         """Bulk-insert ``batch`` (plus ``_loaded_at``/``_load_id``) into ``target``
@@ -442,20 +496,20 @@ class Warehouse:
             finally:
                 duck.unregister(view)
             return
-        # PostgreSQL: COPY into a temp table shaped like the target. Arrow's C++ CSV writer
-        # encodes the batch (NULL = empty unquoted field, '' = ""), so no Python loop per row.
+        # PostgreSQL: COPY into a temp table shaped like the target
         conn.execute(
             text(f"create temp table {q(stage)} (like {like} including defaults) on commit drop")
         )
-        n = batch.num_rows
-        full = batch.append_column(
-            "_loaded_at", pa.array([now.isoformat()] * n, pa.string())
-        ).append_column("_load_id", pa.array([run_id] * n, pa.string()))
+        self._copy_csv(conn, q(stage), _with_load_columns(batch, run_id, now))
+
+    def _copy_csv(self, conn: Connection, target: str, table: pa.Table) -> None:
+        """PostgreSQL: ``COPY`` ``table`` into ``target``'s columns of the same names. Arrow's C++
+        CSV writer encodes it (NULL = empty unquoted field, '' = ""), so no Python loop per row."""
         buf = io.BytesIO()
-        pacsv.write_csv(full, buf, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
-        cols = ", ".join(q(c) for c in full.schema.names)
+        pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+        cols = ", ".join(q(c) for c in table.schema.names)
         pg = conn.connection.driver_connection
-        with pg.cursor() as cur, cur.copy(f"copy {q(stage)} ({cols}) from stdin (format csv)") as copy:
+        with pg.cursor() as cur, cur.copy(f"copy {target} ({cols}) from stdin (format csv)") as copy:
             view = buf.getbuffer()
             for start in range(0, len(view), 1 << 20):
                 copy.write(view[start : start + (1 << 20)])
@@ -633,6 +687,14 @@ class Warehouse:
     def scalar(self, sql: str, **params: Any) -> Any:
         with self.engine.connect() as conn:
             return conn.execute(text(sql), params).scalar()
+
+
+def _with_load_columns(batch: pa.Table, run_id: str, now: datetime | None = None) -> pa.Table:
+    """``batch`` with ``_loaded_at`` (ISO text, parsed by the COPY) and ``_load_id`` appended."""
+    n = batch.num_rows
+    at = (now or datetime.now(UTC)).isoformat()
+    return batch.append_column("_loaded_at", pa.array([at] * n, pa.string())).append_column(
+        "_load_id", pa.array([run_id] * n, pa.string()))
 
 
 def _json_or_none(value: Any) -> str | None:
