@@ -1,11 +1,13 @@
 """The warehouse: one SQLAlchemy URL, DuckDB (embedded, default) or PostgreSQL (production).
 
-Loading a batch is one transaction: merge the rows on their natural key (DuckDB scans the Arrow
-table in place: delete the target's rows with the batch's keys, insert the batch; PostgreSQL gets
-``COPY`` of Arrow-encoded CSV into a temporary stage, then one upsert on the key), write the
-batch's suite results and quarantined rows, and write the stream's ``ops.sync_state`` — so the
-data and the cursor that describes it can never disagree, and a rerun after a crash merges into
-the same rows instead of duplicating them.
+A batch is first compared with the stored rows (:meth:`Warehouse.compare`: only new or changed
+rows are validated and written). Loading it is one transaction: merge those rows on their natural
+key (DuckDB scans the Arrow table in place: delete the target's rows with the batch's keys, insert
+the batch; PostgreSQL gets ``COPY`` of Arrow-encoded CSV into a temporary stage, then one upsert
+on the key; rows whose keys are not stored yet are only inserted, on PostgreSQL by a ``COPY``
+straight into the raw table), write the batch's suite results and quarantined rows, and write the
+stream's ``ops.sync_state`` — so the data and the cursor that describes it can never disagree,
+and a rerun after a crash merges into the same rows instead of duplicating them.
 """
 
 from __future__ import annotations
