@@ -345,7 +345,7 @@ class Warehouse:
         else:
             # the batch as the merge would store it (the same CSV COPY into the raw types), then
             # one index lookup per row: PostgreSQL's own plan at a few hundred thousand stored
-            # rows hashes the whole raw table for every batch (2-4x slower, and growing with it)
+            # rows hashes the whole raw table for every batch (2-6x slower, and growing with it)
             cols = ", ".join(q(c) for c in given)
             conn.execute(text(f"create temp table {q(view)} on commit drop as select {cols}, "
                               f"0::bigint as __row from raw.{q(name)} where false"))
