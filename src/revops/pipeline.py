@@ -274,15 +274,21 @@ def _validate(split_rows, stream: Stream, records: pa.Table) -> tuple[pa.Table, 
     (None for an empty batch, which has nothing to check: GX is not even imported for it)."""
     if records.num_rows == 0:
         return records, [], None
-    _, bad_rows, checked = split_rows()(f"raw__{stream.table}", records.to_pandas())
+    suite = f"raw__{stream.table}"
+    split = split_rows()
+    from revops.quality.gx_runner import columns_read
+
+    # only the columns the suite reads go to pandas (a third of a CRM object's)
+    read = columns_read(suite)
+    frame = records if read is None else records.select([c for c in records.column_names if c in read])
+    _, bad_rows, checked = split(suite, frame.to_pandas())
     if not bad_rows:
         return records, [], checked
     bad_pos = {pos for pos, _ in bad_rows}
     good = records.take([i for i in range(records.num_rows) if i not in bad_pos])
-    pylist = records.to_pylist()
+    bad_records = records.take([pos for pos, _ in bad_rows]).to_pylist()
     bad = []
-    for pos, reasons in bad_rows:
-        record = pylist[pos]
+    for (_, reasons), record in zip(bad_rows, bad_records, strict=True):
         key = "|".join(str(record.get(k)) for k in stream.primary_key)
         bad.append((key, record, reasons))
     return good, bad, checked

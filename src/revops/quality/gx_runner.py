@@ -78,6 +78,7 @@ __all__ = [
     "BatchRejected",
     "ExpectationResult",
     "SuiteResult",
+    "columns_read",
     "load_suite",
     "split_rows",
     "validate_dataframe",
@@ -487,6 +488,12 @@ def validate_dataframe(
             if r.unexpected_index_list:
                 r.unexpected_index_list = [_jsonable(labels[i]) for i in r.unexpected_index_list]
     return result
+
+
+def columns_read(suite_name: str, suites_dir: Path | None = None) -> set[str] | None:
+    """The columns ``suite_name``'s expectations read (None: one reads the table's columns
+    themselves, so every column): what a caller converting a batch to pandas needs to convert."""
+    return _runtime().columns_read(suite_name, suites_dir)
 
 
 def split_rows(
