@@ -75,8 +75,8 @@ async def serve(pages_path: str) -> None:
                 body = await reader.readexactly(length) if length else b""
                 writer.write(answer(method, target, body))
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass  # the client hung up, or the server is stopping
         finally:
             writer.close()
 
