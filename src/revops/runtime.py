@@ -163,7 +163,8 @@ def extract_concurrently(settings, run_id: str, sources: list[str], full_refresh
 
     # dbt's import and parse, then GX's import (the mart gate), overlap the extraction
     gx_runner.prepare(after=prepare(settings))
-    with ThreadPoolExecutor(max_workers=max(1, len(sources)), thread_name_prefix="extract") as pool:
+    with pipeline.heap_frozen(), ThreadPoolExecutor(max_workers=max(1, len(sources)),
+                                                    thread_name_prefix="extract") as pool:
         futures = [pool.submit(_extract_with_retries, settings, run_id, name, full_refresh)
                    for name in sources]
         return [pipeline.guarded(name, f.result) for name, f in zip(sources, futures, strict=True)]

@@ -469,7 +469,7 @@ class HubSpotSource:
         saved = to_ms(state.get("archived_cursor"))
         lo = None if saved is None else saved - self.lookback_minutes * 60_000
         best = saved
-        rows: list[dict[str, Any]] = []
+        kept: list[dict[str, Any]] = []
         after: str | None = None
         seen: dict[str, int] = {}  # cursors followed: a repeating one must not page forever
         while True:
@@ -485,28 +485,20 @@ class HubSpotSource:
                 at = to_ms(result.get("archivedAt"))
                 if at is not None and lo is not None and at < lo:
                     continue
-                row = _record_row(result)
-                row["archivedAt"] = result.get("archivedAt")
-                rows.append(row)
+                kept.append(result)
                 if at is not None and (best is None or at > best):
                     best = at
             after = _follow(body, seen)
             if not after:
                 break
-        if obj.with_contacts and rows:
-            for row in rows:  # a deleted record has no associations left to read
-                row["associated_contact_ids"] = None
-                if obj.primary_contact_type is not None:
-                    row["primary_contact_id"] = None
-                if obj.primary_company_type is not None:
-                    row["associated_company_ids"] = row["primary_company_id"] = None
-        if best is None or (not rows and best == saved):
+        if best is None or (not kept and best == saved):
             return  # nothing deleted since the last run: no batch, the state stays
         new_state = {key: value for key, value in state.items() if value is not None}
         new_state["archived_cursor"] = ms_to_iso(best)
-        log.info("hubspot: %d archived %s", len(rows), obj.object_type)
-        yield Batch(stream, records_to_table(stream, rows), state=new_state,
-                    meta={"archived": True})
+        log.info("hubspot: %d archived %s", len(kept), obj.object_type)
+        # a deleted record has no associations left to read: those columns stay null
+        table = results_table(stream, kept, {"archivedAt": [r.get("archivedAt") for r in kept]})
+        yield Batch(stream, table, state=new_state, meta={"archived": True})
 
     # --- search ---------------------------------------------------------------------------
     def _read_search(
@@ -522,16 +514,16 @@ class HubSpotSource:
         best = saved
         for start, end in windows(lo, bounds[0], bounds[1], width):
             seen_any = False
-            for rows, done in self._read_window(obj, start, end):
-                for row in rows:
-                    value = to_ms(row.get(obj.cursor))
+            for results, extra, done in self._read_window(obj, start, end):
+                for result in results:
+                    value = to_ms((result.get("properties") or {}).get(obj.cursor))
                     if value is not None and (best is None or value > best):
                         best = value
-                seen_any = seen_any or bool(rows)
+                seen_any = seen_any or bool(results)
                 complete = done and seen_any and best is not None
                 state_out = {"cursor": ms_to_iso(best)} if complete else None
-                if rows or state_out:
-                    yield Batch(stream, records_to_table(stream, rows), state=state_out,
+                if results or state_out:
+                    yield Batch(stream, results_table(stream, results, extra), state=state_out,
                                 meta={"window": [start, end]})
 
     def _search(self, object_type: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -566,8 +558,9 @@ class HubSpotSource:
 
     def _read_window(
         self, obj: SearchObject, start: int | None, end: int | None
-    ) -> Iterator[tuple[list[dict[str, Any]], bool]]:
-        """Pages of one window as ``(rows, window_done)``, by keyset on ``hs_object_id``.
+    ) -> Iterator[tuple[list[dict[str, Any]], dict[str, list[Any]], bool]]:
+        """Pages of one window as ``(results, columns read besides them, window_done)``, by
+        keyset on ``hs_object_id``.
 
         Every page is a fresh query at offset 0 for ids above the last one seen. Offsets
         (``after``) would shift when a record of the window is modified during the read and skip
@@ -592,20 +585,21 @@ class HubSpotSource:
             }
             page = self._search(obj.object_type, body)
             results = page.get("results", [])
-            rows = [_record_row(r) for r in results]
-            if obj.with_contacts and rows:
-                self._attach_contacts(obj, rows)
-            if obj.primary_company_type is not None and rows:
-                self._attach_companies(obj, rows)
-            if obj.history_of is not None and rows:
-                self._attach_history(obj, rows)
+            ids = [str(r["id"]) for r in results]
+            extra: dict[str, list[Any]] = {}
+            if obj.with_contacts and ids:
+                extra.update(self._contact_columns(obj, ids))
+            if obj.primary_company_type is not None and ids:
+                extra.update(self._company_columns(obj, ids))
+            if obj.history_of is not None and ids:
+                extra.update(self._history_columns(obj, ids))
             done = _next_after(page) is None or not results
-            yield rows, done
+            yield results, extra, done
             if done:
                 return
             last_id = int(results[-1]["id"])
 
-    def _attach_history(self, obj: SearchObject, rows: list[dict[str, Any]]) -> None:
+    def _history_columns(self, obj: SearchObject, ids: list[str]) -> dict[str, list[str | None]]:
         """``<property>_set_at``: when the property got its current value, from the property's
         own history (``POST /crm/v3/objects/{type}/batch/read`` with ``propertiesWithHistory``,
         at most 50 records per request when history is asked; search returns no history).
@@ -613,11 +607,10 @@ class HubSpotSource:
         record has no history (or is gone by the time of the read)."""
         prop = obj.history_of
         set_at: dict[str, str | None] = {}
-        for i in range(0, len(rows), HISTORY_BATCH):
-            chunk = rows[i : i + HISTORY_BATCH]
+        for start in range(0, len(ids), HISTORY_BATCH):
             body = self.client.post_json(
                 f"/crm/v3/objects/{obj.object_type}/batch/read",
-                json={"inputs": [{"id": r["id"]} for r in chunk], "properties": [prop],
+                json={"inputs": [{"id": i} for i in ids[start : start + HISTORY_BATCH]], "properties": [prop],
                       "propertiesWithHistory": [prop]},
             )
             for result in body.get("results", []):
@@ -625,36 +618,34 @@ class HubSpotSource:
                 stamps = [(ms, v["timestamp"]) for v in versions
                           if (ms := _ms_or_none(v.get("timestamp"))) is not None]
                 set_at[str(result["id"])] = max(stamps)[1] if stamps else None
-        for row in rows:
-            row[f"{prop}_set_at"] = set_at.get(row["id"])
+        return {f"{prop}_set_at": [set_at.get(i) for i in ids]}
 
-    def _attach_contacts(self, obj: SearchObject, rows: list[dict[str, Any]]) -> None:
+    def _contact_columns(self, obj: SearchObject, ids: list[str]) -> dict[str, list[str | None]]:
         """Object -> contact ids via the v4 batch read (search returns no associations); with
         ``primary_contact_type``, the contact carrying that type id is ``primary_contact_id``."""
-        found, primary = self._associations(obj.object_type, "contacts", rows,
+        found, primary = self._associations(obj.object_type, "contacts", ids,
                                             obj.primary_contact_type)
-        for row in rows:
-            row["associated_contact_ids"] = ";".join(found.get(row["id"], [])) or None
-            if obj.primary_contact_type is not None:
-                row["primary_contact_id"] = primary.get(row["id"])
+        columns = {"associated_contact_ids": [";".join(found.get(i, [])) or None for i in ids]}
+        if obj.primary_contact_type is not None:
+            columns["primary_contact_id"] = [primary.get(i) for i in ids]
+        return columns
 
-    def _attach_companies(self, obj: SearchObject, rows: list[dict[str, Any]]) -> None:
+    def _company_columns(self, obj: SearchObject, ids: list[str]) -> dict[str, list[str | None]]:
         """Object -> company ids (``associated_company_ids``) and the one labelled Primary
         (``primary_company_type``: ``primary_company_id``), via the v4 batch read."""
-        found, primary = self._associations(obj.object_type, "companies", rows,
+        found, primary = self._associations(obj.object_type, "companies", ids,
                                             obj.primary_company_type)
-        for row in rows:
-            row["associated_company_ids"] = ";".join(found.get(row["id"], [])) or None
-            row["primary_company_id"] = primary.get(row["id"])
+        return {"associated_company_ids": [";".join(found.get(i, [])) or None for i in ids],
+                "primary_company_id": [primary.get(i) for i in ids]}
 
-    def _associations(self, object_type: str, to_type: str, rows: list[dict[str, Any]],
+    def _associations(self, object_type: str, to_type: str, ids: list[str],
                       primary_type: int | None) -> tuple[dict[str, list[str]], dict[str, str]]:
-        """``POST /crm/v4/associations/{object_type}/{to_type}/batch/read`` for ``rows``: each
+        """``POST /crm/v4/associations/{object_type}/{to_type}/batch/read`` for ``ids``: each
         id's associated ids (deduplicated, in the order sent) and, with ``primary_type``, the
         one carrying that association type id."""
-        found: dict[str, list[str]] = {r["id"]: [] for r in rows}
+        found: dict[str, list[str]] = {i: [] for i in ids}
         primary: dict[str, str] = {}
-        pending = [{"id": r["id"]} for r in rows]
+        pending = [{"id": i} for i in ids]
         while pending:
             chunk, pending = pending[:ASSOCIATION_BATCH], pending[ASSOCIATION_BATCH:]
             body = self.client.post_json(
@@ -710,16 +701,36 @@ def _follow(body: dict[str, Any], seen: dict[str, int]) -> str | None:
     return after
 
 
-def _record_row(result: dict[str, Any]) -> dict[str, Any]:
-    """One search result as a raw row: top-level fields plus every property, strings kept."""
-    props = result.get("properties") or {}
-    return {
-        **{k: (None if v is None else str(v)) for k, v in props.items()},
-        "id": str(result["id"]),
-        "createdAt": result.get("createdAt"),
-        "updatedAt": result.get("updatedAt"),
-        "archived": bool(result.get("archived", False)),
-    }
+#: a search or list result's own fields (the rest of a row are its ``properties``)
+_TOP_LEVEL = {"id": lambda r: str(r["id"]), "createdAt": lambda r: r.get("createdAt"),
+              "updatedAt": lambda r: r.get("updatedAt"),
+              "archived": lambda r: bool(r.get("archived", False))}
+
+
+def results_table(stream: Stream, results: list[dict[str, Any]],
+                  extra: dict[str, list[Any]]) -> pa.Table:
+    """Search or list results as the stream's table, column by column (a dict per row cost more
+    than the page's decoding): the result's own fields, each declared property as a string as
+    sent, and the ``extra`` columns read besides (associations, history, ``archivedAt``); a
+    declared column that none of these gives is null."""
+    props = [r.get("properties") or {} for r in results]
+    arrays = []
+    for field in stream.schema:
+        if field.name in extra:
+            arrays.append(pa.array(extra[field.name], field.type))
+        elif field.name in _TOP_LEVEL:
+            arrays.append(pa.array([_TOP_LEVEL[field.name](r) for r in results], field.type))
+        else:
+            arrays.append(_text([p.get(field.name) for p in props]))
+    return pa.Table.from_arrays(arrays, schema=stream.schema)
+
+
+def _text(values: list[Any]) -> pa.Array:
+    """Property values as strings: as sent when they are (Arrow checks that in C), else ``str``."""
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
 def _stage_row(pipeline: dict[str, Any], stage: dict[str, Any]) -> dict[str, Any]:

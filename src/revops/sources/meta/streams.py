@@ -19,6 +19,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pyarrow.compute as pc
+
 from revops.settings import Settings
 from revops.sources.base import (
     NEW_FIELDS,
@@ -29,6 +31,7 @@ from revops.sources.base import (
     raw_string,
     records_to_table,
     string_schema,
+    string_table,
     utc_now,
     utm_campaign_in,
 )
@@ -150,17 +153,14 @@ class MetaSource:
         return self._accounts[account_id]
 
     def _read_accounts(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
-        records = [_flatten(self.account(a), stream) for a in self.account_ids]
-        yield Batch(stream, records_to_table(stream, records))
+        yield Batch(stream, string_table(stream, [self.account(a) for a in self.account_ids], JSON_FIELDS))
 
     def _read_campaigns(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
         for account_id in self.account_ids:
             params = {"fields": ",".join(CAMPAIGN_FIELDS), "limit": self.settings.meta_page_size}
             path = self.client.path(f"act_{account_id}", "campaigns")
             for page in self.client.iter_pages(path, params):
-                records = [_flatten(r, stream) for r in page.data]
-                table = records_to_table(stream, records)
-                yield Batch(stream, table, meta={"account_id": account_id})
+                yield Batch(stream, string_table(stream, page.data, JSON_FIELDS), meta={"account_id": account_id})
 
     def _read_ads(self, stream: Stream, state: dict[str, Any] | None) -> Iterator[Batch]:
         """Every ad with its creative's ``url_tags`` (ads are few: full refresh)."""
@@ -206,12 +206,11 @@ class MetaSource:
         }
         path = self.client.path(f"act_{account_id}", "insights")
         for page in self.client.iter_pages(path, params):
-            records = [_flatten(r, stream) for r in page.data]
-            days = [r["date_start"] for r in records if r.get("date_start")]
-            if days:
-                loaded[account_id] = max([*days, loaded.get(account_id, "")])
+            table = string_table(stream, page.data, JSON_FIELDS)
+            day = pc.max(table["date_start"]).as_py()
+            if day:
+                loaded[account_id] = max(day, loaded.get(account_id, ""))
             state = {"accounts": dict(loaded)} if page.is_last else None
-            table = records_to_table(stream, records)
             yield Batch(stream, table, state=state, meta=_window_meta(account_id, since, until))
 
 
@@ -220,8 +219,9 @@ def _window_meta(account_id: str, since: date, until: date) -> dict[str, str]:
 
 
 def _flatten(record: dict[str, Any], stream: Stream) -> dict[str, Any]:
-    """Keep the stream's columns as strings: scalars as Meta wrote them, arrays as JSON; a field
-    the stream does not declare (schema drift) rides along as a new column."""
+    """An ad's row (see :func:`_ad_record`), the stream's columns as strings: scalars as Meta
+    wrote them, arrays as JSON; a field the stream does not declare (schema drift) rides along
+    as a new column. The other streams build their tables column by column (``string_table``)."""
     out: dict[str, Any] = {}
     for name in stream.schema.names:
         value = record.get(name)
