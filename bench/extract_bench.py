@@ -46,6 +46,7 @@ from revops.load.warehouse import Warehouse
 from revops.sandbox.harness import sandboxes
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
+from revops.sources.hubspot.streams import HISTORY_BATCH
 from revops.sources.registry import get_spec
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -180,12 +181,17 @@ def run_project(env: dict[str, str], url: str, validate: bool) -> tuple[int, flo
 
 
 # ------------------------------------------------------------------ 3. dlt
+#: the contact property whose history the HubSpot connector reads (its ``contacts`` search object)
+HISTORY_PROPERTY = "hs_lead_status"
 #: dlt's fastest load path into DuckDB (its default, INSERT VALUES files, is several times slower)
 DLT_FILE_FORMAT = "parquet"
 
 def dlt_sources(base: str, meta_starts, hubspot_starts, parallelized: bool):
     """``parallelized``: dlt extracts the resources in its thread pool; the bench runs dlt both
     ways (modes ``dlt`` and ``dlt_serial``) and compares with the faster."""
+    import dlt
+    from dlt.sources.helpers.rest_client import RESTClient
+    from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
     from dlt.sources.helpers.rest_client.paginators import BasePaginator
     from dlt.sources.rest_api import rest_api_source
 
@@ -238,7 +244,33 @@ def dlt_sources(base: str, meta_starts, hubspot_starts, parallelized: bool):
             for i, (path, body) in enumerate(hubspot_starts)
         ],
     }, name="hubspot", max_table_nesting=0, parallelized=parallelized)
-    return [meta, hubspot]
+    # the connector's requests for the contacts' lead-status history, made by dlt too: each
+    # search page's contacts are read back 50 ids a request (``HISTORY_BATCH``) with
+    # ``propertiesWithHistory``, the same bodies, and the latest version's time becomes the
+    # page's ``hs_lead_status_set_at`` column, as in the connector's rows
+    client = RESTClient(base_url=base + "/", auth=BearerTokenAuth("bench"))
+
+    @dlt.transformer(write_disposition="merge", primary_key=STREAMS[("hubspot", "contacts")],
+                     table_name="hubspot__contacts", parallelized=parallelized)
+    def with_history(page):
+        ids = [str(r["id"]) for r in page]
+        set_at: dict[str, str | None] = {}
+        for start in range(0, len(ids), HISTORY_BATCH):
+            response = client.post("crm/v3/objects/contacts/batch/read", json={
+                "inputs": [{"id": i} for i in ids[start:start + HISTORY_BATCH]],
+                "properties": [HISTORY_PROPERTY], "propertiesWithHistory": [HISTORY_PROPERTY]})
+            response.raise_for_status()  # a request the connector did not make is a 404
+            body = response.json()
+            for result in body.get("results", []):
+                versions = (result.get("propertiesWithHistory") or {}).get(HISTORY_PROPERTY) or []
+                set_at[str(result["id"])] = max((v["timestamp"] for v in versions), default=None)
+        for r in page:
+            r[f"{HISTORY_PROPERTY}_set_at"] = set_at.get(str(r["id"]))
+        yield page
+
+    contacts = [res | with_history.with_name(f"{name}_history") if name.startswith("hubspot_window")
+                else res for name, res in hubspot.resources.items()]
+    return [meta, *contacts]
 
 
 def run_dlt(base: str, duckdb_path: str, workdir: str, meta_starts, hubspot_starts,
