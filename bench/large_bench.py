@@ -114,6 +114,7 @@ class Sampler(threading.Thread):
         self.cpu: dict[str, float] = {}
         self._done = threading.Event()
         self.started = time.perf_counter()
+        self.started_at = datetime.now(UTC)
 
     def watch(self, name: str, pid: int) -> None:
         self.pids[name] = pid
@@ -259,7 +260,7 @@ class Sandbox:
 
 
 def _night(name: str, workdir: Path, env: dict[str, str], sampler: Sampler, profile: Path | None,
-           engine: str) -> dict:
+           engine: str, logs: Path | None = None) -> dict:
     """One ``revops sync`` in its own process: wall, CPU, peak RSS, its steps and dbt's slowest
     nodes."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -271,6 +272,8 @@ def _night(name: str, workdir: Path, env: dict[str, str], sampler: Sampler, prof
     seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     (workdir / f"{name}.log").write_text(out)
+    if logs is not None:  # the log beside the memory samples: what the process did at its peak
+        (logs / f"{name}-{engine}.log").write_text(out)
     if sync.returncode != 0:
         raise RuntimeError(f"revops sync ({name} night) exited {sync.returncode}:\n{out[-3000:]}")
     return {"sync_s": round(seconds, 1),
@@ -283,7 +286,8 @@ def _night(name: str, workdir: Path, env: dict[str, str], sampler: Sampler, prof
 
 
 def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_limit: int,
-        profile: Path | None = None, change_share: float = 0.01) -> dict:
+        profile: Path | None = None, change_share: float = 0.01, extra_env: dict[str, str] | None = None,
+        logs: Path | None = None) -> dict:
     """A first night from an empty warehouse; with ``change_share`` a second, incremental night
     after that share of the contacts and deals changed (the first night's clock is moved back
     until they did: :func:`first_clock`); the truth checked after the last night."""
@@ -313,7 +317,7 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
             url = f"duckdb:///{workdir / 'warehouse.duckdb'}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("REVOPS_", "PREFECT_API_URL"))}
         env.update({"REVOPS_WAREHOUSE_URL": url, "REVOPS_DATA_DIR": str(workdir / "data"),
-                    "PREFECT_HOME": str(workdir / "prefect"), "PYTHONPATH": str(ROOT)})
+                    "PREFECT_HOME": str(workdir / "prefect"), "PYTHONPATH": str(ROOT), **(extra_env or {})})
         raw_config = {**asdict(config), "start": config.start.isoformat()}
         started = time.perf_counter()
         sandbox = Sandbox([*_spy(profile, f"sandbox-{engine}"), sys.executable, "-m", "bench.large_bench",
@@ -327,13 +331,13 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
                   f"{ready_s:.1f} s; syncing into {engine}...", flush=True)
             if change_share:
                 sandbox.set_clock(first_at)
-            nights["first"] = _night("sync", workdir, env, sampler, profile, engine)
+            nights["first"] = _night("sync", workdir, env, sampler, profile, engine, logs)
             nights["first"]["streams"], got = _streams(url)
             nights["first"]["sandbox_cpu_s"] = sampler.cpu.get("sandbox")
             if change_share:
                 assert world is not None
                 sandbox.set_clock(world.now)
-                nights["incremental"] = _night("incremental", workdir, env, sampler, profile, engine)
+                nights["incremental"] = _night("incremental", workdir, env, sampler, profile, engine, logs)
                 nights["incremental"]["streams"], got = _streams(url)
                 print(f"  first night {nights['first']['sync_s']} s ({nights['first']['sync_cpu_s']} s CPU), "
                       f"incremental {nights['incremental']['sync_s']} s ({nights['incremental']['sync_cpu_s']} s CPU)",
@@ -341,11 +345,14 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
         finally:
             requests = sandbox.stop()
             sampler.stop()
+            if logs is not None:  # every sample, seconds after the sampler's UTC start
+                (logs / f"rss-{engine}.json").write_text(json.dumps(
+                    {"started_at": sampler.started_at.isoformat(), "samples": sampler.samples}))
             if pg is not None:
                 pg.drop_database(url)
     first = nights["first"]
     result = {
-        "scale": scale, "engine": engine, "seed": seed,
+        "scale": scale, "engine": engine, "seed": seed, "env": extra_env or {},
         "hubspot_rate_limit_per_10s": hubspot_rate_limit or HUBSPOT_RATE_LIMIT,
         # both nights' requests
         "requests": requests,
@@ -401,6 +408,11 @@ def main() -> None:
                              "reports what the real limit alone would cost)")
     parser.add_argument("--py-spy", type=Path, metavar="DIR",
                         help="profile the sync and the sandbox with py-spy (collapsed stacks in DIR)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the syncs (e.g. REVOPS_DUCKDB_MEMORY_LIMIT=512MB, "
+                             "MALLOC_ARENA_MAX=2); repeatable")
+    parser.add_argument("--logs", type=Path, metavar="DIR",
+                        help="keep each night's log and every memory sample in DIR")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # the sandbox child
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -410,9 +422,11 @@ def main() -> None:
     engines = ([] if args.no_duckdb else ["duckdb"]) + (["postgres"] if args.postgres else [])
     print(f"large bench {stamp}: scale {args.scale} into {', '.join(engines)}", flush=True)
     load_before = os.getloadavg()
-    if args.py_spy:
-        args.py_spy.mkdir(parents=True, exist_ok=True)
-    runs = [run(args.scale, engine, args.seed, args.truth, args.hubspot_rate_limit, args.py_spy, args.change)
+    for folder in (args.py_spy, args.logs):
+        if folder:
+            folder.mkdir(parents=True, exist_ok=True)
+    runs = [run(args.scale, engine, args.seed, args.truth, args.hubspot_rate_limit, args.py_spy, args.change,
+                dict(kv.split("=", 1) for kv in args.env), args.logs)
             for engine in engines]
     load = os.getloadavg()
     result = {"stamp": stamp, "machine": f"{platform.machine()} {os.cpu_count()} cpu",
@@ -421,7 +435,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"large_{stamp}.json").write_text(json.dumps(result, indent=2))
     line = f"- {stamp} {result['machine']}, load {load_before[0]:.1f}-{load[0]:.1f}: " + " | ".join(
-        f"scale {r['scale']} {r['engine']}: {r['world']['contacts']:,} contacts, {r['world']['deals']:,} deals, "
+        f"scale {r['scale']} {r['engine']}{''.join(f' {k}={v}' for k, v in r['env'].items())}: {r['world']['contacts']:,} contacts, {r['world']['deals']:,} deals, "
         f"{r['world']['ad_days']:,} ad-days ({r['raw_rows']:,} raw rows): sync {r['sync_s']:.0f} s "
         f"({r['sync_cpu_s']:.0f} s CPU), peak RSS {r['sync_peak_rss_mib']:.0f} MiB, sandbox ready "
         f"{r['sandbox_ready_s']:.0f} s / {r['sandbox_peak_rss_mib']:.0f} MiB / {r['sandbox_cpu_s']} s CPU, "

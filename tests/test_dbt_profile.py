@@ -49,3 +49,29 @@ def test_profile_of_a_url_without_password_reads_an_empty_one(duckdb_url, tmp_pa
     env = transform.dbt_env(settings)
     assert transform.PASSWORD_ENV not in env
     assert Path(env["DBT_PROFILES_DIR"], "profiles.yml").is_file()
+
+
+def test_duckdb_memory_limit_reaches_our_connection_and_dbts_profile(tmp_path, monkeypatch):
+    """One limit for every DuckDB connection (REVOPS_DUCKDB_MEMORY_LIMIT, default 512MB): ours
+    SETs it on connect, dbt-duckdb SETs its profile's settings; empty leaves DuckDB's own."""
+    from revops.load.warehouse import Warehouse
+    from revops.settings import DUCKDB_MEMORY_LIMIT
+
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    for value, want in ((None, DUCKDB_MEMORY_LIMIT), ("300MB", "300MB")):
+        if value is None:
+            monkeypatch.delenv("REVOPS_DUCKDB_MEMORY_LIMIT", raising=False)
+        else:
+            monkeypatch.setenv("REVOPS_DUCKDB_MEMORY_LIMIT", value)
+        assert transform.profile_for(url)["settings"] == {"memory_limit": want}
+        with Warehouse(url) as wh:
+            # DuckDB reports the limit in MiB/GiB: 512MB -> 488.2 MiB, 300MB -> 286.1 MiB
+            got = wh.scalar("select current_setting('memory_limit')")
+        assert got == {"512MB": "488.2 MiB", "300MB": "286.1 MiB"}[want]
+    monkeypatch.setenv("REVOPS_DUCKDB_MEMORY_LIMIT", "")
+    assert "settings" not in transform.profile_for(url)
+    # a parse does not depend on the limit (the manifest is kept across it)
+    settings = Settings(_env_file=None, warehouse_url=url, data_dir=tmp_path / "data")
+    key = transform._manifest_key(settings)
+    monkeypatch.setenv("REVOPS_DUCKDB_MEMORY_LIMIT", "1GB")
+    assert transform._manifest_key(settings) == key
