@@ -1,4 +1,4 @@
-"""Large-world benchmark (issue 15): a full first ``revops sync`` of a company-sized world.
+"""Large-world benchmark (issue 15): a company-sized world's first ``revops sync``, then an incremental one.
 
     .venv/bin/python -m bench.large_bench                 # --scale 0.02: a quick look
     .venv/bin/python -m bench.large_bench --scale 1       # the issue's size: minutes, GBs
@@ -12,13 +12,15 @@ from the world's funnel (about 15 % of contacts reach an opportunity).
 
 The sandbox builds that world and serves it in a process of its own (so what is measured is the
 sync, not the fake APIs in the same interpreter); one ``revops sync`` then runs from an empty
-warehouse (a fresh DuckDB file, or with ``--postgres`` a throwaway database on the test suite's
-server, ``tests/pg.py``), in its own process as an operator runs it. Recorded: wall time, CPU
-time, the run's own step timings (``revops.runtime - <step> took``), seconds and rows per stream
+warehouse at an earlier sandbox clock, and a second, incremental one at the world's end, after
+``--change`` (1 %) of the contacts and deals changed (:func:`first_clock`; ``--change 0``: the
+first night only, at the world's end). Both go into one warehouse (a fresh DuckDB file, or with
+``--postgres`` a throwaway database on the test suite's server, ``tests/pg.py``), each in its own
+process as an operator runs it. Recorded per night: wall time, CPU time, the run's own step timings (``revops.runtime - <step> took``), seconds and rows per stream
 (``ops.run_streams``), rows per raw table, and the resident memory of the sync process and of the
 sandbox process sampled every second (peak and timeline: memory bounded by batch size shows as a
-flat line while rows keep coming). ``--truth`` also checks the marts against
-``revops.sandbox.truth`` (the bench builds the world a second time for it: slow at scale 1).
+flat line while rows keep coming). ``--truth`` also checks the marts after the last night
+against ``revops.sandbox.truth`` (on the world the bench builds beside the sandbox's).
 
 Writes bench/results/large_<UTC timestamp>.json and appends a line to bench/results/large.md.
 """
