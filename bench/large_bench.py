@@ -16,8 +16,9 @@ warehouse at an earlier sandbox clock, and a second, incremental one at the worl
 ``--change`` (1 %) of the contacts and deals changed (:func:`first_clock`; ``--change 0``: the
 first night only, at the world's end). Both go into one warehouse (a fresh DuckDB file, or with
 ``--postgres`` a throwaway database on the test suite's server, ``tests/pg.py``), each in its own
-process as an operator runs it. Recorded per night: wall time, CPU time, the run's own step timings (``revops.runtime - <step> took``), seconds and rows per stream
-(``ops.run_streams``), rows per raw table, and the resident memory of the sync process and of the
+process as an operator runs it. Recorded per night: wall time, CPU time, the run's own step
+timings (``revops.runtime - <step> took``), seconds and rows per stream (``ops.run_streams``),
+rows per raw table, and the resident memory of the sync process and of the
 sandbox process sampled every second (peak and timeline: memory bounded by batch size shows as a
 flat line while rows keep coming). ``--truth`` also checks the marts after the last night
 against ``revops.sandbox.truth`` (on the world the bench builds beside the sandbox's).
