@@ -1,4 +1,4 @@
-"""Large-world benchmark (issue 15): a full first ``revops sync`` of a company-sized world.
+"""Large-world benchmark (issue 15): a company-sized world's first ``revops sync``, then an incremental one.
 
     .venv/bin/python -m bench.large_bench                 # --scale 0.02: a quick look
     .venv/bin/python -m bench.large_bench --scale 1       # the issue's size: minutes, GBs
@@ -12,13 +12,16 @@ from the world's funnel (about 15 % of contacts reach an opportunity).
 
 The sandbox builds that world and serves it in a process of its own (so what is measured is the
 sync, not the fake APIs in the same interpreter); one ``revops sync`` then runs from an empty
-warehouse (a fresh DuckDB file, or with ``--postgres`` a throwaway database on the test suite's
-server, ``tests/pg.py``), in its own process as an operator runs it. Recorded: wall time, CPU
-time, the run's own step timings (``revops.runtime - <step> took``), seconds and rows per stream
-(``ops.run_streams``), rows per raw table, and the resident memory of the sync process and of the
+warehouse at an earlier sandbox clock, and a second, incremental one at the world's end, after
+``--change`` (1 %) of the contacts and deals changed (:func:`first_clock`; ``--change 0``: the
+first night only, at the world's end). Both go into one warehouse (a fresh DuckDB file, or with
+``--postgres`` a throwaway database on the test suite's server, ``tests/pg.py``), each in its own
+process as an operator runs it. Recorded per night: wall time, CPU time, the run's own step
+timings (``revops.runtime - <step> took``), seconds and rows per stream (``ops.run_streams``),
+rows per raw table, and the resident memory of the sync process and of the
 sandbox process sampled every second (peak and timeline: memory bounded by batch size shows as a
-flat line while rows keep coming). ``--truth`` also checks the marts against
-``revops.sandbox.truth`` (the bench builds the world a second time for it: slow at scale 1).
+flat line while rows keep coming). ``--truth`` also checks the marts after the last night
+against ``revops.sandbox.truth`` (on the world the bench builds beside the sandbox's).
 
 Writes bench/results/large_<UTC timestamp>.json and appends a line to bench/results/large.md.
 """
@@ -37,7 +40,7 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from revops.sandbox.world import World, WorldConfig
@@ -79,8 +82,9 @@ def large_config(scale: float, clock: datetime, seed: int = 42) -> WorldConfig:
 
 def serve(config_json: str, env_file: Path, hubspot_rate_limit: int) -> None:
     """The sandbox child: builds the world, serves it at its end, writes its variables to
-    ``env_file``, prints ``ready <seconds to build> <counts>``, serves until stdin closes, then
-    prints the requests each server answered (JSON)."""
+    ``env_file``, prints ``ready <seconds to build> <counts>``, then sets the servers' clock to
+    each ISO time read on stdin (answering ``ok``) until stdin closes, then prints the requests
+    each server answered (JSON)."""
     from revops.sandbox.harness import sandboxes
     from revops.settings import write_env_file
 
@@ -95,8 +99,9 @@ def serve(config_json: str, env_file: Path, hubspot_rate_limit: int) -> None:
             sb.app("hubspot").rate_limit_max = hubspot_rate_limit
         write_env_file(env_file, sb.env)
         print(f"ready {built:.1f} {len(world.contacts)} {len(world.deals)} {len(world.ad_days)}", flush=True)
-        for _ in sys.stdin:
-            pass
+        for line in sys.stdin:
+            sb.set_clock(datetime.fromisoformat(line.strip()))
+            print("ok", flush=True)
         print(json.dumps({name: len(server.app.log) for name, server in sb.servers.items()}), flush=True)
 
 
@@ -112,6 +117,7 @@ class Sampler(threading.Thread):
         self.cpu: dict[str, float] = {}
         self._done = threading.Event()
         self.started = time.perf_counter()
+        self.started_at = datetime.now(UTC)
 
     def watch(self, name: str, pid: int) -> None:
         self.pids[name] = pid
@@ -151,16 +157,37 @@ def _steps(log: str) -> dict[str, float]:
 
 
 def _streams(url: str) -> tuple[dict, dict]:
+    """Seconds and rows per stream of the last run (``ops.run_streams``), and the summary."""
     from revops.load.warehouse import Warehouse
     from revops.pipeline import summary
 
     with Warehouse(url) as wh:
+        last = wh.scalar("select run_id from ops.runs order by started_at desc limit 1")
         streams = {f"{r['source']}.{r['stream']}": {"rows": int(r["rows_loaded"]),
+                                                     "changed": int(r["rows_changed"] or 0),
                                                      "seconds": round(float(r["seconds"] or 0), 1),
                                                      "batches": int(r["batches"])}
-                   for r in wh.fetch_all("select * from ops.run_streams order by seconds desc")}
+                   for r in wh.fetch_all("select * from ops.run_streams where run_id = :run "
+                                         "order by seconds desc", run=last)}
         got = summary(wh)
     return streams, got
+
+
+def first_clock(world: World, share: float) -> tuple[datetime, dict]:
+    """The first night's clock for an incremental second night at ``world.now``: the latest
+    whole 6 hours before it after which at least ``share`` of the contacts and of the deals (of
+    those the CRM shows at ``world.now``) are new or changed by then (``World.changed_between``),
+    and those shares."""
+    contacts, deals = len(world.contacts_as_of(world.now)), len(world.deals_as_of(world.now))
+    hours = 0
+    while True:
+        hours += 6
+        since = world.now - timedelta(hours=hours)
+        changed_contacts, changed_deals = world.changed_between(since, world.now)
+        if len(changed_contacts) >= share * contacts and len(changed_deals) >= share * deals:
+            return since, {"hours_before_end": hours,
+                           "contacts": len(changed_contacts), "contacts_share": round(len(changed_contacts) / contacts, 4),
+                           "deals": len(changed_deals), "deals_share": round(len(changed_deals) / deals, 4)}
 
 
 def _dbt_slowest(workdir: Path, n: int = 8) -> dict:
@@ -195,12 +222,91 @@ def _spy(profile: Path | None, name: str) -> list[str]:
             "-o", str(profile / f"{name}.txt"), "--"]
 
 
+class Sandbox:
+    """The sandbox child process (``serve``): started, told a clock, stopped."""
+
+    def __init__(self, cmd: list[str]):
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        answer: list[str] = []
+        for line in self._lines():  # (py-spy, when profiling, prints its own lines first)
+            answer = line.split()
+            if answer and answer[0] == "ready":
+                break
+        if not answer or answer[0] != "ready":
+            raise RuntimeError("the sandbox process did not start")
+        self.build_s = float(answer[1])
+        self.counts = {"contacts": int(answer[2]), "deals": int(answer[3]), "ad_days": int(answer[4])}
+
+    def _lines(self):
+        assert self.proc.stdout is not None
+        return iter(self.proc.stdout.readline, "")
+
+    def set_clock(self, at: datetime) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(at.isoformat() + "\n")
+        self.proc.stdin.flush()
+        if next((line.strip() for line in self._lines() if line.strip() == "ok"), None) != "ok":
+            raise RuntimeError("the sandbox process did not set its clock")
+
+    def stop(self) -> dict[str, int]:
+        """Stops it; the requests each server answered."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        tail = ""
+        try:
+            tail = self.proc.stdout.read()
+            self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        lines = [line for line in tail.splitlines() if line.startswith("{")]
+        return json.loads(lines[-1]) if lines else {}
+
+
+def _night(name: str, workdir: Path, env: dict[str, str], sampler: Sampler, profile: Path | None,
+           engine: str, logs: Path | None = None) -> dict:
+    """One ``revops sync`` in its own process: wall, CPU, peak RSS, its steps and dbt's slowest
+    nodes."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    sync = subprocess.Popen([*_spy(profile, f"{name}-{engine}"), *REVOPS, "sync"], cwd=workdir, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sampler.watch(name, sync.pid)
+    out, _ = sync.communicate(timeout=4 * 3600)
+    seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    (workdir / f"{name}.log").write_text(out)
+    if logs is not None:  # the log beside the memory samples: what the process did at its peak
+        (logs / f"{name}-{engine}.log").write_text(out)
+    if sync.returncode != 0:
+        raise RuntimeError(f"revops sync ({name} night) exited {sync.returncode}:\n{out[-3000:]}")
+    return {"sync_s": round(seconds, 1),
+            "sync_cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
+            # sampled every second (the sync and its children); getrusage's figure is the
+            # largest child waited for so far, so it is the sync's own only for the first night
+            "sync_peak_rss_mib": sampler.peak_mib(name),
+            "children_max_rss_so_far_mib": round(after.ru_maxrss / 1024, 1),
+            "steps_s": _steps(out), "dbt": _dbt_slowest(workdir)}
+
+
 def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_limit: int,
-        profile: Path | None = None) -> dict:
+        profile: Path | None = None, change_share: float = 0.01, extra_env: dict[str, str] | None = None,
+        logs: Path | None = None) -> dict:
+    """A first night from an empty warehouse; with ``change_share`` a second, incremental night
+    after that share of the contacts and deals changed (the first night's clock is moved back
+    until they did: :func:`first_clock`); the truth checked after the last night."""
     clock = datetime.now(UTC)
     config = large_config(scale, clock, seed)
+    world = World(config) if check_truth or change_share else None
+    changed: dict = {}
+    if change_share:
+        assert world is not None
+        first_at, changed = first_clock(world, change_share)
+        print(f"  scale {scale}: the first night {changed['hours_before_end']} h before the world's end: "
+              f"{changed['contacts']:,} contacts ({changed['contacts_share']:.2%}) and {changed['deals']:,} "
+              f"deals ({changed['deals_share']:.2%}) new or changed by the second", flush=True)
     sampler = Sampler()
     sampler.start()
+    nights: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix=f"revops-large-{engine}-") as tmp:
         workdir = Path(tmp)
         pg = None
@@ -214,60 +320,44 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
             url = f"duckdb:///{workdir / 'warehouse.duckdb'}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("REVOPS_", "PREFECT_API_URL"))}
         env.update({"REVOPS_WAREHOUSE_URL": url, "REVOPS_DATA_DIR": str(workdir / "data"),
-                    "PREFECT_HOME": str(workdir / "prefect"), "PYTHONPATH": str(ROOT)})
+                    "PREFECT_HOME": str(workdir / "prefect"), "PYTHONPATH": str(ROOT), **(extra_env or {})})
         raw_config = {**asdict(config), "start": config.start.isoformat()}
         started = time.perf_counter()
-        sandbox = subprocess.Popen(
-            [*_spy(profile, f"sandbox-{engine}"), sys.executable, "-m", "bench.large_bench", "--serve", str(workdir / ".env"),
-             "--config", json.dumps(raw_config), "--hubspot-rate-limit", str(hubspot_rate_limit)],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        sampler.watch("sandbox", sandbox.pid)
+        sandbox = Sandbox([*_spy(profile, f"sandbox-{engine}"), sys.executable, "-m", "bench.large_bench",
+                           "--serve", str(workdir / ".env"), "--config", json.dumps(raw_config),
+                           "--hubspot-rate-limit", str(hubspot_rate_limit)])
+        sampler.watch("sandbox", sandbox.proc.pid)
+        requests: dict[str, int] = {}
         try:
-            assert sandbox.stdout is not None
-            answer: list[str] = []
-            for line in sandbox.stdout:  # (py-spy, when profiling, prints its own lines first)
-                answer = line.split()
-                if answer and answer[0] == "ready":
-                    break
-            if not answer or answer[0] != "ready":
-                raise RuntimeError("the sandbox process did not start")
-            world_s = float(answer[1])
-            counts = {"contacts": int(answer[2]), "deals": int(answer[3]), "ad_days": int(answer[4])}
             ready_s = time.perf_counter() - started
-            print(f"  scale {scale}: world built in {world_s:.1f} s ({counts}), sandbox ready in "
+            print(f"  scale {scale}: world built in {sandbox.build_s:.1f} s ({sandbox.counts}), sandbox ready in "
                   f"{ready_s:.1f} s; syncing into {engine}...", flush=True)
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            t0 = time.perf_counter()
-            sync = subprocess.Popen([*_spy(profile, f"sync-{engine}"), *REVOPS, "sync"], cwd=workdir, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True)
-            sampler.watch("sync", sync.pid)
-            out, _ = sync.communicate(timeout=4 * 3600)
-            seconds = time.perf_counter() - t0
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            (workdir / "sync.log").write_text(out)
-            if sync.returncode != 0:
-                raise RuntimeError(f"revops sync exited {sync.returncode}:\n{out[-3000:]}")
+            if change_share:
+                sandbox.set_clock(first_at)
+            nights["first"] = _night("sync", workdir, env, sampler, profile, engine, logs)
+            nights["first"]["streams"], got = _streams(url)
+            nights["first"]["sandbox_cpu_s"] = sampler.cpu.get("sandbox")
+            if change_share:
+                assert world is not None
+                sandbox.set_clock(world.now)
+                nights["incremental"] = _night("incremental", workdir, env, sampler, profile, engine, logs)
+                nights["incremental"]["streams"], got = _streams(url)
+                print(f"  first night {nights['first']['sync_s']} s ({nights['first']['sync_cpu_s']} s CPU), "
+                      f"incremental {nights['incremental']['sync_s']} s ({nights['incremental']['sync_cpu_s']} s CPU)",
+                      flush=True)
         finally:
-            assert sandbox.stdin is not None
-            sandbox.stdin.close()
-            tail = ""
-            try:
-                tail = sandbox.stdout.read() if sandbox.stdout else ""
-                sandbox.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                sandbox.kill()
+            requests = sandbox.stop()
             sampler.stop()
-        dbt_slowest = _dbt_slowest(workdir)
-        try:
-            streams, got = _streams(url)
-        finally:
+            if logs is not None:  # every sample, seconds after the sampler's UTC start
+                (logs / f"rss-{engine}.json").write_text(json.dumps(
+                    {"started_at": sampler.started_at.isoformat(), "samples": sampler.samples}))
             if pg is not None:
                 pg.drop_database(url)
-    lines = [line for line in (tail or "").splitlines() if line.startswith("{")]
-    requests = json.loads(lines[-1]) if lines else {}
+    first = nights["first"]
     result = {
-        "scale": scale, "engine": engine, "seed": seed,
+        "scale": scale, "engine": engine, "seed": seed, "env": extra_env or {},
         "hubspot_rate_limit_per_10s": hubspot_rate_limit or HUBSPOT_RATE_LIMIT,
+        # both nights' requests
         "requests": requests,
         # what HubSpot's own limit alone would cost these requests (its sandbox reports the
         # limit in X-HubSpot-RateLimit-* and the connector waits when it is nearly used up)
@@ -275,27 +365,30 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
         "world": {"days": config.days, "start": config.start.isoformat(),
                   "contacts_per_campaign_day": round(config.contacts_per_campaign_day, 3),
                   "ad_groups_per_campaign": config.ad_groups_per_campaign,
-                  "ads_per_group": config.ads_per_group, **counts, "build_s": world_s},
+                  "ads_per_group": config.ads_per_group, **sandbox.counts, "build_s": sandbox.build_s},
         "sandbox_ready_s": round(ready_s, 1),
-        "sync_s": round(seconds, 1),
-        # the sync process is the only child waited for in between (the sandbox still runs)
-        "sync_cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
-        # sampled every second (the sync and its children); getrusage's figure is the largest
-        # child waited for so far, so it is the sync's own only for the first engine of a run
-        "sync_peak_rss_mib": sampler.peak_mib("sync"),
-        "children_max_rss_so_far_mib": round(after.ru_maxrss / 1024, 1),
+        # the first night's (the figures before ``nights`` existed)
+        "sync_s": first["sync_s"], "sync_cpu_s": first["sync_cpu_s"],
+        "sync_peak_rss_mib": first["sync_peak_rss_mib"],
+        "children_max_rss_so_far_mib": first["children_max_rss_so_far_mib"],
         "sandbox_peak_rss_mib": sampler.peak_mib("sandbox"),
-        # the sandbox's CPU while it built the world and served the sync (up to its last sample)
-        "sandbox_cpu_s": sampler.cpu.get("sandbox"),
-        "steps_s": _steps(out),
-        "dbt": dbt_slowest,
-        "streams": streams,
+        # the sandbox's CPU while it built the world and served the first night
+        "sandbox_cpu_s": first["sandbox_cpu_s"],
+        "sandbox_cpu_total_s": sampler.cpu.get("sandbox"),
+        "steps_s": first["steps_s"], "dbt": first["dbt"], "streams": first["streams"],
         "raw_rows": sum(n for t, n in got["tables"].items() if t.startswith("raw.")),
         "tables": {t: n for t, n in got["tables"].items() if t.startswith(("raw.", "marts."))},
-        "rss_timeline_mib": {"sync": sampler.timeline_mib("sync"), "sandbox": sampler.timeline_mib("sandbox")},
+        "rss_timeline_mib": {name: sampler.timeline_mib(name) for name in ("sync", "incremental", "sandbox")
+                             if sampler.samples.get(name)},
     }
+    if change_share:
+        second = nights["incremental"]
+        result["incremental"] = {**second, "changed": changed,
+                                 "ratio_wall": round(second["sync_s"] / first["sync_s"], 3),
+                                 "ratio_cpu": round(second["sync_cpu_s"] / first["sync_cpu_s"], 3)}
     if check_truth:
-        result["truth"] = _truth(got, World(config))
+        assert world is not None
+        result["truth"] = _truth(got, world)
         result["matches_truth"] = result["truth"]["ok"]
         print(f"  marts against the ground truth: {result['truth']}", flush=True)
     return result
@@ -309,12 +402,20 @@ def main() -> None:
     parser.add_argument("--no-duckdb", action="store_true", help="PostgreSQL only")
     parser.add_argument("--truth", action="store_true", help="check the marts against the ground truth")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--change", type=float, default=0.01,
+                        help="a second, incremental night after this share of the contacts and deals "
+                             "changed (0: the first night only)")
     parser.add_argument("--hubspot-rate-limit", type=int, default=1_000_000,
                         help="requests per 10 s the HubSpot sandbox reports (0: HubSpot's real 190; "
                              "the default lifts it, so the pipeline is measured, and the run "
                              "reports what the real limit alone would cost)")
     parser.add_argument("--py-spy", type=Path, metavar="DIR",
                         help="profile the sync and the sandbox with py-spy (collapsed stacks in DIR)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the syncs (e.g. REVOPS_DUCKDB_MEMORY_LIMIT=512MB, "
+                             "MALLOC_ARENA_MAX=2); repeatable")
+    parser.add_argument("--logs", type=Path, metavar="DIR",
+                        help="keep each night's log and every memory sample in DIR")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # the sandbox child
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -324,9 +425,11 @@ def main() -> None:
     engines = ([] if args.no_duckdb else ["duckdb"]) + (["postgres"] if args.postgres else [])
     print(f"large bench {stamp}: scale {args.scale} into {', '.join(engines)}", flush=True)
     load_before = os.getloadavg()
-    if args.py_spy:
-        args.py_spy.mkdir(parents=True, exist_ok=True)
-    runs = [run(args.scale, engine, args.seed, args.truth, args.hubspot_rate_limit, args.py_spy)
+    for folder in (args.py_spy, args.logs):
+        if folder:
+            folder.mkdir(parents=True, exist_ok=True)
+    runs = [run(args.scale, engine, args.seed, args.truth, args.hubspot_rate_limit, args.py_spy, args.change,
+                dict(kv.split("=", 1) for kv in args.env), args.logs)
             for engine in engines]
     load = os.getloadavg()
     result = {"stamp": stamp, "machine": f"{platform.machine()} {os.cpu_count()} cpu",
@@ -335,18 +438,24 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"large_{stamp}.json").write_text(json.dumps(result, indent=2))
     line = f"- {stamp} {result['machine']}, load {load_before[0]:.1f}-{load[0]:.1f}: " + " | ".join(
-        f"scale {r['scale']} {r['engine']}: {r['world']['contacts']:,} contacts, {r['world']['deals']:,} deals, "
+        f"scale {r['scale']} {r['engine']}{''.join(f' {k}={v}' for k, v in r['env'].items())}: {r['world']['contacts']:,} contacts, {r['world']['deals']:,} deals, "
         f"{r['world']['ad_days']:,} ad-days ({r['raw_rows']:,} raw rows): sync {r['sync_s']:.0f} s "
         f"({r['sync_cpu_s']:.0f} s CPU), peak RSS {r['sync_peak_rss_mib']:.0f} MiB, sandbox ready "
         f"{r['sandbox_ready_s']:.0f} s / {r['sandbox_peak_rss_mib']:.0f} MiB / {r['sandbox_cpu_s']} s CPU, "
         f"HubSpot {r['requests'].get('hubspot', 0):,} requests (>= {r['hubspot_floor_at_real_limit_s']:.0f} s "
         f"at its real limit; sandbox reported {r['hubspot_rate_limit_per_10s']:,}/10 s)"
+        + (f"; incremental night ({r['incremental']['changed']['contacts_share']:.1%} of contacts, "
+           f"{r['incremental']['changed']['deals_share']:.1%} of deals changed) {r['incremental']['sync_s']:.0f} s "
+           f"({r['incremental']['sync_cpu_s']:.0f} s CPU, peak RSS {r['incremental']['sync_peak_rss_mib']:.0f} MiB) "
+           f"= {r['incremental']['ratio_wall']:.0%} of the first night's wall, {r['incremental']['ratio_cpu']:.0%} "
+           f"of its CPU" if "incremental" in r else "")
         + (f", truth {'ok' if r['matches_truth'] else 'MISMATCH'}" if "matches_truth" in r else "")
         for r in runs)
     with (RESULTS / "large.md").open("a") as f:
         f.write(line + "\n")
     print(line)
-    print(json.dumps({r["engine"]: {"steps": r["steps_s"], "streams": r["streams"]} for r in runs}, indent=1))
+    print(json.dumps({r["engine"]: {"steps": r["steps_s"], "streams": r["streams"],
+                                    "incremental": r.get("incremental")} for r in runs}, indent=1))
     if any(r.get("matches_truth") is False for r in runs):
         sys.exit("the marts do not equal the ground truth")
 

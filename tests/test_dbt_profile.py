@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from revops import pipeline, transform
@@ -49,3 +50,34 @@ def test_profile_of_a_url_without_password_reads_an_empty_one(duckdb_url, tmp_pa
     env = transform.dbt_env(settings)
     assert transform.PASSWORD_ENV not in env
     assert Path(env["DBT_PROFILES_DIR"], "profiles.yml").is_file()
+
+
+def test_duckdb_memory_limit_reaches_our_connection_and_dbts_profile(tmp_path, monkeypatch):
+    """One limit for every DuckDB connection (REVOPS_DUCKDB_MEMORY_LIMIT): ours SETs it on
+    connect, dbt-duckdb SETs its profile's settings; unset or empty leaves DuckDB's own."""
+    from revops.load.warehouse import Warehouse
+
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    monkeypatch.setenv("REVOPS_DUCKDB_MEMORY_LIMIT", "300MB")
+    assert transform.profile_for(url)["settings"] == {"memory_limit": "300MB"}
+    with Warehouse(url) as wh:
+        # DuckDB reports the limit in MiB: 300MB -> 286.1 MiB
+        assert wh.scalar("select current_setting('memory_limit')") == "286.1 MiB"
+        # another connection to the same file in this process (GX's, the writer lock's) opens
+        other = create_engine(url)
+        with other.connect() as conn:
+            assert conn.execute(text("select 1")).scalar() == 1
+        other.dispose()
+    for i, unset in enumerate((None, "")):
+        if unset is None:
+            monkeypatch.delenv("REVOPS_DUCKDB_MEMORY_LIMIT", raising=False)
+        else:
+            monkeypatch.setenv("REVOPS_DUCKDB_MEMORY_LIMIT", unset)
+        assert "settings" not in transform.profile_for(url)
+        with Warehouse(f"duckdb:///{tmp_path / f'unset{i}.duckdb'}") as wh:
+            assert wh.scalar("select current_setting('memory_limit')") != "286.1 MiB"
+    # a parse does not depend on the limit (the manifest is kept across it)
+    settings = Settings(_env_file=None, warehouse_url=url, data_dir=tmp_path / "data")
+    key = transform._manifest_key(settings)
+    monkeypatch.setenv("REVOPS_DUCKDB_MEMORY_LIMIT", "1GB")
+    assert transform._manifest_key(settings) == key

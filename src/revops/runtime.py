@@ -28,7 +28,7 @@ def silence_native_teardown_noise() -> None:
 
 def quiet_offline_defaults() -> None:
     """Environment defaults for a machine without network, set before Prefect, GX or dbt load:
-    no usage analytics, and time for Prefect's temporary API server to start. Its first start
+    no usage analytics, time for Prefect's temporary API server to start, and pyarrow's allocator. Its first start
     creates its SQLite database and runs every migration: ~26 s on a 2-core machine, past
     Prefect's 20 s default (``Timed out while attempting to connect to ephemeral Prefect API
     server``). A value already in the environment wins."""
@@ -43,6 +43,10 @@ def quiet_offline_defaults() -> None:
         ("PREFECT_LOGGING_EXTRA_LOGGERS", "revops"),
         # ...and outside a flow run (tests, `revops doctor`) they stay local, without a warning
         ("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore"),
+        # pyarrow's memory from the C library, not its bundled mimalloc, which kept the freed
+        # batches of seven extraction threads: peak RSS 1,284 -> 1,089 MiB at 30 % of issue
+        # 15's world, same CPU (bench/README.md, "Large world"); read when pyarrow loads
+        ("ARROW_DEFAULT_MEMORY_POOL", "system"),
     ):
         os.environ.setdefault(key, value)
     show_progress()

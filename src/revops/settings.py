@@ -33,7 +33,28 @@ ECB_CURRENCIES = frozenset((
 #: the test suite's PostgreSQL and the deployment's working directory (deployments/prefect.yaml)
 OTHER_VARIABLES = frozenset({"REVOPS_TEST_PG_DSN", "REVOPS_HOME",
                              # dbt's threads (revops.transform; default one per core)
-                             "REVOPS_DBT_THREADS"})
+                             "REVOPS_DBT_THREADS",
+                             # DuckDB's memory limit (duckdb_config)
+                             "REVOPS_DUCKDB_MEMORY_LIMIT"})
+
+#: DuckDB's memory limit when ``REVOPS_DUCKDB_MEMORY_LIMIT`` is not set (see duckdb_config):
+#: DuckDB's own. Not a fixed size yet: ``dim_contact`` needs memory DuckDB cannot spill, in
+#: proportion to the world (256MB failed with "Out of Memory" at 30 % of issue 15's world, 512MB
+#: passed), so a fixed default would fail a large enough warehouse (bench/README.md)
+DUCKDB_MEMORY_LIMIT = ""
+
+
+def duckdb_config() -> dict[str, str]:
+    """Settings for every DuckDB connection the project opens (our warehouse connection and
+    dbt's profile): ``memory_limit`` from ``REVOPS_DUCKDB_MEMORY_LIMIT`` (a DuckDB size such as
+    ``1GB``; unset or empty: DuckDB's own default, 80 % of RAM). DuckDB
+    keeps the blocks it read cached up to its limit, so without one a sync's memory grows with the
+    warehouse (bench/README.md, "Large world"); past the limit it spills to ``<file>.tmp``. Read
+    from the environment, as ``REVOPS_DBT_THREADS`` is: every ``Warehouse`` opens a connection
+    and few are given settings."""
+    limit = os.environ.get("REVOPS_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT).strip()
+    return {"memory_limit": limit} if limit else {}
+
 
 #: a list setting: a JSON list (``["123","456"]``) or comma-separated (``123,456``)
 StrList = Annotated[list[str], NoDecode]

@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 from sqlalchemy.engine import make_url
 
-from revops.settings import Settings
+from revops.settings import Settings, duckdb_config
 
 PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
 #: the variable the profile reads the warehouse password from (set only in dbt's environment)
@@ -66,8 +66,11 @@ def profile_for(url: str, threads: int | None = None) -> dict[str, Any]:
     u = make_url(url)
     if u.drivername.startswith("duckdb"):
         path = u.database or ":memory:"
-        return {"type": "duckdb", "path": str(Path(path).resolve()) if path != ":memory:" else path,
-                "threads": threads, "schema": "main"}
+        out = {"type": "duckdb", "path": str(Path(path).resolve()) if path != ":memory:" else path,
+               "threads": threads, "schema": "main"}
+        if duckdb_config():  # the same DuckDB settings as our own connection (revops.settings)
+            out["settings"] = duckdb_config()
+        return out
     if u.drivername.startswith("postgresql"):
         # a unix-socket directory comes as ``?host=/path`` (libpq takes a directory as host)
         return {
@@ -268,6 +271,7 @@ def _manifest_key(settings: Settings) -> str:
     if profile["type"] == "duckdb":
         profile["path"] = Path(profile["path"]).stem
     profile.pop("threads", None)
+    profile.pop("settings", None)  # DuckDB's memory limit: not in the nodes
     return json.dumps([profile, dbt_vars(settings)], sort_keys=True, default=str)
 
 

@@ -149,3 +149,24 @@ def test_fx_rate_is_the_last_publication_on_or_before_the_day() -> None:
                 d = max(on_or_before)
                 want = Decimal(1) if currency == "EUR" else published[d][currency]
                 assert world.fx_rate(currency, day, as_of) == (d, want)
+
+
+def test_changed_between_is_what_moved_in_the_interval() -> None:
+    since, until = WORLD.now - timedelta(days=3), WORLD.now
+    contacts, deals = WORLD.changed_between(since, until)
+    changed = {c.contact_id for c in contacts}
+    created = {c.contact_id for c in WORLD.contacts if since < c.created_at <= until}
+    assert created and created <= changed
+    staged = {c.contact_id for c in WORLD.contacts
+              if any(since < t <= until for t in c.stage_at.values())}
+    assert staged - created and staged <= changed
+    merged = {c.contact_id for c in WORLD.contacts if c.merged_at and since < c.merged_at <= until}
+    assert merged <= changed
+    untouched = [c for c in WORLD.contacts
+                 if max(t for t in [*c.events(), c.merged_at, c.deleted_at] if t) <= since
+                 and not any(WORLD.contact_by_id[i].merged_at > since for i in c.absorbed)]
+    assert untouched and not changed & {c.contact_id for c in untouched}
+    assert len(changed) < len(WORLD.contacts_as_of(until)) / 2
+    closed = {d.deal_id for d in WORLD.deals if d.close_at and since < d.close_at <= until}
+    assert closed <= {d.deal_id for d in deals}
+    assert all(d.created_at <= until for d in deals)

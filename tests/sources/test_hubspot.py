@@ -24,6 +24,7 @@ from revops.sources.base import Batch
 from revops.sources.errors import FatalAPIError
 from revops.sources.hubspot import SPEC
 from revops.sources.hubspot.client import HubSpotClient
+from revops.sources.hubspot import streams
 from revops.sources.hubspot.streams import HubSpotSource
 from tests.sources import hubspot_ids as ids
 from tests.sources.hubspot_ids import MERGED_ID_BASE
@@ -725,6 +726,20 @@ def test_form_submissions_equal_the_worlds_touches(url: str, app: HubSpotSandbox
     pages = app.requests_to("/form-integrations/v1/submissions/forms/")
     assert pages and all(p.args["limit"] == "50" for p in pages)
     assert any("after" in p.args for p in pages), "some form has more than one page"
+
+
+def test_form_submissions_come_in_bounded_batches(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A form's history is cut into batches of at most SUBMISSIONS_BATCH_ROWS (memory bounded by
+    the batch, not the world), the same rows, the state on the last batch only."""
+    whole, _ = read(HubSpotSource(make_settings(url)), "form_submissions")
+    monkeypatch.setattr(streams, "SUBMISSIONS_BATCH_ROWS", 7)
+    rows, batches = read(HubSpotSource(make_settings(url)), "form_submissions")
+    assert sorted(r["conversionId"] for r in rows) == sorted(r["conversionId"] for r in whole)
+    # a batch is cut at the first page boundary with 7 rows held: here, after every page of 50
+    assert all(b.records.num_rows <= 50 for b in batches)
+    forms = {b.meta["form"] for b in batches}
+    assert len(batches) > len(forms), "some form's submissions span more than one batch"
+    assert [b.state is not None for b in batches] == [False] * (len(batches) - 1) + [True]
 
 
 def test_submissions_wire_format_newest_first_and_limits(url: str) -> None:

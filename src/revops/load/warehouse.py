@@ -26,7 +26,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
+
+from revops.settings import duckdb_config
 
 SCHEMAS = ("raw", "staging", "core", "marts", "marts_build", "ops")
 #: schemas readers never see half-built: dbt writes marts into marts_build, publish swaps
@@ -157,6 +159,12 @@ def dedupe_last(table: pa.Table, key: Sequence[str]) -> pa.Table:
     return table.take(pc.take(last["__row_max"], keep))
 
 
+def _set_duckdb_config(dbapi_connection: Any, _record: Any) -> None:
+    for key, value in duckdb_config().items():
+        quoted = value.replace("'", "''")
+        dbapi_connection.execute(f"SET {key} = '{quoted}'")
+
+
 class Warehouse:
     def __init__(self, url: str):
         self.url = url
@@ -165,6 +173,11 @@ class Warehouse:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url)
+        if self.engine.dialect.name == "duckdb" and duckdb_config():
+            # SET on each new connection, as dbt-duckdb applies its profile's settings: a config
+            # given at connect time would make every other connection to the file in this
+            # process (GX's, the writer lock's) "a different configuration" DuckDB refuses
+            event.listen(self.engine, "connect", _set_duckdb_config)
         #: raw table -> its columns, as this object last saw or made them (see _ensure_raw_table)
         self._raw_columns: dict[str, set[str]] = {}
         self.dialect = self.engine.dialect.name  # "duckdb" | "postgresql"

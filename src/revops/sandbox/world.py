@@ -1102,6 +1102,20 @@ class World:
     def deals_as_of(self, as_of: datetime) -> list[Deal]:
         return [d for d in self.deals if d.visible(as_of)]
 
+    def changed_between(self, since: datetime, until: datetime) -> tuple[list[Contact], list[Deal]]:
+        """The contacts and deals a CRM shows as new or changed after ``since`` up to ``until``
+        (created, a stage entered, a duplicate merged in: a later last-modified time; or merged
+        away or deleted in between): what a nightly sync at ``until`` after one at ``since`` has
+        to read."""
+        def between(t: datetime | None) -> bool:
+            return t is not None and since < t <= until
+
+        contacts = [c for c in self.contacts if c.created_at <= until and (
+            c.last_modified(until, self) > since or between(c.merged_at) or between(c.deleted_at))]
+        deals = [d for d in self.deals if d.created_at <= until and (
+            d.last_modified(until) > since or between(d.deleted_at))]
+        return contacts, deals
+
 
 FX_START = {"USD": 1.085, "GBP": 0.842, "JPY": 162.4, "CHF": 0.9415}
 FX_PLACES = {"USD": Decimal("0.0001"), "GBP": Decimal("0.00001"), "JPY": Decimal("0.01"),

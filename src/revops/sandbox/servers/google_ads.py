@@ -39,6 +39,7 @@ This module must not import the connector: it is the other side of the wire.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import secrets
 import threading
@@ -633,6 +634,7 @@ def _put(out: dict[str, Any], field: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+@functools.cache  # a few dozen field names, asked for on every row served
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)

@@ -164,6 +164,9 @@ FORM_SUBMISSIONS_SCHEMA = pa.schema(
 FORMS_PAGE_SIZE = 100
 #: the submissions endpoint's maximum page
 SUBMISSIONS_PAGE_SIZE = 50
+#: submissions a batch holds at most: a form's whole history would be one batch otherwise, and
+#: memory would grow with the world (~140k submissions a form at issue 15's size)
+SUBMISSIONS_BATCH_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -403,8 +406,9 @@ class HubSpotSource:
         50 a page. The endpoint has no time filter but answers newest first (HubSpot's reference:
         "Submissions will be returned in reverse-chronological order", cited in the README), so
         paging stops at the first submission older than the saved cursor minus the lookback
-        (everything on the first run). One batch per form; the state (the newest ``submittedAt`` seen, ISO) rides
-        on the last one, so a crash re-reads from the previous run's cursor."""
+        (everything on the first run). Batches of at most ``SUBMISSIONS_BATCH_ROWS``, at least one per
+        form; the state (the newest ``submittedAt`` seen, ISO) rides on the last one, so a crash
+        re-reads from the previous run's cursor."""
         saved = to_ms(state.get("cursor"))
         lo = None if saved is None else saved - self.lookback_minutes * 60_000
         best = saved
@@ -432,6 +436,9 @@ class HubSpotSource:
                     if at is not None and (best is None or at > best):
                         best = at
                 after = _follow(body, seen)
+                if len(rows) >= SUBMISSIONS_BATCH_ROWS and after and not reached:
+                    yield Batch(stream, records_to_table(stream, rows), meta={"form": guid})
+                    rows = []
                 if reached or not after:
                     break
             last = i == len(forms) - 1
