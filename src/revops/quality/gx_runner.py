@@ -277,6 +277,8 @@ def _import_gx():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations
 
+    from revops.quality import gx_expectations  # noqa: F401 - registers the project's expectation
+
     return great_expectations
 
 
@@ -759,6 +761,8 @@ def _rule(t: str, kw: dict[str, Any]) -> str:  # noqa: C901, PLR0911, PLR0912 - 
         rule = f"length of {col} must be {_fmt(kw.get('value'))}"
     elif t == "expect_column_values_to_match_strftime_format":
         rule = f"{col} must be a date formatted {kw.get('strftime_format')}"
+    elif t == "expect_column_values_to_be_iso_dates":
+        rule = f"{col} must be a calendar date formatted %Y-%m-%d"
     elif t == "expect_column_values_to_be_dateutil_parseable":
         rule = f"{col} must be a parseable date"
     elif t == "expect_column_values_to_be_of_type":
