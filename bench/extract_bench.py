@@ -40,6 +40,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
+from bench import stamp_now, write_result
 from bench.fixture_server import BASE, request_key
 from revops import pipeline
 from revops.load.warehouse import Warehouse
@@ -49,7 +50,6 @@ from revops.settings import settings_from_env
 from revops.sources.hubspot.streams import HISTORY_BATCH
 from revops.sources.registry import get_spec
 
-RESULTS = Path(__file__).resolve().parent / "results"
 #: the streams compared: (source, stream) -> primary key
 STREAMS = {("meta", "ads_insights"): ["ad_id", "date_start"], ("hubspot", "contacts"): ["id"]}
 
@@ -360,19 +360,17 @@ def main() -> None:
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of " + ", ".join(MODES))
     args = ap.parse_args()
     result = run(args.scale, args.rounds, tuple(args.modes.split(",")))
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (RESULTS / f"extract_{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
+    stamp = stamp_now()
     med, ratio, best = result["median_rows_per_s"], result["ratio_vs_dlt"], result["dlt_best"]
-    with (RESULTS / "extract.md").open("a") as fh:
-        fh.write(f"- {stamp} {result['runs'][0]['rows']:,} rows, {result['machine']}, median of "
-                 f"{args.rounds}: project {med['validation_on']:,.0f} rows/s with validation "
-                 f"(x{ratio['validation_on']} dlt, {result['median_validation_share']:.0%} of it validating, "
-                 f"{result['validation_marginal_share']:.0%} marginal), "
-                 f"{med['validation_off']:,.0f} without "
-                 f"(x{ratio['validation_off']}), dlt rest_api {med[best]:,.0f} rows/s ({best}); "
-                 f"CPU ratio {result['cpu_ratio_vs_dlt']['validation_on']}/"
-                 f"{result['cpu_ratio_vs_dlt']['validation_off']}; same rows: {result['same_rows']}\n")
+    write_result("extract", stamp, result, (
+        f"- {stamp} {result['runs'][0]['rows']:,} rows, {result['machine']}, median of "
+        f"{args.rounds}: project {med['validation_on']:,.0f} rows/s with validation "
+        f"(x{ratio['validation_on']} dlt, {result['median_validation_share']:.0%} of it validating, "
+        f"{result['validation_marginal_share']:.0%} marginal), "
+        f"{med['validation_off']:,.0f} without "
+        f"(x{ratio['validation_off']}), dlt rest_api {med[best]:,.0f} rows/s ({best}); "
+        f"CPU ratio {result['cpu_ratio_vs_dlt']['validation_on']}/"
+        f"{result['cpu_ratio_vs_dlt']['validation_off']}; same rows: {result['same_rows']}"))
     print(json.dumps({k: result[k] for k in ("median_rows_per_s", "median_cpu_seconds", "dlt_best", "ratio_vs_dlt",
                                              "cpu_ratio_vs_dlt", "median_validation_share",
                                              "validation_marginal_share", "same_rows")}, indent=2))

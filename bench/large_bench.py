@@ -43,9 +43,9 @@ from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from bench import stamp_now, write_result
 from revops.sandbox.world import World, WorldConfig
 
-RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
 REVOPS = [sys.executable, "-m", "revops.cli"]
 
@@ -421,7 +421,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve:
         return serve(args.config, args.serve, args.hubspot_rate_limit)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = stamp_now()
     engines = ([] if args.no_duckdb else ["duckdb"]) + (["postgres"] if args.postgres else [])
     print(f"large bench {stamp}: scale {args.scale} into {', '.join(engines)}", flush=True)
     load_before = os.getloadavg()
@@ -435,8 +435,6 @@ def main() -> None:
     result = {"stamp": stamp, "machine": f"{platform.machine()} {os.cpu_count()} cpu",
               "load_average_1m_before": round(load_before[0], 2),
               "load_average_1m_at_end": round(load[0], 2), "runs": runs}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"large_{stamp}.json").write_text(json.dumps(result, indent=2))
     line = f"- {stamp} {result['machine']}, load {load_before[0]:.1f}-{load[0]:.1f}: " + " | ".join(
         f"scale {r['scale']} {r['engine']}{''.join(f' {k}={v}' for k, v in r['env'].items())}: {r['world']['contacts']:,} contacts, {r['world']['deals']:,} deals, "
         f"{r['world']['ad_days']:,} ad-days ({r['raw_rows']:,} raw rows): sync {r['sync_s']:.0f} s "
@@ -451,8 +449,7 @@ def main() -> None:
            f"of its CPU" if "incremental" in r else "")
         + (f", truth {'ok' if r['matches_truth'] else 'MISMATCH'}" if "matches_truth" in r else "")
         for r in runs)
-    with (RESULTS / "large.md").open("a") as f:
-        f.write(line + "\n")
+    write_result("large", stamp, result, line)
     print(line)
     print(json.dumps({r["engine"]: {"steps": r["steps_s"], "streams": r["streams"],
                                     "incremental": r.get("incremental")} for r in runs}, indent=1))

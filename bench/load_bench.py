@@ -23,16 +23,15 @@ import random
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pyarrow as pa
 from sqlalchemy import text
 
+from bench import stamp_now, write_result
 from revops.load.warehouse import Warehouse
 from revops.pipeline import COALESCE_ROWS
 from tests import pg
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SCHEMA = pa.schema([
     ("ad_id", pa.string()), ("date_start", pa.string()), ("campaign_id", pa.string()),
     ("spend", pa.string()), ("impressions", pa.string()), ("clicks", pa.string()),
@@ -202,9 +201,7 @@ def main() -> None:
                     help="interleaved rounds of the limit and the pipeline loads; each figure its best")
     args = ap.parse_args()
     result = run(args.rows, args.naive_rows, args.rounds)
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (RESULTS / f"load_{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
+    stamp = stamp_now()
     line = " | ".join(
         f"{eng}: raw limit {r['raw_limit_rows_per_s']:,}/s, pipeline batches {r['pipeline_batches_insert_rows_per_s']:,}/s "
         f"({r['pipeline_vs_raw_limit']:.0%} of the limit; {r['pipeline_max_batches_vs_raw_limit']:.0%} at "
@@ -213,8 +210,8 @@ def main() -> None:
         f"bulk {r['bulk_insert_rows_per_s']:,}/s, row-by-row {r['row_by_row_rows_per_s']:,}/s (x{r['bulk_vs_row_by_row']})"
         for eng, r in result["engines"].items()
     )
-    with (RESULTS / "load.md").open("a") as fh:
-        fh.write(f"- {stamp} {result['rows']:,} rows, {result['machine']}, best of {args.rounds} rounds: {line}\n")
+    write_result("load", stamp, result,
+           f"- {stamp} {result['rows']:,} rows, {result['machine']}, best of {args.rounds} rounds: {line}")
     print(json.dumps(result, indent=2))
 
 

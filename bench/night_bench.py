@@ -32,12 +32,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import stamp_now, write_result
 from revops.load.warehouse import Warehouse
 from revops.pipeline import summary
 from revops.sandbox import truth
 from revops.sandbox.world import World, WorldConfig
 
-RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
 REVOPS = [sys.executable, "-m", "revops.cli"]
 
@@ -164,23 +164,20 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve:
         return serve(args.days[0], args.seed, args.serve)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = stamp_now()
     print(f"night bench {stamp}: first and quiet `revops sync`, worlds of {args.days} days", flush=True)
     runs = [night_pair(days, args.seed, args.prefect_api) for days in args.days]
     load = os.getloadavg()
     result = {"stamp": stamp, "machine": f"{platform.machine()} {os.cpu_count()} cpu",
               "load_average_1m_at_end": round(load[0], 2), "prefect": args.prefect_api or "none (in process)",
               "worlds": runs}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"night_{stamp}.json").write_text(json.dumps(result, indent=2))
     line = f"- {stamp} {result['machine']}, load {result['load_average_1m_at_end']}: " + " | ".join(
         f"{r['days']} days: first {r['first_s']:.1f} s, incremental {r['incremental_s']:.1f} s, "
         f"quiet {r['quiet_s']:.1f} s (quiet/first x{r['ratio']:.2f}; CPU {r['first_cpu_s']:.0f} s/"
         f"{r['quiet_cpu_s']:.0f} s), "
         f"truth {'ok' if all(n['matches_truth'] for n in r['nights'] if 'matches_truth' in n) else 'MISMATCH'}"
         for r in runs)
-    with (RESULTS / "night.md").open("a") as f:
-        f.write(line + "\n")
+    write_result("night", stamp, result, line)
     print(line)
     if not all(n["matches_truth"] for r in runs for n in r["nights"] if "matches_truth" in n):
         sys.exit("the marts do not equal the ground truth")
