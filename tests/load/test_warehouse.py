@@ -149,7 +149,7 @@ def test_load_reports_and_marks_only_changed_rows(wh):
                           run_id="r1")
     assert first.rows_changed == 2 and wh.unbuilt_changes() == [("t", "s")]
     wh.clear_unbuilt()
-    assert wh.changed_rows("t__s", batch, ["id", "day"]).num_rows == 0
+    assert wh.compare("t__s", batch, ["id", "day"]).changed.num_rows == 0
     again = wh.load_batch(source="t", stream="s", table=batch, primary_key=["id", "day"], state={"c": 2},
                           run_id="r2")
     assert (again.rows_loaded, again.rows_changed) == (2, 0)
@@ -160,13 +160,13 @@ def test_load_reports_and_marks_only_changed_rows(wh):
         {"id": "b", "day": "1", "spend": "0.00", "n": 2},    # NULL -> a value
         {"id": "c", "day": "1", "spend": "1.00", "n": 3},    # new key
     ])
-    assert wh.changed_rows("t__s", news, ["id", "day"])["id"].to_pylist() == ["b", "c"]
+    assert wh.compare("t__s", news, ["id", "day"]).changed["id"].to_pylist() == ["b", "c"]
     res = wh.load_batch(source="t", stream="s", table=news, primary_key=["id", "day"], state=None, run_id="r3")
     assert res.rows_changed == 2 and wh.unbuilt_changes() == [("t", "s")]
     narrower = pa.Table.from_pylist([{"id": "a", "day": "1", "spend": "10.00"}],
                                     schema=pa.schema([("id", pa.string()), ("day", pa.string()),
                                                       ("spend", pa.string())]))
-    assert wh.changed_rows("t__s", narrower, ["id", "day"]).num_rows == 1  # n would become NULL
+    assert wh.compare("t__s", narrower, ["id", "day"]).changed.num_rows == 1  # n would become NULL
 
 
 def test_a_reread_of_floats_booleans_and_nulls_changes_nothing(wh):
@@ -179,9 +179,9 @@ def test_a_reread_of_floats_booleans_and_nulls_changes_nothing(wh):
             {"id": "c", "x": None, "ok": False, "note": 'quote " and, comma'}]
     batch = pa.Table.from_pylist(rows, schema=schema)
     wh.load_batch(source="t", stream="f", table=batch, primary_key=["id"], state=None, run_id="r1")
-    assert wh.changed_rows("t__f", batch, ["id"]).num_rows == 0
+    assert wh.compare("t__f", batch, ["id"]).changed.num_rows == 0
     deleted = pa.Table.from_pylist([{**rows[2], "ok": True}], schema=schema)
-    assert wh.changed_rows("t__f", deleted, ["id"])["id"].to_pylist() == ["c"]
+    assert wh.compare("t__f", deleted, ["id"]).changed["id"].to_pylist() == ["c"]
 
 
 def test_a_batch_compared_once_loads_what_the_comparison_found(wh):

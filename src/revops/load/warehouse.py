@@ -324,11 +324,6 @@ class Warehouse:
                 self._raw_columns[name] = known
             return self._compare(conn, name, batch, primary_key)
 
-    def changed_rows(self, name: str, table: pa.Table, primary_key: Sequence[str]) -> pa.Table:
-        """The rows of ``table`` (one per key, the last) that ``raw.<name>`` lacks or holds with
-        other content, in their order: what a load would change (:meth:`compare`)."""
-        return self.compare(name, table, primary_key).changed
-
     def _compare(self, conn: Connection, name: str, batch: pa.Table,
                  primary_key: Sequence[str]) -> Comparison:
         """:meth:`compare` inside a transaction whose raw table has every column of ``batch``
