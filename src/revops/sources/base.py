@@ -11,7 +11,7 @@ Sources know nothing of Prefect or of the warehouse.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -128,20 +128,21 @@ def string_table(stream: Stream, objects: list[dict[str, Any]],
         values = [o.get(name) for o in objects]
         if name in json_fields:
             values = [None if v is None else orjson.dumps(v).decode() for v in values]
-        columns.append(_strings(values))
+        columns.append(string_array(values))
     table = pa.Table.from_arrays(columns, schema=stream.schema)
     for name in sorted(set().union(*objects) - set(stream.schema.names) - {NEW_FIELDS}):
-        table = table.append_column(pa.field(name, pa.string()), _strings([o.get(name) for o in objects]))
+        table = table.append_column(pa.field(name, pa.string()), string_array([o.get(name) for o in objects]))
     return table
 
 
-def _strings(values: list[Any]) -> pa.Array:
+def string_array(values: list[Any], convert: Callable[[Any], str | None] | None = None) -> pa.Array:
     """``values`` as a string array: as they are when they are all strings (or null, the usual
-    case: Arrow checks that in C), else through :func:`raw_string`."""
+    case: Arrow checks that in C), else each through ``convert`` (:func:`raw_string` unless
+    given)."""
     try:
         return pa.array(values, pa.string())
     except (pa.ArrowTypeError, pa.ArrowInvalid):
-        return pa.array([raw_string(v) for v in values], pa.string())
+        return pa.array([(convert or raw_string)(v) for v in values], pa.string())
 
 
 def raw_string(value: Any) -> str | None:

@@ -31,7 +31,7 @@ from typing import Any
 import pyarrow as pa
 
 from revops.settings import Settings
-from revops.sources.base import MAX_CURSOR_REPEATS, Batch, Stream, records_to_table
+from revops.sources.base import MAX_CURSOR_REPEATS, Batch, Stream, records_to_table, string_array
 from revops.sources.errors import FatalAPIError
 from revops.sources.http import http_options
 from revops.sources.hubspot.client import HubSpotClient
@@ -708,6 +708,10 @@ def _follow(body: dict[str, Any], seen: dict[str, int]) -> str | None:
     return after
 
 
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 #: a search or list result's own fields (the rest of a row are its ``properties``)
 _TOP_LEVEL = {"id": lambda r: str(r["id"]), "createdAt": lambda r: r.get("createdAt"),
               "updatedAt": lambda r: r.get("updatedAt"),
@@ -728,16 +732,9 @@ def results_table(stream: Stream, results: list[dict[str, Any]],
         elif field.name in _TOP_LEVEL:
             arrays.append(pa.array([_TOP_LEVEL[field.name](r) for r in results], field.type))
         else:
-            arrays.append(_text([p.get(field.name) for p in props]))
+            # a property as sent when it is a string, else its ``str`` (as HubSpot rows always had)
+            arrays.append(string_array([p.get(field.name) for p in props], _str_or_none))
     return pa.Table.from_arrays(arrays, schema=stream.schema)
-
-
-def _text(values: list[Any]) -> pa.Array:
-    """Property values as strings: as sent when they are (Arrow checks that in C), else ``str``."""
-    try:
-        return pa.array(values, pa.string())
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
-        return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
 def _stage_row(pipeline: dict[str, Any], stage: dict[str, Any]) -> dict[str, Any]:
