@@ -229,6 +229,44 @@ def test_suite_parameters_decide_the_sum_check(tmp_path):
         validate_dataframe("marts__spend", df, suites_dir=suites)
 
 
+def test_memoized_configurations_give_the_same_results(tmp_path, monkeypatch):
+    """``Expectation.configuration`` is kept for the length of one validation call (GX rebuilds
+    it on every read): the results, row lists, observed values and suite parameters as
+    substituted, are the same with the memo off; and the memo really answers inside a call."""
+    from great_expectations.expectations.expectation import Expectation
+
+    suites = write_suite(tmp_path, "raw__test__ads", RAW_SUITE)
+    write_suite(tmp_path, "marts__spend", [
+        e("expect_column_sum_to_be_between", column="spend",
+          min_value={"$PARAMETER": "spend_min"}, max_value={"$PARAMETER": "spend_max"}),
+        e("expect_column_values_to_be_between", column="spend", min_value={"$PARAMETER": "spend_min"}),
+    ])
+    spend = pd.DataFrame({"spend": [10.25, 20.5, 0.0]})
+
+    def outcomes():
+        first = [split_rows("raw__test__ads", raw_batch(), suites_dir=suites)[1:],
+                 validate_dataframe("raw__test__ads", raw_batch(), suites_dir=suites)]
+        # two parameter sets in a row: a memo kept across calls would answer with the first
+        return first + [validate_dataframe("marts__spend", spend, {"spend_min": lo, "spend_max": 30.755},
+                                           suites_dir=suites) for lo in (-1.0, 5.0)]
+
+    memoized = outcomes()
+    monkeypatch.setattr(gx_runner, "MEMOIZE_CONFIGURATIONS", False)
+    assert outcomes() == memoized
+    assert memoized[1].failed and memoized[0][0]  # rows were quarantined, so row lists were compared
+    # the sum (30.75) is within 5..30.755, the value 0.0 is not above 5: only the second fails
+    assert [r.success for r in memoized[3].results] == [True, False]
+    assert memoized[2].success
+
+    expectation = load_suite("raw__test__ads", suites_dir=suites).expectations[0]
+    assert isinstance(expectation, Expectation)
+    assert expectation.configuration is not expectation.configuration  # GX's own: built anew
+    monkeypatch.setattr(gx_runner, "MEMOIZE_CONFIGURATIONS", True)
+    with gx_runner._configurations_memoized():
+        assert expectation.configuration is expectation.configuration
+    assert expectation.configuration is not expectation.configuration
+
+
 # ------------------------------------------------------------------ suite files
 
 
