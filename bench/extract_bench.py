@@ -38,8 +38,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-import requests
-
 from bench import stamp_now, write_result
 from bench.fixture_server import BASE, request_key
 from revops import pipeline
@@ -47,6 +45,7 @@ from revops.load.warehouse import Warehouse
 from revops.sandbox.harness import sandboxes
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
+from revops.sources.http import ApiClient
 from revops.sources.hubspot.streams import HISTORY_BATCH
 from revops.sources.registry import get_spec
 
@@ -69,17 +68,17 @@ def record(world: World) -> tuple[dict, dict[str, str], list[tuple[str, dict]], 
     every answer. Returns the pages, the sandbox environment, and where each paged read starts
     (Meta: one insights window; HubSpot: one search window) for dlt's config."""
     exchanges = []
-    send = requests.Session.send
+    transport = ApiClient.transport  # every request a connector sends goes through it
 
-    def recording(self, prepared, **kwargs):
-        response = send(self, prepared, **kwargs)
-        exchanges.append((prepared, response))
+    def recording(self, method, url, **kwargs):
+        response = transport(self, method, url, **kwargs)
+        exchanges.append((response.request, response))  # the request as sent (URL with params)
         return response
 
     with sandboxes(world, as_of=world.now) as sb:
         bases = [sb.servers[name].url for name in ("meta", "hubspot")]
         settings = sb.settings(http_max_backoff_seconds=0.05)
-        requests.Session.send = recording
+        ApiClient.transport = recording
         try:
             for (source_name, stream_name) in STREAMS:
                 source = get_spec(source_name).build(settings)
@@ -87,7 +86,7 @@ def record(world: World) -> tuple[dict, dict[str, str], list[tuple[str, dict]], 
                 for _ in source.read(stream, None):
                     pass
         finally:
-            requests.Session.send = send
+            ApiClient.transport = transport
         env = dict(sb.env)
     pages, meta_starts, hubspot_starts = {}, [], []
     for prepared, response in exchanges:
