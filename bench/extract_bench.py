@@ -38,8 +38,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-import requests
-
 from bench import stamp_now, write_result
 from bench.fixture_server import BASE, request_key
 from revops import pipeline
@@ -47,6 +45,7 @@ from revops.load.warehouse import Warehouse
 from revops.sandbox.harness import sandboxes
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import settings_from_env
+from revops.sources.http import ApiClient
 from revops.sources.hubspot.streams import HISTORY_BATCH
 from revops.sources.registry import get_spec
 
@@ -69,17 +68,17 @@ def record(world: World) -> tuple[dict, dict[str, str], list[tuple[str, dict]], 
     every answer. Returns the pages, the sandbox environment, and where each paged read starts
     (Meta: one insights window; HubSpot: one search window) for dlt's config."""
     exchanges = []
-    send = requests.Session.send
+    transport = ApiClient.transport  # every request a connector sends goes through it
 
-    def recording(self, prepared, **kwargs):
-        response = send(self, prepared, **kwargs)
-        exchanges.append((prepared, response))
+    def recording(self, method, url, **kwargs):
+        response = transport(self, method, url, **kwargs)
+        exchanges.append((response.request, response))  # the request as sent (URL with params)
         return response
 
     with sandboxes(world, as_of=world.now) as sb:
         bases = [sb.servers[name].url for name in ("meta", "hubspot")]
         settings = sb.settings(http_max_backoff_seconds=0.05)
-        requests.Session.send = recording
+        ApiClient.transport = recording
         try:
             for (source_name, stream_name) in STREAMS:
                 source = get_spec(source_name).build(settings)
@@ -87,7 +86,7 @@ def record(world: World) -> tuple[dict, dict[str, str], list[tuple[str, dict]], 
                 for _ in source.read(stream, None):
                     pass
         finally:
-            requests.Session.send = send
+            ApiClient.transport = transport
         env = dict(sb.env)
     pages, meta_starts, hubspot_starts = {}, [], []
     for prepared, response in exchanges:
@@ -340,14 +339,17 @@ def run(scale: float, rounds: int, modes: tuple[str, ...] = MODES) -> dict:
     best = max((m for m in ran if m.startswith("dlt")), key=med.get)
     out["dlt_best"] = best
     # validation's share of the wall time: the time spent inside ``_validate`` over the run's;
-    # and its marginal cost, what a run with validation takes beyond one without (1 - on / off)
-    out["median_validation_share"] = statistics.median(
-        x["validation_share"] for x in out["runs"] if x["mode"] == "validation_on")
-    out["validation_marginal_share"] = round(1 - med["validation_on"] / med["validation_off"], 3)
-    out["ratio_vs_dlt"] = {"validation_on": round(med["validation_on"] / med[best], 2),
-                           "validation_off": round(med["validation_off"] / med[best], 2)}
+    # and its marginal cost, what a run with validation takes beyond one without (1 - on / off);
+    # a figure whose modes were not run (``--modes``) is None
+    shares = [x["validation_share"] for x in out["runs"] if x["mode"] == "validation_on"]
+    out["median_validation_share"] = statistics.median(shares) if shares else None
+    both = "validation_on" in med and "validation_off" in med
+    out["validation_marginal_share"] = (round(1 - med["validation_on"] / med["validation_off"], 3)
+                                        if both else None)
+    project = [m for m in ("validation_on", "validation_off") if m in med]
+    out["ratio_vs_dlt"] = {m: round(med[m] / med[best], 2) for m in project}
     dlt_cpu = min(cpu[m] for m in ran if m.startswith("dlt"))  # dlt's least CPU, either way
-    out["cpu_ratio_vs_dlt"] = {m: round(dlt_cpu / cpu[m], 2) for m in ("validation_on", "validation_off")}
+    out["cpu_ratio_vs_dlt"] = {m: round(dlt_cpu / cpu[m], 2) for m in project}
     rows = {m: {x["rows"] for x in out["runs"] if x["mode"] == m} for m in med}
     out["same_rows"] = len(set().union(*rows.values())) == 1
     return out
@@ -362,15 +364,19 @@ def main() -> None:
     result = run(args.scale, args.rounds, tuple(args.modes.split(",")))
     stamp = stamp_now()
     med, ratio, best = result["median_rows_per_s"], result["ratio_vs_dlt"], result["dlt_best"]
+    cpu_ratio = result["cpu_ratio_vs_dlt"]
+    project = []
+    if "validation_on" in med:
+        marginal = result["validation_marginal_share"]
+        project.append(f"{med['validation_on']:,.0f} rows/s with validation (x{ratio['validation_on']} dlt, "
+                       f"{result['median_validation_share']:.0%} of it validating"
+                       f"{f', {marginal:.0%} marginal' if marginal is not None else ''})")
+    if "validation_off" in med:
+        project.append(f"{med['validation_off']:,.0f} without (x{ratio['validation_off']})")
     write_result("extract", stamp, result, (
         f"- {stamp} {result['runs'][0]['rows']:,} rows, {result['machine']}, median of "
-        f"{args.rounds}: project {med['validation_on']:,.0f} rows/s with validation "
-        f"(x{ratio['validation_on']} dlt, {result['median_validation_share']:.0%} of it validating, "
-        f"{result['validation_marginal_share']:.0%} marginal), "
-        f"{med['validation_off']:,.0f} without "
-        f"(x{ratio['validation_off']}), dlt rest_api {med[best]:,.0f} rows/s ({best}); "
-        f"CPU ratio {result['cpu_ratio_vs_dlt']['validation_on']}/"
-        f"{result['cpu_ratio_vs_dlt']['validation_off']}; same rows: {result['same_rows']}"))
+        f"{args.rounds}: project {', '.join(project)}, dlt rest_api {med[best]:,.0f} rows/s ({best}); "
+        f"CPU ratio {'/'.join(str(cpu_ratio[m]) for m in cpu_ratio)}; same rows: {result['same_rows']}"))
     print(json.dumps({k: result[k] for k in ("median_rows_per_s", "median_cpu_seconds", "dlt_best", "ratio_vs_dlt",
                                              "cpu_ratio_vs_dlt", "median_validation_share",
                                              "validation_marginal_share", "same_rows")}, indent=2))

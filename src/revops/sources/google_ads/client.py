@@ -210,7 +210,7 @@ class GoogleAdsClient(ApiClient):
             "client_secret": self._client_secret,
             "refresh_token": self._refresh_token,
         }
-        response = self.session.post(self.token_url, data=data, timeout=self.timeout)
+        response = self.transport("POST", self.token_url, data=data)
         if response.status_code == 429 or response.status_code >= 500:
             raise RetriableAPIError(f"google_ads: token endpoint HTTP {response.status_code}")
         try:

@@ -143,7 +143,7 @@ class MicrosoftAdsClient(ApiClient):
         if not (token_call or anonymous):
             return super()._send(method, url, **kwargs)
         self.stats["requests"] += 1
-        response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        response = self.transport(method, url, **kwargs)
         if token_call:
             self._classify_token(response)
         else:
