@@ -900,3 +900,38 @@ def test_a_company_whose_contact_is_deleted_comes_back_archived() -> None:
     gone = [r for r in second if r["id"] == company]
     assert gone == [dict(gone[0], archived=True, archivedAt=iso(buyer.deleted_at))]
     assert gone[0]["associated_contact_ids"] is None and gone[0]["primary_contact_id"] is None
+
+
+def test_latest_history_timestamp_whatever_its_writing() -> None:
+    """A property's latest version, as sent: HubSpot's own writing compared as text, any other
+    (epoch milliseconds, no millis, an offset) parsed; what is no datetime is left out."""
+    latest = streams._latest_timestamp
+    assert latest(["2025-01-01T10:00:00.000Z", "2025-03-01T09:00:00.000Z", "2025-02-01T23:00:00.000Z"]) \
+        == "2025-03-01T09:00:00.000Z"
+    # 1735732800000 is 2025-01-01T12:00:00Z: later than both ISO ones, though it sorts first as text
+    assert latest(["2025-01-01T10:00:00.000Z", "1735732800000", "2025-01-01T11:00:00Z"]) == "1735732800000"
+    # 10:30+01:00 is 09:30Z: earlier, though greater as text
+    assert latest(["2025-01-01T10:00:00.000Z", "2025-01-01T10:30:00.000+01:00"]) == "2025-01-01T10:00:00.000Z"
+    # the greatest text is no datetime: the latest real one is found by parsing
+    assert latest(["2025-01-01T10:00:00.000Z", "2025-13-99T99:99:99.999Z"]) == "2025-01-01T10:00:00.000Z"
+    assert latest(["not a time", None]) is None
+    assert latest([]) is None
+
+
+def test_results_table_keeps_properties_as_sent_or_as_text() -> None:
+    """Properties become string columns: strings as sent, a missing one null, and a value that
+    is no string (a number, a boolean) its text, as HubSpot rows always had."""
+    stream = next(s for s in HubSpotSource(Settings(hubspot_access_token="x")).streams if s.name == "contacts")
+    results = [{"id": 1, "properties": {"email": "a@example.com", "lifecyclestage": "lead"}},
+               {"id": "2", "properties": {"email": None}}]
+    table = streams.results_table(stream, results, {})
+    assert table.schema == stream.schema
+    assert table.column("id").to_pylist() == ["1", "2"]
+    assert table.column("email").to_pylist() == ["a@example.com", None]
+    assert table.column("lifecyclestage").to_pylist() == ["lead", None]
+    results[1]["properties"]["lifecyclestage"] = 7
+    results[0]["properties"]["hs_merged_object_ids"] = True
+    table = streams.results_table(stream, results, {})
+    assert table.column("email").to_pylist() == ["a@example.com", None]
+    assert table.column("lifecyclestage").to_pylist() == ["lead", "7"]
+    assert table.column("hs_merged_object_ids").to_pylist() == ["True", None]

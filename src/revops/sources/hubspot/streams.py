@@ -215,6 +215,19 @@ def _ms_or_none(value: Any) -> int | None:
         return None
 
 
+def _latest_timestamp(stamps: list[Any]) -> Any:
+    """The latest of a property's version timestamps as sent (None when none is a datetime).
+    HubSpot writes them all alike, ``2024-05-01T12:34:56.789Z``: written so, the latest is the
+    greatest string, and only it is parsed (checked); anything else, each is parsed (a third of
+    the contacts' history reading went to parsing every version)."""
+    if stamps and all(isinstance(s, str) and len(s) == 24 and s[10] == "T" and s[-1] == "Z" for s in stamps):
+        latest = max(stamps)
+        if _ms_or_none(latest) is not None:
+            return latest
+    parsed = [(ms, s) for s in stamps if (ms := _ms_or_none(s)) is not None]
+    return max(parsed)[1] if parsed else None
+
+
 def to_ms(value: str | int | None) -> int | None:
     """A HubSpot datetime (ISO string, millis optional, or epoch-ms) as epoch milliseconds."""
     if value is None or value == "":
@@ -622,9 +635,7 @@ class HubSpotSource:
             )
             for result in body.get("results", []):
                 versions = (result.get("propertiesWithHistory") or {}).get(prop) or []
-                stamps = [(ms, v["timestamp"]) for v in versions
-                          if (ms := _ms_or_none(v.get("timestamp"))) is not None]
-                set_at[str(result["id"])] = max(stamps)[1] if stamps else None
+                set_at[str(result["id"])] = _latest_timestamp([v.get("timestamp") for v in versions])
         return {f"{prop}_set_at": [set_at.get(i) for i in ids]}
 
     def _contact_columns(self, obj: SearchObject, ids: list[str]) -> dict[str, list[str | None]]:
@@ -725,6 +736,17 @@ def results_table(stream: Stream, results: list[dict[str, Any]],
     sent, and the ``extra`` columns read besides (associations, history, ``archivedAt``); a
     declared column that none of these gives is null."""
     props = [r.get("properties") or {} for r in results]
+    names = [f.name for f in stream.schema if f.name not in extra and f.name not in _TOP_LEVEL]
+    try:
+        # every property a string or null, as HubSpot sends them: the dicts become the columns
+        # in one pass of Arrow's own (a list per column in Python cost 3.5x as much: 0.09 s
+        # for 12,800 contacts of 24 properties)
+        properties = dict(zip(names, pa.array(props, pa.struct([(n, pa.string()) for n in names])).flatten(),
+                              strict=True))
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        # some value is not a string: each property as sent when it is one, else its ``str``
+        # (as HubSpot rows always had)
+        properties = {n: string_array([p.get(n) for p in props], _str_or_none) for n in names}
     arrays = []
     for field in stream.schema:
         if field.name in extra:
@@ -732,8 +754,7 @@ def results_table(stream: Stream, results: list[dict[str, Any]],
         elif field.name in _TOP_LEVEL:
             arrays.append(pa.array([_TOP_LEVEL[field.name](r) for r in results], field.type))
         else:
-            # a property as sent when it is a string, else its ``str`` (as HubSpot rows always had)
-            arrays.append(string_array([p.get(field.name) for p in props], _str_or_none))
+            arrays.append(properties[field.name])
     return pa.Table.from_arrays(arrays, schema=stream.schema)
 
 
