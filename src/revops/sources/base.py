@@ -123,16 +123,27 @@ def string_table(stream: Stream, objects: list[dict[str, Any]],
     ``json_fields`` as compact JSON (as the platforms send it), and the fields the stream does
     not declare as new string columns after the declared ones (see :data:`NEW_FIELDS`). A dict
     per row, as :func:`records_to_table` takes, costs twice the rest of a page's handling."""
-    columns = []
+    found = string_columns(objects, [n for n in stream.schema.names if n not in json_fields])
     for name in stream.schema.names:
-        values = [o.get(name) for o in objects]
         if name in json_fields:
-            values = [None if v is None else orjson.dumps(v).decode() for v in values]
-        columns.append(string_array(values))
-    table = pa.Table.from_arrays(columns, schema=stream.schema)
+            found[name] = string_array([None if (v := o.get(name)) is None else orjson.dumps(v).decode()
+                                        for o in objects])
+    table = pa.Table.from_arrays([found[n] for n in stream.schema.names], schema=stream.schema)
     for name in sorted(set().union(*objects) - set(stream.schema.names) - {NEW_FIELDS}):
         table = table.append_column(pa.field(name, pa.string()), string_array([o.get(name) for o in objects]))
     return table
+
+
+def string_columns(objects: list[dict[str, Any]], names: list[str],
+                   convert: Callable[[Any], str | None] | None = None) -> dict[str, pa.Array]:
+    """The ``names`` fields of ``objects`` as string arrays (a missing field null): in one pass of
+    Arrow's own when every value is a string or null (the usual page; a list per column in
+    Python cost 2-3.5x as much), else column by column through :func:`string_array`."""
+    try:
+        struct = pa.array(objects, pa.struct([(n, pa.string()) for n in names]))
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return {n: string_array([o.get(n) for o in objects], convert) for n in names}
+    return dict(zip(names, struct.flatten(), strict=True))
 
 
 def string_array(values: list[Any], convert: Callable[[Any], str | None] | None = None) -> pa.Array:
