@@ -213,23 +213,27 @@ class ApiClient:
         error itself, whose text names the host, not the URL (a query string may carry a
         credential): requests' MaxRetryError text named the path and query too."""
         errors = urllib3.exceptions
+        # the failed request rides on the error, as on requests' own (``exc.request``: method
+        # and URL, no headers or body): ``revops doctor`` names the setting it came from
+        sent = requests.PreparedRequest()
+        sent.method, sent.url = method, url
         try:
             return self.pool.urlopen(method, url, body=body, headers=headers, timeout=self.timeout,
                                      redirect=False, preload_content=True, decode_content=True)
         except errors.NewConnectionError as exc:  # before ConnectTimeoutError, its base class
-            raise requests.ConnectionError(exc) from exc
+            raise requests.ConnectionError(exc, request=sent) from exc
         except errors.ConnectTimeoutError as exc:
-            raise requests.ConnectTimeout(exc) from exc
+            raise requests.ConnectTimeout(exc, request=sent) from exc
         except errors.ReadTimeoutError as exc:
-            raise requests.ReadTimeout(exc) from exc
+            raise requests.ReadTimeout(exc, request=sent) from exc
         except errors.SSLError as exc:
-            raise requests.exceptions.SSLError(exc) from exc
+            raise requests.exceptions.SSLError(exc, request=sent) from exc
         except errors.ProxyError as exc:
-            raise requests.exceptions.ProxyError(exc) from exc
+            raise requests.exceptions.ProxyError(exc, request=sent) from exc
         except (errors.ProtocolError, errors.ClosedPoolError) as exc:  # reset, truncated
-            raise requests.ConnectionError(exc) from exc
+            raise requests.ConnectionError(exc, request=sent) from exc
         except errors.DecodeError as exc:
-            raise requests.exceptions.ContentDecodingError(exc) from exc
+            raise requests.exceptions.ContentDecodingError(exc, request=sent) from exc
         except errors.LocationValueError as exc:
             raise requests.exceptions.InvalidURL(
                 f"{self.platform}: invalid URL for host {urlsplit(url).hostname!r}") from None
