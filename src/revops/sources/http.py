@@ -60,6 +60,18 @@ MAX_REDIRECTS = 30
 encode_params = RequestEncodingMixin._encode_params
 #: requests' rule for dropping Authorization on a redirect (another host, a scheme downgrade)
 _REDIRECTS = SessionRedirectMixin()
+#: urllib3's errors (first match wins: NewConnectionError is a ConnectTimeoutError) and the
+#: requests error each is raised as, as requests' own adapter raises them
+_AS_REQUESTS: tuple[tuple[type[Exception], type[requests.RequestException]], ...] = (
+    (urllib3.exceptions.NewConnectionError, requests.ConnectionError),
+    (urllib3.exceptions.ConnectTimeoutError, requests.ConnectTimeout),
+    (urllib3.exceptions.ReadTimeoutError, requests.ReadTimeout),
+    (urllib3.exceptions.SSLError, requests.exceptions.SSLError),
+    (urllib3.exceptions.ProxyError, requests.exceptions.ProxyError),
+    (urllib3.exceptions.ProtocolError, requests.ConnectionError),  # reset, truncated
+    (urllib3.exceptions.ClosedPoolError, requests.ConnectionError),
+    (urllib3.exceptions.DecodeError, requests.exceptions.ContentDecodingError),
+)
 
 
 class ApiClient:
@@ -208,35 +220,25 @@ class ApiClient:
         raise requests.TooManyRedirects(f"{self.platform}: more than {MAX_REDIRECTS} redirects")
 
     def _urlopen(self, method: str, url: str, body: Any, headers: urllib3.HTTPHeaderDict) -> Any:
-        """urllib3's request, its errors raised as requests' would be, wrapping the same urllib3
-        error (the retries classify requests' types). With ``retries=False`` urllib3 raises the
-        error itself, whose text names the host, not the URL (a query string may carry a
+        """urllib3's request, its errors raised as requests' would be (:data:`_AS_REQUESTS`),
+        wrapping the same urllib3 error (the retries classify requests' types) and carrying the
+        failed request, as requests' own do (``exc.request``: method and URL, no headers or body;
+        ``revops doctor`` names the setting it came from). With ``retries=False`` urllib3 raises
+        the error itself, whose text names the host, not the URL (a query string may carry a
         credential): requests' MaxRetryError text named the path and query too."""
-        errors = urllib3.exceptions
-        # the failed request rides on the error, as on requests' own (``exc.request``: method
-        # and URL, no headers or body): ``revops doctor`` names the setting it came from
-        sent = requests.PreparedRequest()
-        sent.method, sent.url = method, url
         try:
             return self.pool.urlopen(method, url, body=body, headers=headers, timeout=self.timeout,
                                      redirect=False, preload_content=True, decode_content=True)
-        except errors.NewConnectionError as exc:  # before ConnectTimeoutError, its base class
-            raise requests.ConnectionError(exc, request=sent) from exc
-        except errors.ConnectTimeoutError as exc:
-            raise requests.ConnectTimeout(exc, request=sent) from exc
-        except errors.ReadTimeoutError as exc:
-            raise requests.ReadTimeout(exc, request=sent) from exc
-        except errors.SSLError as exc:
-            raise requests.exceptions.SSLError(exc, request=sent) from exc
-        except errors.ProxyError as exc:
-            raise requests.exceptions.ProxyError(exc, request=sent) from exc
-        except (errors.ProtocolError, errors.ClosedPoolError) as exc:  # reset, truncated
-            raise requests.ConnectionError(exc, request=sent) from exc
-        except errors.DecodeError as exc:
-            raise requests.exceptions.ContentDecodingError(exc, request=sent) from exc
-        except errors.LocationValueError as exc:
+        except urllib3.exceptions.LocationValueError:
             raise requests.exceptions.InvalidURL(
                 f"{self.platform}: invalid URL for host {urlsplit(url).hostname!r}") from None
+        except urllib3.exceptions.HTTPError as exc:
+            as_requests = next((theirs for ours, theirs in _AS_REQUESTS if isinstance(exc, ours)), None)
+            if as_requests is None:
+                raise
+            failed = requests.PreparedRequest()
+            failed.method, failed.url = method, url
+            raise as_requests(exc, request=failed) from exc
 
     @staticmethod
     def _response(raw: Any, method: str, url: str, body: Any, headers: Any) -> requests.Response:
