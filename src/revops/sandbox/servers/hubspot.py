@@ -530,19 +530,8 @@ class HubSpotSandbox(SandboxApp):
         """The HubSpot id the person of ``world_id`` has at the clock: its world id until its
         first merge, then a new id per merge (``MERGED_ID_BASE + k * MERGED_ID_STEP + id``)."""
         if as_of is None or as_of == self.as_of:  # associations ask for every link: cached
-            key = ("hs_ids", self.as_of)
-            with self._cache_lock:
-                ids = self._cache.get(key)
-            if ids is None:
-                with self._build_lock:
-                    with self._cache_lock:
-                        ids = self._cache.get(key)
-                    if ids is None:
-                        ids = {c.contact_id: self._hs_contact_id(c.contact_id, self.as_of)
-                               for c in self.world.contacts}
-                        with self._cache_lock:
-                            self._cache = {k: v for k, v in self._cache.items() if k[0] != "hs_ids"}
-                            self._cache[key] = ids  # type: ignore[assignment]
+            ids = self._built_once(("hs_ids",), (self.as_of,), lambda: {
+                c.contact_id: self._hs_contact_id(c.contact_id, self.as_of) for c in self.world.contacts})
             return ids.get(world_id) or str(world_id)  # type: ignore[union-attr]
         return self._hs_contact_id(world_id, as_of)
 
@@ -727,27 +716,35 @@ class HubSpotSandbox(SandboxApp):
         (``archived``: the recycle bin's records, with ``archivedAt``).
 
         Cached per clock and switches: paging a large world must not rebuild it per page."""
-        key = (
-            object_type,
-            archived,
+        switches = (
             self.as_of,
             self.bulk_edit_at,
             self.utm_campaign_property,
             self.rejection_reason_property,
             self.rejected_at_property,
         )
+        return self._built_once((object_type, archived), switches, lambda: (
+            self._build_archived(object_type) if archived else self._build_records(object_type)))
+
+    def _built_once(self, kind: tuple, switches: tuple, build: Callable[[], Any]) -> Any:
+        """The cache's entry for ``kind + switches`` (what is built, then the clock and the
+        switches it is built at), built by ``build`` when there is none, one build at a time
+        (:attr:`_build_lock`: a request that waited for another's build takes its result). The
+        new entry replaces those of the same kind built at another clock or other switches."""
+        key = kind + switches
         with self._cache_lock:
-            cached = self._cache.get(key)
-        if cached is None:
-            with self._build_lock:
+            value = self._cache.get(key)
+        if value is not None:
+            return value
+        with self._build_lock:
+            with self._cache_lock:
+                value = self._cache.get(key)  # built while this request waited
+            if value is None:
+                value = build()
                 with self._cache_lock:
-                    cached = self._cache.get(key)  # built while this request waited
-                if cached is None:
-                    cached = self._build_archived(object_type) if archived else self._build_records(object_type)
-                    with self._cache_lock:
-                        others = {k: v for k, v in self._cache.items() if k[:2] != key[:2]}
-                        self._cache = {key: cached, **others}
-        return cached
+                    others = {k: v for k, v in self._cache.items() if k[:len(kind)] != kind}
+                    self._cache = {key: value, **others}
+        return value
 
     def prerender(self) -> dict[str, int]:
         """Build the records every CRM object's search and recycle bin serve at the clock (what
