@@ -324,14 +324,6 @@ class HubSpotSandbox(SandboxApp):
         self.rejected_at_property = rejected_at_property
         self._recent: deque[float] = deque()
         self._rate_lock = threading.Lock()
-        self._cache: dict[tuple, list[dict[str, Any]]] = {}
-        self._cache_lock = threading.Lock()
-        #: held while a clock's records are built (re-entrant: contacts' records ask for the
-        #: HubSpot ids, built under it too): a large world's records take minutes, and a request
-        #: that comes while they are built (a client's retry after its timeout) waits for that
-        #: build instead of starting one beside it. At 1M contacts, requests each building their
-        #: own (seven at once, sharing the GIL) held 14 GB and none finished in 20 minutes
-        self._build_lock = threading.RLock()
 
     # --- routing -----------------------------------------------------------------------
     def routes(self) -> list[Rule]:
@@ -725,26 +717,6 @@ class HubSpotSandbox(SandboxApp):
         )
         return self._built_once((object_type, archived), switches, lambda: (
             self._build_archived(object_type) if archived else self._build_records(object_type)))
-
-    def _built_once(self, kind: tuple, switches: tuple, build: Callable[[], Any]) -> Any:
-        """The cache's entry for ``kind + switches`` (what is built, then the clock and the
-        switches it is built at), built by ``build`` when there is none, one build at a time
-        (:attr:`_build_lock`: a request that waited for another's build takes its result). The
-        new entry replaces those of the same kind built at another clock or other switches."""
-        key = kind + switches
-        with self._cache_lock:
-            value = self._cache.get(key)
-        if value is not None:
-            return value
-        with self._build_lock:
-            with self._cache_lock:
-                value = self._cache.get(key)  # built while this request waited
-            if value is None:
-                value = build()
-                with self._cache_lock:
-                    others = {k: v for k, v in self._cache.items() if k[:len(kind)] != kind}
-                    self._cache = {key: value, **others}
-        return value
 
     def prerender(self) -> dict[str, int]:
         """Build the records every CRM object's search and recycle bin serve at the clock (what
@@ -1167,15 +1139,7 @@ class HubSpotSandbox(SandboxApp):
         answer is dropped)."""
         extra = tuple(tuple(sorted((k, tuple(v)) for k, v in links.items()))
                       for links in (self.extra_deal_contacts, self.extra_company_contacts))
-        key = (*name, self.as_of, extra)
-        with self._cache_lock:
-            if key in self._cache:
-                return self._cache[key]
-        out = build()
-        with self._cache_lock:
-            self._cache = {k: v for k, v in self._cache.items() if k[:len(name)] != name}
-            self._cache[key] = out
-        return out
+        return self._built_once(name, (self.as_of, extra), build)
 
     def _build_association_map(self, from_type: str, to_type: str) -> dict[str, list[str]] | None:
         if (from_type, to_type) not in _ASSOCIATION_TYPE:
@@ -1216,12 +1180,9 @@ class HubSpotSandbox(SandboxApp):
         """``(company id, kind, other id, primary)`` at the clock, kind ``contacts`` or
         ``deals``: the company's contact (its current id after merges; primary), the test's
         extra contacts (unlabeled) and its deals (primary)."""
-        key = ("company_links", self.as_of,
-               tuple(sorted((k, tuple(v)) for k, v in self.extra_company_contacts.items())))
-        with self._cache_lock:
-            cached = self._cache.get(key)
-        if cached is not None:
-            return cached  # type: ignore[return-value]
+        return self._per_clock(("company_links",), self._build_company_links)
+
+    def _build_company_links(self) -> list[tuple[str, str, str, bool]]:
         out: list[tuple[str, str, str, bool]] = []
         for c in self._companies():
             cid = company_id(c)
@@ -1231,9 +1192,6 @@ class HubSpotSandbox(SandboxApp):
             for d in self._company_deals[c.contact_id]:
                 if d.visible(self.as_of):
                     out.append((cid, "deals", str(d.deal_id), True))
-        with self._cache_lock:
-            self._cache = {k: v for k, v in self._cache.items() if k[0] != "company_links"}
-            self._cache[key] = out  # type: ignore[assignment]
         return out
 
     def _company_map(self, from_type: str, to_type: str) -> dict[str, list[str]]:

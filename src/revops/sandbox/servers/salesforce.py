@@ -224,7 +224,6 @@ class SalesforceSandbox(SandboxApp):
         self._access_tokens: set[str] = set()
         self._cursors: dict[str, tuple[str, list[dict[str, Any]], int]] = {}
         self._lock = threading.Lock()
-        self._cache: dict[tuple, list[dict[str, Any]]] = {}
         super().__init__(world.crm_view("salesforce"), token=token, as_of=as_of)
 
     # --- routing ----------------------------------------------------------------------
@@ -519,18 +518,10 @@ class SalesforceSandbox(SandboxApp):
 
     # --- the world as Salesforce records ---------------------------------------------------
     def _records(self, obj: str) -> list[dict[str, Any]]:
-        key = (obj, self.as_of, self.utm_campaign_field, self.campaign_utm_field,
-               self.rejection_reason_field,
-               tuple(sorted(self.status_labels.items())))
-        with self._lock:
-            cached = self._cache.get(key)
-        if cached is None:
-            cached = getattr(self, f"_build_{obj.lower()}")()
-            cached.sort(key=lambda r: r["Id"])
-            with self._lock:
-                self._cache = {k: v for k, v in self._cache.items() if k[1] == self.as_of}
-                self._cache[key] = cached
-        return cached
+        switches = (self.as_of, self.utm_campaign_field, self.campaign_utm_field,
+                    self.rejection_reason_field, tuple(sorted(self.status_labels.items())))
+        return self._built_once((obj,), switches, lambda: sorted(
+            getattr(self, f"_build_{obj.lower()}")(), key=lambda r: r["Id"]))
 
     def label(self, status: str | None) -> str | None:
         """The org's picklist label of a status (``status_labels``; the standard one else)."""
