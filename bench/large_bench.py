@@ -171,11 +171,17 @@ def _streams(url: str) -> tuple[dict, dict]:
         streams = {f"{r['source']}.{r['stream']}": {"rows": int(r["rows_loaded"]),
                                                      "changed": int(r["rows_changed"] or 0),
                                                      "seconds": round(float(r["seconds"] or 0), 1),
+                                                     "validating_s": round(float(r["validation_seconds"] or 0), 2),
                                                      "batches": int(r["batches"])}
                    for r in wh.fetch_all("select * from ops.run_streams where run_id = :run "
                                          "order by seconds desc", run=last)}
         got = summary(wh)
     return streams, got
+
+
+def _validation_share(streams: dict) -> float | None:
+    spent = sum(s["seconds"] for s in streams.values())
+    return round(sum(s["validating_s"] for s in streams.values()) / spent, 3) if spent else None
 
 
 def first_clock(world: World, share: float) -> tuple[datetime, dict]:
@@ -388,6 +394,9 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
         "sandbox_cpu_s": first["sandbox_cpu_s"],
         "sandbox_cpu_total_s": sampler.cpu.get("sandbox"),
         "steps_s": first["steps_s"], "dbt": first["dbt"], "streams": first["streams"],
+        # raw validation's share of extract+load: the seconds validating over the seconds the
+        # streams took (each stream's extract, validate and load; the sources run side by side)
+        "validation_share": _validation_share(first["streams"]),
         "raw_rows": sum(n for t, n in got["tables"].items() if t.startswith("raw.")),
         "tables": {t: n for t, n in got["tables"].items() if t.startswith(("raw.", "marts."))},
         "rss_timeline_mib": {name: sampler.timeline_mib(name) for name in ("sync", "incremental", "sandbox")
@@ -450,7 +459,8 @@ def main() -> None:
     line = f"- {stamp} {result['machine']}, load {load_before[0]:.1f}-{load[0]:.1f}: " + " | ".join(
         f"scale {r['scale']} {r['engine']}{''.join(f' {k}={v}' for k, v in r['env'].items())}: {r['world']['contacts']:,} contacts, {r['world']['deals']:,} deals, "
         f"{r['world']['ad_days']:,} ad-days ({r['raw_rows']:,} raw rows): sync {r['sync_s']:.0f} s "
-        f"({r['sync_cpu_s']:.0f} s CPU), peak RSS {r['sync_peak_rss_mib']:.0f} MiB, sandbox ready "
+        f"({r['sync_cpu_s']:.0f} s CPU; validating {r['validation_share'] or 0:.1%} of the streams' time), "
+        f"peak RSS {r['sync_peak_rss_mib']:.0f} MiB, sandbox ready "
         f"{r['sandbox_ready_s']:.0f} s / {r['sandbox_peak_rss_mib']:.0f} MiB / {r['sandbox_cpu_s']} s CPU "
         f"(the night's HubSpot records pre-rendered in {r['sandbox_prerender_s']:.0f} s before the sync), "
         f"HubSpot {r['requests'].get('hubspot', 0):,} requests (>= {r['hubspot_floor_at_real_limit_s']:.0f} s "

@@ -211,10 +211,11 @@ def test_rerun_with_nothing_new_skips_the_build(synced):
         for table in set(before) - set(EVERY_RUN_MARTS):
             assert after[table] == before[table], table
         assert wh.scalar('select count(*) from raw."hubspot__contacts"') == raw_before
-        streams = wh.fetch_all("select rows_extracted, rows_changed from ops.run_streams where run_id = :r",
-                               r=result.run_id)
+        streams = wh.fetch_all("select rows_extracted, rows_changed, validation_seconds from ops.run_streams "
+                               "where run_id = :r", r=result.run_id)
         assert sum(s["rows_extracted"] for s in streams) > 0, "the lookback windows were re-read"
         assert all(s["rows_changed"] == 0 for s in streams)
+        assert all(s["validation_seconds"] == 0 for s in streams), "nothing changed: nothing validated"
         fresh = wh.fetch_all("select distinct last_run_id from marts.kpi_data_freshness")
         assert fresh == [{"last_run_id": result.run_id}]
         _lead_response_equals_truth(wh, result.run_id)
@@ -241,6 +242,10 @@ def test_one_restated_row_rebuilds_what_reads_it(synced):
             changed = wh.fetch_all("select source, stream, rows_changed from ops.run_streams "
                                    "where run_id = :r and rows_changed > 0", r=result.run_id)
             assert changed == [{"source": "meta", "stream": "ads_insights", "rows_changed": 1}]
+            # only the changed row was validated (the suite's time recorded on its stream alone)
+            validated = wh.fetch_all("select source, stream from ops.run_streams "
+                                     "where run_id = :r and validation_seconds > 0", r=result.run_id)
+            assert validated == [{"source": "meta", "stream": "ads_insights"}]
             got = _mart(wh)
             assert float(wh.scalar("select sum(spend) from marts.kpi_channel_daily")) > spend_before
             assert wh.unbuilt_changes() == []

@@ -112,6 +112,8 @@ class StreamStats:
     rows_quarantined: int = 0
     batches: int = 0
     seconds: float = 0.0
+    #: of ``seconds``, validating the changed rows (none to validate: none spent)
+    validation_seconds: float = 0.0
     state_before: dict | None = None
     state_after: dict | None = None
 
@@ -256,7 +258,10 @@ def sync_source(
             # the load takes the comparison (this run is raw's one writer)
             with _LOAD_LOCK if wh.dialect == "duckdb" else nullcontext():
                 compared = wh.compare(stream.table, batch.records, stream.primary_key)
+            validating = time.perf_counter()
             good, bad, checked = _validate(split_rows, stream, compared.changed)
+            if checked is not None:  # GX ran: the batch had changed rows
+                stats.validation_seconds += time.perf_counter() - validating
             # rows, quarantine, suite results and state: one transaction per batch
             with _LOAD_LOCK if wh.dialect == "duckdb" else nullcontext():
                 res = wh.load_batch(

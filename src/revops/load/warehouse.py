@@ -54,6 +54,9 @@ OPS_DDL = (
     # rows inserted or whose content differed from what raw held (a re-read of unchanged rows
     # loads nothing): what tells a quiet night from one with news (revops.pipeline.run)
     "alter table ops.run_streams add column if not exists rows_changed bigint",
+    # of ``seconds``, those spent validating the stream's raw batches (GX), so a run says what
+    # its checks cost (bench.large_bench reports the share)
+    "alter table ops.run_streams add column if not exists validation_seconds double precision",
     # raw tables changed since the models last built over them: written in the same transaction
     # as the rows (Warehouse.load_batch), cleared once a build over them has published
     # (revops.pipeline.run), so a failed build or gate leaves them for the next run
@@ -604,6 +607,7 @@ class Warehouse:
             "rows_quarantined": stats.get("rows_quarantined", 0),
             "batches": stats.get("batches", 0),
             "seconds": stats.get("seconds"),
+            "validation_seconds": stats.get("validation_seconds"),
             "state_before": _json_or_none(stats.get("state_before")),
             "state_after": _json_or_none(stats.get("state_after")),
         }
@@ -615,9 +619,10 @@ class Warehouse:
             conn.execute(
                 text(
                     "insert into ops.run_streams (run_id, source, stream, rows_extracted, rows_loaded,"
-                    " rows_changed, rows_quarantined, batches, seconds, state_before, state_after)"
-                    " values (:run_id, :source, :stream, :rows_extracted, :rows_loaded, :rows_changed,"
-                    " :rows_quarantined, :batches, :seconds, :state_before, :state_after)"
+                    " rows_changed, rows_quarantined, batches, seconds, validation_seconds, state_before,"
+                    " state_after) values (:run_id, :source, :stream, :rows_extracted, :rows_loaded,"
+                    " :rows_changed, :rows_quarantined, :batches, :seconds, :validation_seconds,"
+                    " :state_before, :state_after)"
                 ),
                 row,
             )
