@@ -301,7 +301,7 @@ class MicrosoftAdsSource:
                 if attempt == retries:
                     raise
                 log.warning("%s; downloading again", exc)
-                self.client.count("retries")
+                self.client.stats["retries"] += 1
         raise AssertionError("unreachable")
 
 
