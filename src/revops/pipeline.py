@@ -112,7 +112,8 @@ class StreamStats:
     rows_quarantined: int = 0
     batches: int = 0
     seconds: float = 0.0
-    #: of ``seconds``, validating the changed rows (none to validate: none spent)
+    #: of ``seconds``, validating the changed rows (none to validate: none spent); GX's
+    #: start-up, once per process and thread, is not counted (the stream waited on it, though)
     validation_seconds: float = 0.0
     state_before: dict | None = None
     state_after: dict | None = None
@@ -241,6 +242,11 @@ def sync_source(
 
         return split_rows
 
+    def gx_ready() -> None:
+        from revops.quality.gx_runner import ready
+
+        ready()
+
     source = window.build(settings, source_name) if window else get_spec(source_name).build(settings)
     result = SourceResult(source_name)
     for stream in source.streams:
@@ -258,6 +264,8 @@ def sync_source(
             # the load takes the comparison (this run is raw's one writer)
             with _LOAD_LOCK if wh.dialect == "duckdb" else nullcontext():
                 compared = wh.compare(stream.table, batch.records, stream.primary_key)
+            if compared.changed.num_rows:
+                gx_ready()  # GX's start-up is not this batch's validation
             validating = time.perf_counter()
             good, bad, checked = _validate(split_rows, stream, compared.changed)
             if checked is not None:  # GX ran: the batch had changed rows

@@ -482,6 +482,13 @@ def _runtime() -> _Runtime:
     return rt
 
 
+def ready() -> None:
+    """GX imported and this thread's context made (seconds, once per process and thread): what
+    a caller timing one validation waits for first, so that the start-up is not counted as that
+    batch's validation (``ops.run_streams.validation_seconds``)."""
+    _runtime()
+
+
 def _dispose_sql_source(source: Any) -> None:
     """Close the pooled connections of a GX SQL datasource; pools reopen lazily on next use.
 
