@@ -55,8 +55,8 @@ OPS_DDL = (
     # loads nothing): what tells a quiet night from one with news (revops.pipeline.run)
     "alter table ops.run_streams add column if not exists rows_changed bigint",
     # of ``seconds``, those spent validating the stream's raw batches (GX; its start-up, once
-    # per process, not counted), so a run says what its checks cost (bench.large_bench reports
-    # the share)
+    # per process and thread, not counted: revops.pipeline.StreamStats), so a run says what its
+    # checks cost (bench.large_bench reports the share)
     "alter table ops.run_streams add column if not exists validation_seconds double precision",
     # raw tables changed since the models last built over them: written in the same transaction
     # as the rows (Warehouse.load_batch), cleared once a build over them has published
