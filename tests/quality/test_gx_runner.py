@@ -267,6 +267,68 @@ def test_memoized_configurations_give_the_same_results(tmp_path, monkeypatch):
     assert expectation.configuration is not expectation.configuration
 
 
+def test_plain_ids_are_gx_own(tmp_path, monkeypatch):
+    """The metric ids taken by the shortcut (``_install_plain_ids``) are the ones GX computes:
+    every id asked for while validating a raw batch with bad rows (both passes), a suite with
+    parameters, and the shipped suites of the two busiest raw tables, each compared with GX's
+    own ``to_id``; and the results are the same with the shortcut off. Kwargs GX converts
+    (a NaN, a numpy number, a non-string key) are not taken by it."""
+    import numpy as np
+    from great_expectations.core.id_dict import IDDict
+
+    suites = write_suite(tmp_path, "raw__test__ads", RAW_SUITE)
+    write_suite(tmp_path, "marts__spend", [
+        e("expect_column_sum_to_be_between", column="spend",
+          min_value={"$PARAMETER": "spend_min"}, max_value={"$PARAMETER": "spend_max"}),
+        e("expect_column_values_to_be_between", column="spend", min_value={"$PARAMETER": "spend_min"}),
+    ])
+    shipped = {
+        "raw__meta__ads_insights": pd.DataFrame({
+            "account_id": ["act_1"] * 3, "account_currency": ["EUR", "USD", "EUR"], "campaign_id": ["1", "2", "3"],
+            "ad_id": ["10", "11", "x"], "date_start": ["2026-01-01", "2026-01-02", "2026-02-30"],
+            "spend": ["1.5", "2", "-1"], "impressions": ["10", "20", "3"], "clicks": ["1", "0", "1"]}),
+        "raw__hubspot__contacts": pd.DataFrame({
+            "id": ["1", "2"], "createdate": ["2026-01-01T00:00:00Z"] * 2,
+            "lastmodifieddate": ["2026-01-02T00:00:00.000Z", None], "lifecyclestage": ["lead", "customer"]}),
+    }
+    from great_expectations.validator.metric_configuration import MetricConfiguration
+
+    gx_runner._runtime()
+    gx_id = IDDict.to_id.__wrapped__
+    asked: list[IDDict] = []  # the kwargs of every metric GX configures, as it names them
+    init = MetricConfiguration.__init__
+
+    def recording(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        asked.extend([self.metric_domain_kwargs, self.metric_value_kwargs])
+
+    def outcomes():
+        out = [split_rows("raw__test__ads", raw_batch(), suites_dir=suites)[1:]]
+        out += [validate_dataframe("marts__spend", pd.DataFrame({"spend": [10.25, 20.5, 0.0]}),
+                                   {"spend_min": lo, "spend_max": 30.755}, suites_dir=suites) for lo in (-1.0, 5.0)]
+        for suite, frame in shipped.items():
+            try:
+                out.append(split_rows(suite, frame)[1:])
+            except BatchRejected as exc:  # a column the suite names is missing: rejected either way
+                out.append(str(exc))
+        return out
+
+    monkeypatch.setattr(MetricConfiguration, "__init__", recording)
+    shortcut = outcomes()
+    monkeypatch.setattr(MetricConfiguration, "__init__", init)
+    taken = [d for d in asked if len(d) > 1 and gx_runner._plain_json(dict(d))]
+    assert len(taken) > 100 and len({gx_id(d) for d in taken}) > 20  # many ids, many distinct
+    assert all(d.to_id() == gx_id(d) for d in asked)
+    monkeypatch.setattr(gx_runner, "PLAIN_IDS", False)
+    assert outcomes() == shortcut
+    assert shortcut[0][0]  # rows were quarantined: row lists were compared
+
+    # what GX converts is left to GX (the shortcut would spell these differently)
+    for odd in ({"a": float("nan"), "b": 1}, {"a": np.int64(3), "b": 1}, {1: "a", "b": 2}, {True: 1, "b": 2}):
+        assert not gx_runner._plain_json(odd) or odd.get("a") != odd.get("a")
+        assert IDDict(odd).to_id() == gx_id(IDDict(odd))
+
+
 # ------------------------------------------------------------------ suite files
 
 

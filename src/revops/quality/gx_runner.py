@@ -281,6 +281,7 @@ def _import_gx():
     from revops.quality import gx_expectations  # noqa: F401 - registers the project's expectation
 
     _install_configuration_memo()
+    _install_plain_ids()
     # GX fingerprints every pandas batch it is given (pandas' hash of the whole frame, then md5)
     # for the ``batch_markers`` in a result's meta, which nothing here reads (batch ids come from
     # the request, not the fingerprint): ~20 % of a raw suite's CPU (22k Meta rows 0.105 -> 0.085
@@ -327,6 +328,57 @@ def _install_configuration_memo() -> None:
     configuration.memoized = True
     configuration.__wrapped__ = compute
     Expectation.configuration = property(configuration, doc=Expectation.configuration.__doc__)
+
+
+#: :func:`_install_plain_ids`' shortcut is taken (tests compare with it off)
+PLAIN_IDS = True
+
+
+_JSON_LEAVES = (str, int, float, bool, type(None))
+
+
+def _plain_json(value: Any) -> bool:
+    """``value`` is made of exactly JSON's types (no subclasses: an enum, a numpy number or a
+    GX dict class converts differently), dicts with string keys."""
+    kind = type(value)
+    if kind is dict:
+        return all(type(k) is str and _plain_json(v) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return all(_plain_json(v) for v in value)
+    return kind in _JSON_LEAVES
+
+
+def _install_plain_ids() -> None:
+    """GX 1.x names every metric it computes by an id of its kwargs (``IDDict.to_id``): the md5 of
+    ``json.dumps(convert_to_json_serializable(kwargs), sort_keys=True)``. The conversion walks
+    every value through some twenty type checks (numpy, pandas, Decimal, ...), and a validation
+    builds a few hundred such ids: ~15 % of a raw suite's CPU (bench/README.md). For kwargs
+    that are plain JSON already (strings, finite numbers, booleans, None, lists, string-keyed
+    dicts: the usual), the conversion returns them as they are, so ``json.dumps`` of the kwargs
+    themselves gives the same text and the same id; anything else (a NaN, a numpy or Decimal
+    value, a date, a non-string key) takes GX's own path. ``tests/quality/test_gx_runner.py``
+    checks the ids are GX's own."""
+    import hashlib
+
+    from great_expectations.core.id_dict import IDDict
+
+    gx_id = IDDict.to_id
+    if getattr(gx_id, "plain", False):
+        return
+
+    def to_id(self, id_keys=None, id_ignore_keys=None):
+        if PLAIN_IDS and id_keys is None and id_ignore_keys is None and not self._id_ignore_keys \
+                and len(self) > 1 and _plain_json(dict(self)):
+            try:
+                text = json.dumps(self, sort_keys=True, allow_nan=False)
+            except ValueError:  # a NaN or an infinity: GX converts it
+                return gx_id(self)
+            return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+        return gx_id(self, id_keys, id_ignore_keys)
+
+    to_id.plain = True
+    to_id.__wrapped__ = gx_id
+    IDDict.to_id = to_id
 
 
 @contextmanager
