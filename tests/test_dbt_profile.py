@@ -7,6 +7,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 from sqlalchemy import create_engine, text
@@ -54,8 +55,10 @@ def test_profile_of_a_url_without_password_reads_an_empty_one(duckdb_url, tmp_pa
 
 def test_duckdb_memory_limit_reaches_our_connection_and_dbts_profile(tmp_path, monkeypatch):
     """One limit for every DuckDB connection (REVOPS_DUCKDB_MEMORY_LIMIT): ours SETs it on
-    connect, dbt-duckdb SETs its profile's settings; unset or empty leaves DuckDB's own."""
+    connect, dbt-duckdb SETs its profile's settings; unset gives the project's default
+    (settings.DUCKDB_MEMORY_LIMIT), empty leaves DuckDB's own."""
     from revops.load.warehouse import Warehouse
+    from revops.settings import DUCKDB_MEMORY_LIMIT
 
     url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
     monkeypatch.setenv("REVOPS_DUCKDB_MEMORY_LIMIT", "300MB")
@@ -68,14 +71,20 @@ def test_duckdb_memory_limit_reaches_our_connection_and_dbts_profile(tmp_path, m
         with other.connect() as conn:
             assert conn.execute(text("select 1")).scalar() == 1
         other.dispose()
-    for i, unset in enumerate((None, "")):
-        if unset is None:
-            monkeypatch.delenv("REVOPS_DUCKDB_MEMORY_LIMIT", raising=False)
-        else:
-            monkeypatch.setenv("REVOPS_DUCKDB_MEMORY_LIMIT", unset)
-        assert "settings" not in transform.profile_for(url)
-        with Warehouse(f"duckdb:///{tmp_path / f'unset{i}.duckdb'}") as wh:
-            assert wh.scalar("select current_setting('memory_limit')") != "286.1 MiB"
+    monkeypatch.delenv("REVOPS_DUCKDB_MEMORY_LIMIT", raising=False)
+    assert DUCKDB_MEMORY_LIMIT  # a size, not DuckDB's share of whatever RAM the machine has
+    assert transform.profile_for(url)["settings"] == {"memory_limit": DUCKDB_MEMORY_LIMIT}
+    with Warehouse(f"duckdb:///{tmp_path / 'default.duckdb'}") as wh, \
+            duckdb.connect() as probe:
+        probe.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        assert wh.scalar("select current_setting('memory_limit')") == probe.execute(
+            "select current_setting('memory_limit')").fetchone()[0]
+    monkeypatch.setenv("REVOPS_DUCKDB_MEMORY_LIMIT", "")
+    assert "settings" not in transform.profile_for(url)
+    with Warehouse(f"duckdb:///{tmp_path / 'own.duckdb'}") as wh, duckdb.connect() as probe:
+        # DuckDB's own: what a fresh connection without settings has
+        assert wh.scalar("select current_setting('memory_limit')") == probe.execute(
+            "select current_setting('memory_limit')").fetchone()[0]
     # a parse does not depend on the limit (the manifest is kept across it)
     settings = Settings(_env_file=None, warehouse_url=url, data_dir=tmp_path / "data")
     key = transform._manifest_key(settings)

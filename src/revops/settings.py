@@ -37,21 +37,23 @@ OTHER_VARIABLES = frozenset({"REVOPS_TEST_PG_DSN", "REVOPS_HOME",
                              # DuckDB's memory limit (duckdb_config)
                              "REVOPS_DUCKDB_MEMORY_LIMIT"})
 
-#: DuckDB's memory limit when ``REVOPS_DUCKDB_MEMORY_LIMIT`` is not set (see duckdb_config):
-#: DuckDB's own. Not a fixed size yet: ``dim_contact`` needs memory DuckDB cannot spill, in
-#: proportion to the world (256MB failed with "Out of Memory" at 30 % of issue 15's world, 512MB
-#: passed), so a fixed default would fail a large enough warehouse (bench/README.md)
-DUCKDB_MEMORY_LIMIT = ""
+#: DuckDB's memory limit when ``REVOPS_DUCKDB_MEMORY_LIMIT`` is not set (see duckdb_config). The
+#: models are written so that no query holds several large hash tables at once (DuckDB spills one
+#: to disk, not several: core/int_contact_people.sql), so what a build needs does not grow with
+#: the world: issue 15's large world (1M contacts, 9.5M raw rows) builds under 256MB (72 s) as
+#: under 512MB (63 s) with the same rows; as one query dim_contact alone failed at 1GB. 512MB
+#: keeps the sync under 1.5 GB at that size (bench/README.md, "Large world")
+DUCKDB_MEMORY_LIMIT = "512MB"
 
 
 def duckdb_config() -> dict[str, str]:
     """Settings for every DuckDB connection the project opens (our warehouse connection and
     dbt's profile): ``memory_limit`` from ``REVOPS_DUCKDB_MEMORY_LIMIT`` (a DuckDB size such as
-    ``1GB``; unset or empty: DuckDB's own default, 80 % of RAM). DuckDB
-    keeps the blocks it read cached up to its limit, so without one a sync's memory grows with the
-    warehouse (bench/README.md, "Large world"); past the limit it spills to ``<file>.tmp``. Read
-    from the environment, as ``REVOPS_DBT_THREADS`` is: every ``Warehouse`` opens a connection
-    and few are given settings."""
+    ``1GB``; unset: :data:`DUCKDB_MEMORY_LIMIT`; empty: DuckDB's own default, 80 % of RAM).
+    DuckDB keeps the blocks it read cached up to its limit, so without one a sync's memory grows
+    with the warehouse (bench/README.md, "Large world"); past the limit it spills to
+    ``<file>.tmp``. Read from the environment, as ``REVOPS_DBT_THREADS`` is: every ``Warehouse``
+    opens a connection and few are given settings."""
     limit = os.environ.get("REVOPS_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT).strip()
     return {"memory_limit": limit} if limit else {}
 
