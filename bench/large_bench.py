@@ -34,11 +34,14 @@ import os
 import platform
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -303,9 +306,23 @@ def _night(name: str, workdir: Path, env: dict[str, str], sampler: Sampler, prof
             "steps_s": _steps(out), "dbt": _dbt_slowest(workdir)}
 
 
+@contextmanager
+def _workdir(engine: str, keep: Path | None) -> Iterator[str]:
+    """A temporary folder for the run's warehouse, data and logs; with ``keep``, ``keep/<engine>``
+    (emptied first) that stays after the run, to query the warehouse or rebuild its models."""
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix=f"revops-large-{engine}-") as tmp:
+            yield tmp
+        return
+    folder = keep / engine
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    yield str(folder)
+
+
 def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_limit: int,
         profile: Path | None = None, change_share: float = 0.01, extra_env: dict[str, str] | None = None,
-        logs: Path | None = None) -> dict:
+        logs: Path | None = None, keep: Path | None = None) -> dict:
     """A first night from an empty warehouse; with ``change_share`` a second, incremental night
     after that share of the contacts and deals changed (the first night's clock is moved back
     until they did: :func:`first_clock`); the truth checked after the last night."""
@@ -322,7 +339,7 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
     sampler = Sampler()
     sampler.start()
     nights: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory(prefix=f"revops-large-{engine}-") as tmp:
+    with _workdir(engine, keep) as tmp:
         workdir = Path(tmp)
         pg = None
         if engine == "postgres":
@@ -435,6 +452,8 @@ def main() -> None:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for the syncs (e.g. REVOPS_DUCKDB_MEMORY_LIMIT=512MB, "
                              "MALLOC_ARENA_MAX=2); repeatable")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep each engine's warehouse, data and sync log in DIR/<engine> (emptied first)")
     parser.add_argument("--logs", type=Path, metavar="DIR",
                         help="keep each night's log and every memory sample in DIR")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # the sandbox child
@@ -450,7 +469,7 @@ def main() -> None:
         if folder:
             folder.mkdir(parents=True, exist_ok=True)
     runs = [run(args.scale, engine, args.seed, args.truth, args.hubspot_rate_limit, args.py_spy, args.change,
-                dict(kv.split("=", 1) for kv in args.env), args.logs)
+                dict(kv.split("=", 1) for kv in args.env), args.logs, args.keep)
             for engine in engines]
     load = os.getloadavg()
     result = {"stamp": stamp, "machine": f"{platform.machine()} {os.cpu_count()} cpu",

@@ -3,6 +3,7 @@ reads the password from dbt's environment, and nothing goes to a temporary folde
 
 from __future__ import annotations
 
+import os
 import secrets
 import tempfile
 from pathlib import Path
@@ -79,8 +80,16 @@ def test_duckdb_memory_limit_reaches_our_connection_and_dbts_profile(tmp_path, m
         probe.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
         assert wh.scalar("select current_setting('memory_limit')") == probe.execute(
             "select current_setting('memory_limit')").fetchone()[0]
+    # one query at a time under a limit the whole database shares; PostgreSQL one per core
+    monkeypatch.delenv("REVOPS_DBT_THREADS", raising=False)
+    assert transform.profile_for(url)["threads"] == 1
+    assert transform.profile_for("postgresql+psycopg://u@h/db")["threads"] == max(1, os.cpu_count() or 1)
+    monkeypatch.setenv("REVOPS_DBT_THREADS", "3")
+    assert transform.profile_for(url)["threads"] == 3
+    monkeypatch.delenv("REVOPS_DBT_THREADS")
     monkeypatch.setenv("REVOPS_DUCKDB_MEMORY_LIMIT", "")
     assert "settings" not in transform.profile_for(url)
+    assert transform.profile_for(url)["threads"] == max(1, os.cpu_count() or 1)
     with Warehouse(f"duckdb:///{tmp_path / 'own.duckdb'}") as wh, duckdb.connect() as probe:
         # DuckDB's own: what a fresh connection without settings has
         assert wh.scalar("select current_setting('memory_limit')") == probe.execute(

@@ -45,6 +45,12 @@ _LOAD_LOCK = threading.Lock()
 #: first (the large world's ad streams: 50-80k rows)
 COALESCE_ROWS = 122_880
 COALESCE_SECONDS = 20.0
+#: ... or this many bytes of Arrow data, whichever comes first: what a batch holds in memory (and
+#: DuckDB in its buffers while it compares and merges it, under its memory limit,
+#: settings.DUCKDB_MEMORY_LIMIT) is bounded by the batch, not by how wide a CRM's rows are (a
+#: portal with hundreds of custom properties). The large world's widest rows, HubSpot form
+#: submissions (~700 bytes), make 85 MB at COALESCE_ROWS; its ad rows 30-60 MB
+COALESCE_BYTES = 64 * 2**20
 
 
 @contextmanager
@@ -62,8 +68,9 @@ def heap_frozen() -> Iterator[None]:
 
 
 def coalesce(batches: Iterator[Batch], max_rows: int = COALESCE_ROWS,
-             max_seconds: float = COALESCE_SECONDS) -> Iterator[Batch]:
-    """Join consecutive batches of one stream into one, carrying the last state among them (the
+             max_seconds: float = COALESCE_SECONDS, max_bytes: int = COALESCE_BYTES) -> Iterator[Batch]:
+    """Join consecutive batches of one stream into one, up to ``max_rows`` rows, ``max_bytes``
+    bytes or ``max_seconds`` of reading, carrying the last state among them (the
     state a batch carries is the stream's whole state once it is loaded, so the last one covers
     the rows of all of them). When the source fails mid-stream, what was read before the failure
     is still yielded, then the error is raised: a crash keeps the checkpoints it reached."""
@@ -81,6 +88,7 @@ def coalesce(batches: Iterator[Batch], max_rows: int = COALESCE_ROWS,
         for batch in batches:
             pending.append(batch)
             if (sum(len(b) for b in pending) >= max_rows
+                    or sum(b.records.nbytes for b in pending) >= max_bytes
                     or time.monotonic() - started >= max_seconds):
                 yield joined()
                 pending, started = [], time.monotonic()

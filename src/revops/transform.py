@@ -53,17 +53,27 @@ class BuildResult:
         return [n for n in self.nodes if n["status"] in ("error", "fail", "runtime error")]
 
 
-def default_threads() -> int:
+def default_threads(duckdb: bool = False) -> int:
     """dbt's threads: one per core (``REVOPS_DBT_THREADS`` overrides). Models that do not depend
-    on each other build at once; the 2-core machine builds the staging layer two at a time."""
-    return max(1, int(os.environ.get("REVOPS_DBT_THREADS") or os.cpu_count() or 1))
+    on each other build at once; the 2-core machine builds the staging layer two at a time.
+
+    ``duckdb`` under a memory limit (settings.duckdb_config): one. The limit is the database's,
+    shared by every query running in it, and DuckDB runs each query on every core anyway: two
+    large models side by side each claimed memory unaware of the other and one failed "Out of
+    Memory" at 512MB on issue 15's large world, where one at a time builds under 256MB. One at a
+    time measured as fast there (61.5 s against 62.6 s at 512MB, bench/README.md)."""
+    if os.environ.get("REVOPS_DBT_THREADS"):
+        return max(1, int(os.environ["REVOPS_DBT_THREADS"]))
+    if duckdb and duckdb_config():
+        return 1
+    return max(1, os.cpu_count() or 1)
 
 
 def profile_for(url: str, threads: int | None = None) -> dict[str, Any]:
     """A dbt profile target for a SQLAlchemy URL (DuckDB file or PostgreSQL). It holds no
     secret: the password is read from the environment (:func:`dbt_env`)."""
-    threads = threads or default_threads()
     u = make_url(url)
+    threads = threads or default_threads(duckdb=u.drivername.startswith("duckdb"))
     if u.drivername.startswith("duckdb"):
         path = u.database or ":memory:"
         out = {"type": "duckdb", "path": str(Path(path).resolve()) if path != ":memory:" else path,

@@ -1,7 +1,7 @@
 -- one row per person across CRMs: merged-away records are dropped (their survivor stands for
 -- them), archived/deleted records are dropped, emails are pseudonymised (ops.email_hashes, HMAC-SHA256
 -- keyed by the salt from settings, made in Python by revops.load.pseudonymize).
--- The records, their stage times and first sales touch come from core.int_contact_people, the
+-- The records, their email hash, stage times and first sales touch come from core.int_contact_people, the
 -- campaign their utm_campaign names from core.int_contact_campaign: three models, not one query,
 -- so that each holds few hash tables at once under DuckDB's memory limit (int_contact_people).
 select
@@ -9,8 +9,8 @@ select
     c.contact_id,
     -- one person across CRMs: the salted hash of the record's primary email (the same email gives
     -- the same hash in either CRM); a record without an email is a person of its own
-    coalesce(eh.email_hash, c.crm || ':' || c.contact_id) as person_key,
-    eh.email_hash,
+    coalesce(c.email_hash, c.crm || ':' || c.contact_id) as person_key,
+    c.email_hash,
     c.created_at,
     c.updated_at,
     c.owner_id,
@@ -31,7 +31,6 @@ select
     c.first_sales_touch_at,
     co.company_key
 from {{ ref('int_contact_people') }} c
-left join {{ source('ops', 'email_hashes') }} eh on eh.email_norm = lower(trim(c.email))
 left join {{ ref('dim_company') }} co on co.crm = c.crm and co.company_id = c.company_id
 left join {{ ref('int_contact_campaign') }} r on r.crm = c.crm and r.contact_id = c.contact_id
 left join {{ ref('channel_mapping') }} pm

@@ -1,6 +1,6 @@
 -- an intermediate of core.dim_contact (not for BI): one row per live, surviving CRM record with
--- its stage times, first sales touch and company id, before the email hash, the company key and
--- the campaign resolution are joined to it (core.dim_contact). A model of its own so that no
+-- its email hash, stage times, first sales touch and company id, before the company key and the
+-- campaign resolution are joined to it (core.dim_contact). A model of its own so that no
 -- one query holds every hash table of the person's joins at once: DuckDB spills one join's hash
 -- table to disk under its memory limit, but several in one pipeline each claim memory unaware of
 -- the others and fail with "Out of Memory" instead (bench/README.md, "Large world").
@@ -203,7 +203,32 @@ salesforce as (
     left join sf_stages s on s.lead_id = l.lead_id
     left join sf_deals d on d.lead_id = l.lead_id
     left join sf_first_touch ft on ft.lead_id = l.lead_id
+),
+people as (
+    select * from hubspot
+    union all
+    select * from salesforce
 )
-select * from hubspot
-union all
-select * from salesforce
+-- the email pseudonymised here (ops.email_hashes): no core table holds a person's clear email
+select
+    p.crm,
+    p.contact_id,
+    eh.email_hash,
+    p.created_at,
+    p.updated_at,
+    p.owner_id,
+    p.lifecycle_stage,
+    p.lead_status,
+    p.utm_campaign,
+    p.analytics_source,
+    p.lead_at,
+    p.mql_at,
+    p.sql_at,
+    p.opportunity_at,
+    p.customer_at,
+    p.rejected_at,
+    p.rejection_reason,
+    p.first_sales_touch_at,
+    p.company_id
+from people p
+left join {{ source('ops', 'email_hashes') }} eh on eh.email_norm = lower(trim(p.email))
