@@ -45,7 +45,7 @@ _LOAD_LOCK = threading.Lock()
 #: first (the large world's ad streams: 50-80k rows)
 COALESCE_ROWS = 122_880
 COALESCE_SECONDS = 20.0
-#: ... or this many bytes of Arrow data, whichever comes first: what a batch holds in memory (and
+#: ... or this many bytes of Arrow buffers, whichever comes first: what a batch holds in memory (and
 #: DuckDB in its buffers while it compares and merges it, under its memory limit,
 #: settings.DUCKDB_MEMORY_LIMIT) is bounded by the batch, not by how wide a CRM's rows are (a
 #: portal with hundreds of custom properties). The large world's widest rows, HubSpot form
@@ -75,6 +75,7 @@ def coalesce(batches: Iterator[Batch], max_rows: int = COALESCE_ROWS,
     the rows of all of them). When the source fails mid-stream, what was read before the failure
     is still yielded, then the error is raised: a crash keeps the checkpoints it reached."""
     pending: list[Batch] = []
+    rows = size = 0  # of the pending batches, counted once each (its buffers: ~2 us a page)
     started = time.monotonic()
 
     def joined() -> Batch:
@@ -87,11 +88,10 @@ def coalesce(batches: Iterator[Batch], max_rows: int = COALESCE_ROWS,
     try:
         for batch in batches:
             pending.append(batch)
-            if (sum(len(b) for b in pending) >= max_rows
-                    or sum(b.records.nbytes for b in pending) >= max_bytes
-                    or time.monotonic() - started >= max_seconds):
+            rows, size = rows + len(batch), size + batch.records.get_total_buffer_size()
+            if rows >= max_rows or size >= max_bytes or time.monotonic() - started >= max_seconds:
                 yield joined()
-                pending, started = [], time.monotonic()
+                pending, rows, size, started = [], 0, 0, time.monotonic()
     except Exception:
         if pending:
             yield joined()

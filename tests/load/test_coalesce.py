@@ -50,11 +50,11 @@ def test_wide_rows_make_smaller_batches():
     """A batch ends at ``max_bytes`` of Arrow data as at ``max_rows``: wide rows (a CRM with
     many custom properties) make batches of fewer rows, not of more memory."""
     pages = [_page([100 + i * 10 + k for k in range(10)], {"c": i}) for i in range(10)]  # same width
-    per_page = pages[0].records.nbytes
-    assert {p.records.nbytes for p in pages} == {per_page}
+    per_page = pages[0].records.get_total_buffer_size()
+    assert {p.records.get_total_buffer_size() for p in pages} == {per_page}
     out = list(coalesce(iter(pages), max_rows=1_000, max_bytes=3 * per_page))
     assert [len(b) for b in out] == [30, 30, 30, 10]
     assert [b.state for b in out] == [{"c": 2}, {"c": 5}, {"c": 8}, {"c": 9}]
-    assert all(b.records.nbytes <= 3 * per_page for b in out)
+    assert all(b.records.get_total_buffer_size() <= 3 * per_page for b in out)
     # without the byte bound the rows bound decides
     assert [len(b) for b in coalesce(iter(pages), max_rows=1_000, max_bytes=10**9)] == [100]
