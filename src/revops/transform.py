@@ -73,8 +73,9 @@ def profile_for(url: str, threads: int | None = None) -> dict[str, Any]:
     """A dbt profile target for a SQLAlchemy URL (DuckDB file or PostgreSQL). It holds no
     secret: the password is read from the environment (:func:`dbt_env`)."""
     u = make_url(url)
-    threads = threads or default_threads(duckdb=u.drivername.startswith("duckdb"))
-    if u.drivername.startswith("duckdb"):
+    duckdb = u.drivername.startswith("duckdb")
+    threads = threads or default_threads(duckdb=duckdb)
+    if duckdb:
         path = u.database or ":memory:"
         out = {"type": "duckdb", "path": str(Path(path).resolve()) if path != ":memory:" else path,
                "threads": threads, "schema": "main"}
