@@ -17,7 +17,8 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,6 +162,25 @@ def dedupe_last(table: pa.Table, key: Sequence[str]) -> pa.Table:
         return table
     keep = pc.sort_indices(last["__row_max"])
     return table.take(pc.take(last["__row_max"], keep))
+
+
+@contextmanager
+def arrow_view(duck: Any, name: str, table: pa.Table) -> Iterator[str]:
+    """``table`` registered as the view ``name`` on the DuckDB connection ``duck`` for the block
+    (DuckDB scans it in place). A statement that fails in the block aborts DuckDB's transaction,
+    and unregistering then fails too ("Current transaction is aborted"): that second error is
+    dropped, so the run reports the first one (an out-of-memory, a conversion error), not the
+    aborted transaction it left."""
+    import duckdb
+
+    duck.register(name, table)
+    try:
+        yield name
+    except BaseException:
+        with suppress(duckdb.Error):
+            duck.unregister(name)
+        raise
+    duck.unregister(name)
 
 
 def _set_duckdb_config(dbapi_connection: Any, _record: Any) -> None:
@@ -348,11 +368,8 @@ class Warehouse:
         if self.dialect == "duckdb":
             # DuckDB scans the Arrow table in place; the answer comes back as arrays, not rows
             duck = conn.connection.driver_connection
-            duck.register(view, numbered)
-            try:
+            with arrow_view(duck, view, numbered):
                 found = duck.execute(select).fetchnumpy()
-            finally:
-                duck.unregister(view)
             rows, known = found["__row"], int(found["known"].sum())
         else:
             # the batch as the merge would store it (the same CSV COPY into the raw types), then
@@ -442,10 +459,8 @@ class Warehouse:
         """DuckDB scans the Arrow table in place: the merge reads it twice (the keys to delete,
         unless ``replace`` is off because none is stored, then the rows to insert) with no stage
         table copied in between."""
-        duck = conn.connection.driver_connection
         view = f"_arrow_{uuid.uuid4().hex[:12]}"
-        duck.register(view, batch)
-        try:
+        with arrow_view(conn.connection.driver_connection, view, batch):
             key = ", ".join(q(k) for k in primary_key)
             if replace:
                 conn.execute(text(f"delete from {target} where ({key}) in (select {key} from {q(view)})"))
@@ -455,8 +470,6 @@ class Warehouse:
                      f"cast(:now as timestamptz), cast(:run as varchar) from {q(view)}"),
                 {"now": datetime.now(UTC), "run": run_id},
             )
-        finally:
-            duck.unregister(view)
 
     def _ensure_raw_table(
         self, conn: Connection, name: str, schema: pa.Schema, primary_key: Sequence[str]
@@ -495,10 +508,8 @@ class Warehouse:
     def _stage(self, conn: Connection, stage: str, like: str, batch: pa.Table, run_id: str) -> None:
         now = datetime.now(UTC)
         if self.dialect == "duckdb":
-            duck = conn.connection.driver_connection
             view = f"{stage}_arrow"
-            duck.register(view, batch)
-            try:
+            with arrow_view(conn.connection.driver_connection, view, batch):
                 conn.execute(
                     text(
                         f"create temp table {q(stage)} as select *, "
@@ -507,8 +518,6 @@ class Warehouse:
                     ),
                     {"now": now, "run": run_id},
                 )
-            finally:
-                duck.unregister(view)
             return
         # PostgreSQL: COPY into a temp table shaped like the target
         conn.execute(
