@@ -119,7 +119,8 @@ def _print_run(result: dict, verbose: bool = False) -> None:
         for line in health_lines(h):
             console.print(escape(line))
     else:
-        console.print("[yellow]The KPI report could not be written: see the run's log.[/yellow]")
+        missing = result["summary"].get("report_missing") or "The KPI report could not be written: see the run's log."
+        console.print(f"[yellow]{escape(missing)}[/yellow]")
     if verbose:
         counts = Table()
         counts.add_column("table")

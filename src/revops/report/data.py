@@ -205,8 +205,36 @@ def health(wh: Warehouse) -> dict[str, Any]:
     }
 
 
+#: the published marts the report cannot do without (kpi_data_freshness and
+#: kpi_unresolved_campaigns are read when they exist)
+REQUIRED_MARTS = ("kpi_channel_daily", "kpi_scorecard_monthly", "kpi_targets_vs_actual",
+                  "kpi_funnel_monthly", "kpi_pipeline", "kpi_lead_response", "kpi_lead_quality",
+                  "kpi_lead_rejection_reasons", "kpi_attribution", "kpi_attribution_coverage")
+
+
+class MartsNotPublished(RuntimeError):
+    """The warehouse has not published the marts the report reads (yet): a warehouse no run has
+    built, or a first night whose CRM failed (its marts are held until it loads)."""
+
+
+def check_published(wh: Warehouse) -> None:
+    """Raise :class:`MartsNotPublished` naming what is missing, rather than the first query's
+    "relation does not exist"."""
+    published = {r["table_name"] for r in wh.fetch_all(
+        "select table_name from information_schema.tables where table_schema = 'marts'")}
+    missing = [m for m in REQUIRED_MARTS if m not in published]
+    if len(missing) == len(REQUIRED_MARTS):
+        raise MartsNotPublished("No KPI report: this warehouse has published no marts yet (a run "
+                                "publishes them once its sources load; a night whose CRM failed "
+                                "holds the marts that read it)")
+    if missing:
+        raise MartsNotPublished("No KPI report: marts not published yet: "
+                                + ", ".join(f"marts.{m}" for m in missing))
+
+
 def load(wh: Warehouse, default_currency: str = "") -> ReportData:
     """Everything the report shows, read once."""
+    check_published(wh)
     days = rows(wh, "select min(date_day) as first, max(date_day) as last from marts.kpi_channel_daily")[0]
     card = scorecard(wh)
     data = ReportData(

@@ -161,7 +161,7 @@ def markdown_summary(run_id: str, extracted: list[dict[str, Any]], published: li
                   f"| {k.get('since_run_text', 'n/a')} |" for k in h["kpis"]]
         lines += [""] + [f"- {line}" for line in health_lines(h)]
     else:
-        lines += ["The KPI report could not be written: see the run's log."]
+        lines += [summary.get("report_missing") or "The KPI report could not be written: see the run's log."]
     if report:
         lines += ["", f"KPI report: `{report}`"]
     lines += ["", "## Rows per stream", "", "| source | stream | extracted | loaded | changed | quarantined | s |",
@@ -201,12 +201,16 @@ def publish_report(summary: dict[str, Any], run_id: str | None = None,
 
     settings = get_settings()
     logger = logging.getLogger("revops.report")
-    path, h = None, None
+    path, h, missing = None, None, None
     try:
         path, h = write_run_report(settings.warehouse_url, settings.data_dir, settings.reporting_currency,
                                    settings.lead_response_sla_hours, run_id=run_id)
+    except d.MartsNotPublished as exc:  # nothing to report on yet: said plainly, no traceback
+        missing = f"{exc}."
+        logger.warning("%s", missing)
     except Exception:  # noqa: BLE001 - the data is published; say why the report is missing
         logger.exception("the KPI report could not be written")
+        missing = "The KPI report could not be written: see the run's log."
     if path is not None:
         logger.info("KPI report: %s", path)
         if link_artifact:
@@ -218,4 +222,5 @@ def publish_report(summary: dict[str, Any], run_id: str | None = None,
             )
     summary["headline"] = h
     summary["report_path"] = path and str(path)
+    summary["report_missing"] = missing
     return path
