@@ -66,21 +66,41 @@ _PER_WORKER = {"prefect_api"}
 def _shared_fixture_group(item) -> str | None:
     """The session- or module-scoped fixture this test shares with others (a built warehouse, a
     world's sandboxes), with its parameter (the engine): the xdist group that keeps every test
-    of one shared build on one worker, so it is built once per session and engine."""
+    of one shared build on one worker, so it is built once per session and engine.
+
+    Of the shared fixtures a test uses, the group is named after one that none of the others
+    is built on (``built_warehouse``, not the ``funnel`` read from it): grouping by the derived
+    fixture had split one module's warehouse between two groups, and two workers built it twice."""
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
         return None
     params = item.callspec.params if hasattr(item, "callspec") else {}
-    best: tuple[int, str] | None = None
+    shared = {}
     for name in info.names_closure:
         defs = info.name2fixturedefs.get(name)
         if not defs or defs[-1].scope not in ("session", "module") or name in _PER_WORKER:
             continue
         if not getattr(defs[-1].func, "__module__", "").startswith("tests"):
             continue  # pytest's own (tmp_path_factory...) are shared by everything
-        rank = 0 if defs[-1].scope == "session" else 1
+        shared[name] = defs[-1]
+
+    def needs_shared(name: str, seen: frozenset = frozenset()) -> bool:
+        """Whether fixture ``name`` is built on another shared fixture, directly or not."""
+        defs = info.name2fixturedefs.get(name)
+        for arg in defs[-1].argnames if defs else ():
+            if arg in seen or arg == name:
+                continue
+            if arg in shared or needs_shared(arg, seen | {name}):
+                return True
+        return False
+
+    best: tuple[int, str] | None = None
+    for name, fixturedef in shared.items():
+        if needs_shared(name):
+            continue
+        rank = 0 if fixturedef.scope == "session" else 1
         # no brackets: xdist reads a node id ending in "]" as having no group
-        key = f"{defs[-1].baseid or 'tests'}::{name}:{params.get(name, '')}"
+        key = f"{fixturedef.baseid or 'tests'}::{name}:{params.get(name, '')}"
         if best is None or rank < best[0]:
             best = (rank, key)
     return best[1] if best else None
