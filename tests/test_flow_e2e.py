@@ -59,13 +59,17 @@ def test_nightly_flow_publishes_truth_and_leaks_no_secret(prefect_api, tmp_path,
 
 
 def test_demo_matches_truth_is_idempotent_and_keeps_each_world_apart(prefect_api, tmp_path):
-    """``make demo`` twice leaves the same marts; another world afterwards (``revops demo --days
+    """``make demo`` twice leaves the same marts (the second run, finding the world's two nights
+    run, runs one quiet night at the last clock); another world afterwards (``revops demo --days
     20``) matches its own ground truth in a warehouse of its own."""
     env = clean_env(tmp_path, PREFECT_API_URL=prefect_api)
     marts = []
-    for days in (15, 15, 20):
+    for run, days in enumerate((15, 15, 20)):
         proc = revops("demo", "--seed", "3", "--days", str(days), env=env, cwd=tmp_path, timeout=600)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        nights = [line.split(":")[0] for line in proc.stdout.splitlines() if line.startswith("night ") and "clock" in line]
+        assert nights == (["night 3"] if run == 1 else ["night 1", "night 2"]), proc.stdout[-3000:]
+        assert ("a quiet night" in proc.stdout) == (run == 1)
         assert "does not match" not in proc.stdout
         assert "~20 s" not in proc.stdout + proc.stderr
         home = tmp_path / "data" / "demo" / f"seed3-days{days}"
