@@ -69,7 +69,7 @@ def test_stg_ecb__rates_equals_the_published_rates(warehouse_url, tmp_path, capl
     counters = sorted(m.split()[1] for m in done if m.startswith("dbt "))
     assert counters == sorted(f"{i}/{total}" for i in range(1, total + 1)), done[-3:]
     assert any("stg_ecb__rates" in line and " OK " in line for line in done), done
-    assert any("unique_combination" in n["unique_id"] for n in result.nodes)
+    assert any("primary_key" in n["unique_id"] for n in result.nodes)
 
     rows = wh.fetch_all("select rate_date, currency, rate_per_eur from staging.stg_ecb__rates")
     got = {(r["rate_date"], r["currency"]): r["rate_per_eur"] for r in rows}
