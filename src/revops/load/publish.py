@@ -16,12 +16,7 @@ from revops.load.warehouse import BUILD_SCHEMA, PUBLISHED_SCHEMA, Warehouse, q
 
 
 def built_marts(wh: Warehouse) -> list[str]:
-    rows = wh.fetch_all(
-        "select table_name from information_schema.tables where table_schema = :s "
-        "and table_type in ('BASE TABLE') order by table_name",
-        s=BUILD_SCHEMA,
-    )
-    return [r["table_name"] for r in rows]
+    return wh.tables(BUILD_SCHEMA)
 
 
 def publish(wh: Warehouse, tables: list[str] | None = None) -> list[str]:

@@ -240,6 +240,15 @@ class Warehouse:
         )
         return [r[0] for r in rows]
 
+    def tables(self, schema: str) -> list[str]:
+        """The tables (not views) of ``schema``, by name."""
+        rows = self.fetch_all(
+            "select table_name from information_schema.tables where table_schema = :s "
+            "and table_type in ('BASE TABLE') order by table_name",
+            s=schema,
+        )
+        return [r["table_name"] for r in rows]
+
     def table_exists(self, schema: str, table: str) -> bool:
         with self.engine.connect() as conn:
             return bool(self.columns(conn, schema, table))

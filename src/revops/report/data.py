@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from revops.load.warehouse import Warehouse
+from revops.load.warehouse import PUBLISHED_SCHEMA, Warehouse
 
 #: the scorecard's tiles, in the order people read them: (key, label, kind, cost-like: a fall is
 #: good; None: neither direction is good in itself, e.g. spend)
@@ -220,8 +220,7 @@ class MartsNotPublished(RuntimeError):
 def check_published(wh: Warehouse) -> None:
     """Raise :class:`MartsNotPublished` naming what is missing, rather than the first query's
     "relation does not exist"."""
-    published = {r["table_name"] for r in wh.fetch_all(
-        "select table_name from information_schema.tables where table_schema = 'marts'")}
+    published = set(wh.tables(PUBLISHED_SCHEMA))
     missing = [m for m in REQUIRED_MARTS if m not in published]
     if len(missing) == len(REQUIRED_MARTS):
         raise MartsNotPublished("No KPI report: this warehouse has published no marts yet (a run "
