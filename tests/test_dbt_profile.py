@@ -99,3 +99,26 @@ def test_duckdb_memory_limit_reaches_our_connection_and_dbts_profile(tmp_path, m
     key = transform._manifest_key(settings)
     monkeypatch.setenv("REVOPS_DUCKDB_MEMORY_LIMIT", "1GB")
     assert transform._manifest_key(settings) == key
+
+
+def test_behavior_flag_source_is_the_one_dbt_names():
+    """transform's cheap ``_default_source`` (frames' globals, not ``inspect.stack()``) names the
+    same module as dbt-common's own, for a flag created as an adapter creates it."""
+    from dbt_common.behavior_flags import BehaviorFlagRendered
+
+    transform._install_flag_source_from_frames()
+    ours = BehaviorFlagRendered._default_source
+    flag = {"name": "some_flag", "default": False, "docs_url": "https://example.com"}
+
+    def source() -> str:
+        return BehaviorFlagRendered(flag, {})._behavior_change_event.flag_source
+
+    got = source()
+    BehaviorFlagRendered._default_source = staticmethod(ours.__wrapped__)
+    try:
+        want = source()
+    finally:
+        BehaviorFlagRendered._default_source = staticmethod(ours)
+    assert got == want == __name__
+    # a flag that names its source keeps it
+    assert BehaviorFlagRendered({**flag, "source": "dbt-x"}, {})._behavior_change_event.flag_source == "dbt-x"

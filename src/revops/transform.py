@@ -307,11 +307,42 @@ def _manifest_key(settings: Settings) -> str:
     return json.dumps([profile, dbt_vars(settings)], sort_keys=True, default=str)
 
 
+def _install_flag_source_from_frames() -> None:
+    """dbt names the package behind each adapter "behavior flag" that does not name its own
+    (``BehaviorFlagRendered._default_source``, dbt-common), for each flag, at every adapter
+    dbt creates (a few per invocation), by ``inspect.stack()``: that reads the source lines of
+    every frame of the calling thread and looks each frame's module up, a walk over
+    ``sys.modules`` for frames of no file. Deep in a Prefect task or a test worker that came
+    to ~22 ms a flag, 6 % of the CPU of ``make test`` (py-spy, 76 of 1,226 sampled s; dbt-fal
+    measured the same call slowing ``dbt seed``, fal-ai/dbt-fal#723). The answer is the first
+    calling module other than dbt-common's own, which the frames' globals name without reading
+    a file. ``tests/test_dbt_profile.py`` checks the answer is dbt's own."""
+    from dbt_common.behavior_flags import BehaviorFlagRendered
+
+    if getattr(BehaviorFlagRendered._default_source, "from_frames", False):
+        return
+    own = BehaviorFlagRendered.__module__
+
+    def _default_source() -> str:
+        frame = sys._getframe(1)
+        while frame is not None:
+            name = frame.f_globals.get("__name__")
+            if name and name != own:
+                return name
+            frame = frame.f_back
+        return "Unknown"
+
+    _default_source.from_frames = True
+    _default_source.__wrapped__ = BehaviorFlagRendered._default_source
+    BehaviorFlagRendered._default_source = staticmethod(_default_source)
+
+
 def _parsed(settings: Settings):
     """The project parsed for these settings (parsed now if it was not yet: dbt's partial parse,
     kept in the data dir's target, makes that ~1 s when nothing changed). Do not modify it."""
     from dbt.cli.main import dbtRunner
 
+    _install_flag_source_from_frames()
     key = _manifest_key(settings)
     if key not in _MANIFESTS:
         parsed = dbtRunner().invoke(_in_process_args(settings, ["parse", "--quiet"]))
