@@ -267,6 +267,34 @@ def test_memoized_configurations_give_the_same_results(tmp_path, monkeypatch):
     assert expectation.configuration is not expectation.configuration
 
 
+def test_decimals_convert_as_gx_converts_them(caplog):
+    """``_install_decimals_without_stack``: GX's ``convert_decimal_to_float`` without its stack
+    scan for the rule-based profiler's ``parameter_builder.py``, which GX 1.x does not ship (so
+    the scan could never match): the same floats, the same warning on a lossy value, for the
+    values GX's JSON conversion hands it."""
+    import decimal
+    import importlib.util
+
+    from great_expectations import util
+
+    gx_runner._runtime()
+    ours = util.convert_decimal_to_float
+    assert ours.without_stack
+    assert not any(p.name == "parameter_builder.py"
+                   for p in Path(importlib.util.find_spec("great_expectations").origin).parent.rglob("*.py"))
+    values = [decimal.Decimal("12345.67"), decimal.Decimal("0.1"), decimal.Decimal("-3"),
+              decimal.Decimal("1.00000000000000000000001"), 2.5, 7]
+    warnings = []
+    for convert in (ours, ours.__wrapped__):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger=util.logger.name):
+            got = [convert(v) for v in values]
+        warnings.append([r.getMessage() for r in caplog.records])
+        assert got == [12345.67, 0.1, -3.0, 1.0, 2.5, 7.0]
+    assert warnings[0] == warnings[1] and len(warnings[0]) == 1
+    assert util.convert_to_json_serializable({"s": decimal.Decimal("9.5")}) == {"s": 9.5}
+
+
 def test_plain_ids_are_gx_own(tmp_path, monkeypatch):
     """The metric ids taken by the shortcut (``_install_plain_ids``) are the ones GX computes:
     every id asked for while validating a raw batch with bad rows (both passes), a suite with
