@@ -59,10 +59,6 @@ def pytest_unconfigure(config):
         pg.stop_server()
 
 
-#: shared fixtures that are cheap to have once per worker: no reason to keep their users together
-_PER_WORKER = {"prefect_api"}
-
-
 def _shared_fixture_group(item) -> str | None:
     """The session- or module-scoped fixture this test shares with others (a built warehouse, a
     world's sandboxes), with its parameter (the engine): the xdist group that keeps every test
@@ -78,7 +74,7 @@ def _shared_fixture_group(item) -> str | None:
     shared = {}
     for name in info.names_closure:
         defs = info.name2fixturedefs.get(name)
-        if not defs or defs[-1].scope not in ("session", "module") or name in _PER_WORKER:
+        if not defs or defs[-1].scope not in ("session", "module"):
             continue
         if not getattr(defs[-1].func, "__module__", "").startswith("tests"):
             continue  # pytest's own (tmp_path_factory...) are shared by everything
@@ -124,7 +120,8 @@ def pytest_collection_modifyitems(config, items):
 def prefect_api() -> str:
     """One Prefect API server for the tests that run flows (a cold start costs 10-80 s): an
     in-process flow finds it as its ephemeral server, the CLI's child processes through
-    PREFECT_API_URL. Once per worker that runs a flow."""
+    PREFECT_API_URL. Its users are one xdist group (``_shared_fixture_group``), so it starts
+    once per session, not once per worker."""
     from prefect.server.api.server import SubprocessASGIServer
 
     server = SubprocessASGIServer()
