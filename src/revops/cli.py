@@ -164,10 +164,7 @@ def demo(
     # the world ends by the run's clock (the connectors read up to the wall clock): a long world
     # starts earlier rather than running past today
     config = WorldConfig.ending_by(datetime.now(UTC), seed=seed, days=days)
-    # each world its own warehouse, sync state and dbt target: worlds of other sizes, seeds or
-    # start dates are other companies, and a warehouse holds one
-    moved = "" if config.start == WorldConfig().start else f"-from{config.start}"
-    home = Settings().data_dir / "demo" / f"seed{seed}-days{days}{moved}"
+    home = demo_home(Settings().data_dir, config)
     warehouse_url = warehouse_url or f"duckdb:///{home / 'warehouse.duckdb'}"
     world = World(config)
     with sandboxes(world) as sb:
@@ -202,6 +199,16 @@ def demo(
     if not _matches(result["summary"], want):
         console.print("[red]the warehouse does not match the ground truth[/red]")
         raise typer.Exit(1)
+
+
+def demo_home(data_dir: Path, config) -> Path:
+    """The demo's folder for the world of ``config`` (a ``WorldConfig``): its warehouse, sync
+    state, dbt target and report. Each world has its own: worlds of other sizes, seeds or start
+    dates are other companies, and a warehouse holds one."""
+    from revops.sandbox.world import WorldConfig
+
+    moved = "" if config.start == WorldConfig().start else f"-from{config.start}"
+    return data_dir / "demo" / f"seed{config.seed}-days{config.days}{moved}"
 
 
 def _nights_run(warehouse_url: str) -> int:
