@@ -260,11 +260,12 @@ def _invoke(settings: Settings, args: list[str]) -> BuildResult:
 
 #: one dbt invocation at a time in this process
 _DBT_LOCK = threading.RLock()
-#: parsed projects, by what the parse depends on (:func:`_manifest_key`), the last two used: a
-#: process that builds a DuckDB and a PostgreSQL warehouse in turn (a test worker) parses each
-#: once, not at every switch (~3 s a parse in a new data dir)
+#: parsed projects, by what the parse depends on (:func:`_manifest_key`), the last four used
+#: (~6.5 MB each): a process that builds DuckDB and PostgreSQL warehouses in turn (a test
+#: worker) parses each once, not at every switch (~2-3 s a parse in a new data dir); a
+#: deployment builds one warehouse and keeps one
 _MANIFESTS: OrderedDict[str, Any] = OrderedDict()
-_KEEP_MANIFESTS = 2
+_KEEP_MANIFESTS = 4
 
 
 def prepare(settings: Settings) -> threading.Thread:
