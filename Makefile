@@ -16,7 +16,7 @@ PYTEST_WORKERS ?= 2
 # first (xdist would otherwise order by test count, and a single 150 s test would start last)
 PYTEST := $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
-.PHONY: venv demo test test-fast test-faults bench clean
+.PHONY: venv demo test test-fast test-faults screenshots bench clean
 
 venv: $(STAMP)
 
@@ -42,6 +42,11 @@ test-fast: venv
 # `make test` runs it too.
 test-faults: venv
 	$(PYTEST) -m faults --durations=10
+
+# The README's pictures of the KPI report (docs/img/), as the browser test renders it from the
+# shared test warehouse (DuckDB); `make test` takes the same screenshots into a temporary folder.
+screenshots: venv
+	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest tests/report/test_html_report.py -k "chromium and duckdb"
 
 # dlt (the extraction benchmark's yardstick) is in the bench dependency group only.
 # The large-world sync (bench/large_bench.py) at a small share of issue 15's size by default;
