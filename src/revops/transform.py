@@ -313,9 +313,10 @@ def _install_flag_source_from_frames() -> None:
     (``BehaviorFlagRendered._default_source``, dbt-common), for each flag, at every adapter
     dbt creates (a few per invocation), by ``inspect.stack()``: that reads the source lines of
     every frame of the calling thread and looks each frame's module up, a walk over
-    ``sys.modules`` for frames of no file. Deep in a Prefect task or a test worker that came
-    to ~22 ms a flag, 6 % of the CPU of ``make test`` (py-spy, 76 of 1,226 sampled s; dbt-fal
-    measured the same call slowing ``dbt seed``, fal-ai/dbt-fal#723). The answer is the first
+    ``sys.modules`` for frames of no file. In a test worker that came to ~21 ms a flag:
+    ``tests/marts`` under xdist spent 8.9 of its 372 worker-seconds there (436 calls, timed
+    around dbt's own function; dbt-fal saw the same call slow ``dbt seed``,
+    fal-ai/dbt-fal#723). The answer is the first
     calling module other than dbt-common's own, which the frames' globals name without reading
     a file. ``tests/test_dbt_profile.py`` checks the answer is dbt's own."""
     from dbt_common.behavior_flags import BehaviorFlagRendered
