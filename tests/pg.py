@@ -56,8 +56,8 @@ def connect_kwargs(dbname: str) -> dict[str, str]:
 #: this process's part of every database name: two test sessions (or two workers) on one server
 #: never touch each other's databases
 _TOKEN = uuid.uuid4().hex[:8]
-#: slots in use in this process; a database takes the lowest free one
-_slots: set[int] = set()
+#: names of this process's databases not dropped yet; a new one takes the lowest free slot
+_in_use: set[str] = set()
 
 
 def create_database() -> str:
@@ -68,11 +68,11 @@ def create_database() -> str:
     carries it), and ``revops.transform`` keeps its last parses by what they depend on, so a
     worker that builds warehouse after warehouse parses a few names once each instead of one
     new name per test (~2-3 s a parse)."""
-    slot = next(i for i in range(1, len(_slots) + 2) if i not in _slots)
-    name = f"revops_test_{_TOKEN}_{slot}"
+    names = (f"revops_test_{_TOKEN}_{slot}" for slot in range(1, len(_in_use) + 2))
+    name = next(n for n in names if n not in _in_use)
     with psycopg.connect(admin_dsn(), autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
-    _slots.add(slot)
+    _in_use.add(name)
     return url(name)
 
 
@@ -80,9 +80,7 @@ def drop_database(db_url: str) -> None:
     name = db_url.split("?", 1)[0].rsplit("/", 1)[1]
     with psycopg.connect(admin_dsn(), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{name}" with (force)')
-    token, _, slot = name.removeprefix("revops_test_").partition("_")
-    if token == _TOKEN and slot.isdigit():
-        _slots.discard(int(slot))
+    _in_use.discard(name)
 
 
 _embedded = None
