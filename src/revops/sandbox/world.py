@@ -185,7 +185,10 @@ class AdDay:
     def as_seen(self, as_of: datetime, tz: str) -> AdDay | None:
         """The row as the platform reports it at ``as_of`` (``tz``: the zone its days are
         bucketed in); None if the day has not started there yet."""
-        local_today = as_of.astimezone(ZoneInfo(tz)).date()
+        return self.seen_on(as_of.astimezone(ZoneInfo(tz)).date())
+
+    def seen_on(self, local_today: date) -> AdDay | None:
+        """:meth:`as_seen` on the day ``local_today`` is in the zone the days are bucketed in."""
         if self.day > local_today:
             return None
         if (local_today - self.day).days >= PROVISIONAL_DAYS:
@@ -1011,11 +1014,17 @@ class World:
         kept = self._ad_days_seen.get(platform)
         if kept is None or kept[0] != key:
             out = []
+            # each account's local day, once, not the clock converted for every row: Meta's
+            # rows of the large bench's world at scale 0.1 took 0.25 s a clock, now 0.11 s
+            today: dict[str, date] = {}
             for row in self.ad_days:
                 if row.ad.platform != platform:
                     continue
-                tz = self.account_by_id[(platform, row.ad.account_id)].day_zone
-                seen = row.as_seen(as_of, tz)
+                local_today = today.get(row.ad.account_id)
+                if local_today is None:
+                    tz = self.account_by_id[(platform, row.ad.account_id)].day_zone
+                    local_today = today[row.ad.account_id] = as_of.astimezone(ZoneInfo(tz)).date()
+                seen = row.seen_on(local_today)
                 if seen is not None:
                     out.append(seen)
             by_day = sorted(range(len(out)), key=lambda i: out[i].day)

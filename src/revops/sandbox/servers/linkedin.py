@@ -485,14 +485,19 @@ def _ymd(d: date) -> dict[str, int]:
     return {"year": d.year, "month": d.month, "day": d.day}
 
 
+#: each pivot's URN prefix and the ``Ad`` attribute with its id
+_PIVOT_URN = {
+    "CREATIVE": ("urn:li:sponsoredCreative:", "ad_id"),
+    "CAMPAIGN": ("urn:li:sponsoredCampaign:", "ad_group_id"),
+    "CAMPAIGN_GROUP": ("urn:li:sponsoredCampaignGroup:", "campaign_id"),
+    "ACCOUNT": ("urn:li:sponsoredAccount:", "account_id"),
+}
+
+
 def _pivot_urn(row: AdDay, pivot: str) -> str:
-    ad = row.ad
-    return {
-        "CREATIVE": f"urn:li:sponsoredCreative:{ad.ad_id}",
-        "CAMPAIGN": f"urn:li:sponsoredCampaign:{ad.ad_group_id}",
-        "CAMPAIGN_GROUP": f"urn:li:sponsoredCampaignGroup:{ad.campaign_id}",
-        "ACCOUNT": f"urn:li:sponsoredAccount:{ad.account_id}",
-    }[pivot]
+    """The row's URN at ``pivot`` (only that one: the four of them were built for every row)."""
+    prefix, attr = _PIVOT_URN[pivot]
+    return f"{prefix}{getattr(row.ad, attr)}"
 
 
 def cost_string(amount: Decimal, salt: str) -> str:
@@ -508,18 +513,28 @@ def cost_string(amount: Decimal, salt: str) -> str:
     return cents + "000000000000" + str(100000 + digest % 900000)
 
 
+#: the EUR -> USD rate of ``costInUsd``
+_USD_RATE = Decimal("1.0841")
+
+
 def _analytics_row(start: date, end: date, urn: str, days: list[AdDay]) -> dict[str, Any]:
-    spend = sum((d.spend for d in days), Decimal(0))
+    spend = Decimal(0)
+    impressions = clicks = leads = 0
+    for d in days:  # one pass, not five generators: a DAILY row is one creative's one day
+        spend += d.spend
+        impressions += d.impressions
+        clicks += d.clicks
+        leads += d.platform_leads
     salt = f"{urn}/{start}/{end}"
     return {
         "dateRange": {"start": _ymd(start), "end": _ymd(end)},
         "pivotValues": [urn],
-        "impressions": sum(d.impressions for d in days),
-        "clicks": sum(d.clicks for d in days),
-        "landingPageClicks": sum(d.clicks for d in days),
+        "impressions": impressions,
+        "clicks": clicks,
+        "landingPageClicks": clicks,
         "costInLocalCurrency": cost_string(spend, salt),
-        "costInUsd": cost_string(spend * Decimal("1.0841"), salt + "usd"),
-        "externalWebsiteConversions": sum(d.platform_leads for d in days),
+        "costInUsd": cost_string(spend * _USD_RATE, salt + "usd"),
+        "externalWebsiteConversions": leads,
         "oneClickLeads": 0,
         "conversionValueInLocalCurrency": "0",
     }

