@@ -47,7 +47,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from revops.sandbox.server import SandboxApp, json_response
-from revops.sandbox.world import AdAccount, AdDay, Campaign
+from revops.sandbox.world import AdAccount, AdDay, Campaign, ad_day_totals
 
 PLATFORM = "linkedin"
 #: adAnalytics returns at most this many rows and no paging [OWOX/owox-data-marts#1569]
@@ -518,13 +518,7 @@ _USD_RATE = Decimal("1.0841")
 
 
 def _analytics_row(start: date, end: date, urn: str, days: list[AdDay]) -> dict[str, Any]:
-    spend = Decimal(0)
-    impressions = clicks = leads = 0
-    for d in days:  # one pass, not five generators: a DAILY row is one creative's one day
-        spend += d.spend
-        impressions += d.impressions
-        clicks += d.clicks
-        leads += d.platform_leads
+    spend, impressions, clicks, leads = ad_day_totals(days)
     salt = f"{urn}/{start}/{end}"
     return {
         "dateRange": {"start": _ymd(start), "end": _ymd(end)},
