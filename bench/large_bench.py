@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import multiprocessing
 import os
 import platform
 import re
@@ -49,6 +50,7 @@ from pathlib import Path
 
 from bench import stamp_now, write_result
 from revops.sandbox.world import World, WorldConfig
+from revops.settings import write_env_file
 
 ROOT = Path(__file__).resolve().parents[1]
 REVOPS = [sys.executable, "-m", "revops.cli"]
@@ -84,15 +86,22 @@ def large_config(scale: float, clock: datetime, seed: int = 42) -> WorldConfig:
                                  ad_groups_per_campaign=groups, ads_per_group=per_group)
 
 
-def serve(config_json: str, env_file: Path, hubspot_rate_limit: int) -> None:
-    """The sandbox child: builds the world, serves it at its end, writes its variables to
+def serve(config_json: str, env_file: Path, hubspot_rate_limit: int, processes: str = "per-server",
+          profile: Path | None = None) -> None:
+    """The sandbox: builds the world, serves it at its end, writes its variables to
     ``env_file``, prints ``ready <seconds to build> <counts>``, then sets the servers' clock to
     each ISO time read on stdin (``end``: the world's end) and renders HubSpot's records at it
     (answering ``ok <seconds it took>``: the night's pages are pre-rendered before the sync asks,
     so the sync is what a night measures) until stdin closes, then prints the requests each
-    server answered (JSON)."""
-    from revops.sandbox.harness import sandboxes
-    from revops.settings import write_env_file
+    server answered (JSON).
+
+    ``processes``: ``per-server`` forks one process per server once the world is built (the
+    world shared copy-on-write), as the platforms' APIs run on machines of their own: one
+    interpreter serving all of them is bound by its one GIL, HubSpot's pages waiting behind
+    Meta's; ``one`` serves them all from one forked process. With ``profile``, py-spy records
+    each of them (forked, py-spy's ``--subprocesses`` does not see them) into ``profile``."""
+    from revops.sandbox.harness import uses
+    from revops.sandbox.registry import all_sandboxes
 
     raw = json.loads(config_json)
     raw["start"] = date.fromisoformat(raw["start"])
@@ -100,41 +109,82 @@ def serve(config_json: str, env_file: Path, hubspot_rate_limit: int) -> None:
     started = time.perf_counter()
     world = World(WorldConfig(**raw))
     built = time.perf_counter() - started
-    with sandboxes(world) as sb:
-        if hubspot_rate_limit > 0:
+    names = [spec.name for spec in all_sandboxes() if uses(world, spec.name)]
+    groups = [[name] for name in names] if processes == "per-server" else [names]
+    # the world lives as long as the process: out of the collector's full passes (and, frozen
+    # before the fork, its pages are not written by them in each child)
+    gc.freeze()
+    fork = multiprocessing.get_context("fork")
+    children = []
+    for group in groups:
+        mine, theirs = fork.Pipe()
+        child = fork.Process(target=_serve_group, args=(world, group, hubspot_rate_limit, theirs, profile),
+                             name=f"sandbox-{'+'.join(group)}", daemon=True)
+        child.start()
+        children.append((child, mine))
+    env: dict[str, str] = {}
+    for _, pipe in children:
+        env.update(pipe.recv())
+    write_env_file(env_file, env)
+    print(f"ready {built:.1f} {len(world.contacts)} {len(world.deals)} {len(world.ad_days)}", flush=True)
+    for line in sys.stdin:
+        started = time.perf_counter()
+        for _, pipe in children:
+            pipe.send(line.strip())
+        for _, pipe in children:
+            pipe.recv()
+        print(f"ok {time.perf_counter() - started:.1f}", flush=True)
+    requests: dict[str, int] = {}
+    for child, pipe in children:
+        pipe.send(None)
+        requests.update(pipe.recv())
+        child.join(timeout=30)
+    print(json.dumps(requests), flush=True)
+
+
+def _serve_group(world: World, names: list[str], hubspot_rate_limit: int, pipe, profile: Path | None) -> None:
+    """The servers of ``names`` in this (forked) process: sends their variables, then for each
+    clock received (an ISO time, ``end``: the world's end) sets it and renders HubSpot's records
+    at it, answering when done; at None sends the requests each answered and stops."""
+    from revops.sandbox.harness import sandboxes
+
+    if profile is not None:
+        subprocess.Popen([*_spy(profile, f"sandbox-{'+'.join(names)}-{os.getpid()}")[:-1], "--pid", str(os.getpid())])
+    with sandboxes(world, only=names) as sb:
+        if hubspot_rate_limit > 0 and "hubspot" in sb.servers:
             sb.app("hubspot").rate_limit_max = hubspot_rate_limit
-        write_env_file(env_file, sb.env)
-        print(f"ready {built:.1f} {len(world.contacts)} {len(world.deals)} {len(world.ad_days)}", flush=True)
-        for line in sys.stdin:
-            sb.set_clock(world.now if line.strip() == "end" else datetime.fromisoformat(line.strip()))
-            started = time.perf_counter()
+        pipe.send(sb.env)
+        while (line := pipe.recv()) is not None:
+            sb.set_clock(world.now if line == "end" else datetime.fromisoformat(line))
             if "hubspot" in sb.servers:
                 sb.app("hubspot").prerender()
-            # the world and the night's records live as long as the process: out of the
-            # collector's full passes, which walked all of them again while serving (~15 % of
-            # the sandbox's request time at scale 0.1)
-            gc.freeze()
-            print(f"ok {time.perf_counter() - started:.1f}", flush=True)
-        print(json.dumps({name: len(server.app.log) for name, server in sb.servers.items()}), flush=True)
+            gc.freeze()  # the night's records, as the world: built once, read while serving
+            pipe.send("ok")
+        pipe.send({name: len(server.app.log) for name, server in sb.servers.items()})
 
 
 class Sampler(threading.Thread):
-    """Resident memory of some processes (and their children) every ``every`` seconds."""
+    """Resident memory of some processes (and their children) every ``every`` seconds: their
+    RSS, or for processes watched as ``shared`` (the sandbox's servers, forked from one world)
+    their proportional set size, so the pages they share count once in the sum."""
 
     def __init__(self, every: float = 1.0):
         super().__init__(daemon=True)
         self.every = every
         self.pids: dict[str, int] = {}
         self.samples: dict[str, list[tuple[float, int]]] = {}
+        self.shared: set[str] = set()
         #: CPU seconds (user + system) of each process at its last sample
         self.cpu: dict[str, float] = {}
         self._done = threading.Event()
         self.started = time.perf_counter()
         self.started_at = datetime.now(UTC)
 
-    def watch(self, name: str, pid: int) -> None:
+    def watch(self, name: str, pid: int, shared: bool = False) -> None:
         self.pids[name] = pid
         self.samples.setdefault(name, [])
+        if shared:
+            self.shared.add(name)
 
     def run(self) -> None:
         import psutil
@@ -143,11 +193,10 @@ class Sampler(threading.Thread):
             for name, pid in list(self.pids.items()):
                 try:
                     proc = psutil.Process(pid)
-                    rss = proc.memory_info().rss + sum(
-                        c.memory_info().rss for c in proc.children(recursive=True))
-                    self.cpu[name] = round(sum(t.user + t.system for t in [
-                        proc.cpu_times(), *(c.cpu_times() for c in proc.children(recursive=True))]), 1)
-                except psutil.Error:
+                    procs = [proc, *proc.children(recursive=True)]
+                    rss = sum(_pss(p.pid) if name in self.shared else p.memory_info().rss for p in procs)
+                    self.cpu[name] = round(sum(t.user + t.system for t in (p.cpu_times() for p in procs)), 1)
+                except (psutil.Error, OSError):  # (gone between the listing and the read)
                     continue
                 self.samples[name].append((round(time.perf_counter() - self.started, 1), rss))
 
@@ -162,6 +211,13 @@ class Sampler(threading.Thread):
         s = self.samples.get(name, [])
         step = max(1, len(s) // points)
         return [(t, round(rss / 2**20, 1)) for t, rss in s[::step]]
+
+
+def _pss(pid: int) -> int:
+    """A process's proportional set size in bytes (Linux ``smaps_rollup``): each page it shares
+    with others counted as its share."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
 
 
 def _steps(log: str) -> dict[str, float]:
@@ -327,7 +383,7 @@ def _workdir(engine: str, keep: Path | None) -> Iterator[str]:
 
 def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_limit: int,
         profile: Path | None = None, change_share: float = 0.01, extra_env: dict[str, str] | None = None,
-        logs: Path | None = None, keep: Path | None = None) -> dict:
+        logs: Path | None = None, keep: Path | None = None, sandbox_processes: str = "per-server") -> dict:
     """A first night from an empty warehouse; with ``change_share`` a second, incremental night
     after that share of the contacts and deals changed (the first night's clock is moved back
     until they did: :func:`first_clock`); the truth checked after the last night."""
@@ -362,8 +418,9 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
         started = time.perf_counter()
         sandbox = Sandbox([*_spy(profile, f"sandbox-{engine}"), sys.executable, "-m", "bench.large_bench",
                            "--serve", str(workdir / ".env"), "--config", json.dumps(raw_config),
-                           "--hubspot-rate-limit", str(hubspot_rate_limit)])
-        sampler.watch("sandbox", sandbox.proc.pid)
+                           "--hubspot-rate-limit", str(hubspot_rate_limit), "--sandbox-processes", sandbox_processes,
+                           *(["--py-spy", str(profile)] if profile else [])])
+        sampler.watch("sandbox", sandbox.proc.pid, shared=True)
         requests: dict[str, int] = {}
         try:
             ready_s = time.perf_counter() - started
@@ -394,6 +451,7 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
     first = nights["first"]
     result = {
         "scale": scale, "engine": engine, "seed": seed, "env": extra_env or {},
+        "sandbox_processes": sandbox_processes,
         "hubspot_rate_limit_per_10s": hubspot_rate_limit or HUBSPOT_RATE_LIMIT,
         # both nights' requests
         "requests": requests,
@@ -411,6 +469,7 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
         "sync_s": first["sync_s"], "sync_cpu_s": first["sync_cpu_s"],
         "sync_peak_rss_mib": first["sync_peak_rss_mib"],
         "children_max_rss_so_far_mib": first["children_max_rss_so_far_mib"],
+        # proportional: the servers' processes share the world's pages (``Sampler``)
         "sandbox_peak_rss_mib": sampler.peak_mib("sandbox"),
         # the sandbox's CPU while it built the world and served the first night
         "sandbox_cpu_s": first["sandbox_cpu_s"],
@@ -461,11 +520,14 @@ def main() -> None:
                         help="keep each engine's warehouse, data and sync log in DIR/<engine> (emptied first)")
     parser.add_argument("--logs", type=Path, metavar="DIR",
                         help="keep each night's log and every memory sample in DIR")
+    parser.add_argument("--sandbox-processes", choices=("per-server", "one"), default="per-server",
+                        help="the sandbox's servers each in a process of its own (forked once the world "
+                             "is built, as each platform's API runs on its own machines), or all in one")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # the sandbox child
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        return serve(args.config, args.serve, args.hubspot_rate_limit)
+        return serve(args.config, args.serve, args.hubspot_rate_limit, args.sandbox_processes, args.py_spy)
     stamp = stamp_now()
     engines = ([] if args.no_duckdb else ["duckdb"]) + (["postgres"] if args.postgres else [])
     print(f"large bench {stamp}: scale {args.scale} into {', '.join(engines)}", flush=True)
@@ -474,7 +536,7 @@ def main() -> None:
         if folder:
             folder.mkdir(parents=True, exist_ok=True)
     runs = [run(args.scale, engine, args.seed, args.truth, args.hubspot_rate_limit, args.py_spy, args.change,
-                dict(kv.split("=", 1) for kv in args.env), args.logs, args.keep)
+                dict(kv.split("=", 1) for kv in args.env), args.logs, args.keep, args.sandbox_processes)
             for engine in engines]
     load = os.getloadavg()
     result = {"stamp": stamp, "machine": f"{platform.machine()} {os.cpu_count()} cpu",
@@ -484,7 +546,7 @@ def main() -> None:
         f"scale {r['scale']} {r['engine']}{''.join(f' {k}={v}' for k, v in r['env'].items())}: {r['world']['contacts']:,} contacts, {r['world']['deals']:,} deals, "
         f"{r['world']['ad_days']:,} ad-days ({r['raw_rows']:,} raw rows): sync {r['sync_s']:.0f} s "
         f"({r['sync_cpu_s']:.0f} s CPU; validating {r['validation_share'] or 0:.1%} of the streams' time), "
-        f"peak RSS {r['sync_peak_rss_mib']:.0f} MiB, sandbox ready "
+        f"peak RSS {r['sync_peak_rss_mib']:.0f} MiB, sandbox ({r['sandbox_processes']}) ready "
         f"{r['sandbox_ready_s']:.0f} s / {r['sandbox_peak_rss_mib']:.0f} MiB / {r['sandbox_cpu_s']} s CPU "
         f"(the night's HubSpot records pre-rendered in {r['sandbox_prerender_s']:.0f} s before the sync), "
         f"HubSpot {r['requests'].get('hubspot', 0):,} requests (>= {r['hubspot_floor_at_real_limit_s']:.0f} s "

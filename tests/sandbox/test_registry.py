@@ -29,3 +29,22 @@ def test_servers_are_imported_only_when_an_app_is_built():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_sandboxes_only_starts_the_named_servers():
+    """``only``: the servers of those sources alone (the large bench serves each in a process
+    of its own), with the variables that reach them and no others'."""
+    import requests
+
+    from revops.sandbox.harness import sandboxes
+    from revops.sandbox.world import World, WorldConfig
+
+    world = World(WorldConfig(days=3, contacts_per_campaign_day=0.2))
+    with sandboxes(world, only={"ecb", "offline"}) as sb:
+        assert set(sb.servers) == {"ecb", "offline"}
+        assert any(k.startswith("REVOPS_ECB_") for k in sb.env)
+        assert not any(k.startswith(("REVOPS_META_", "REVOPS_HUBSPOT_")) for k in sb.env)
+        for server in sb.servers.values():  # each answers over HTTP (any status: it is up)
+            assert requests.get(server.url, timeout=5).status_code
+    with sandboxes(world) as everything:
+        assert set(everything.servers) > {"ecb", "offline", "meta", "hubspot"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from contextlib import contextmanager
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,14 +42,17 @@ def uses(world: World, source: str) -> bool:
 
 
 @contextmanager
-def sandboxes(world: World, as_of: datetime | None = None, port: int = 0) -> Iterator[RunningSandboxes]:
-    """All sandbox servers on 127.0.0.1 (``port`` 0 = free ports, else consecutive from it).
+def sandboxes(world: World, as_of: datetime | None = None, port: int = 0,
+              only: Collection[str] | None = None) -> Iterator[RunningSandboxes]:
+    """All sandbox servers on 127.0.0.1 (``port`` 0 = free ports, else consecutive from it), or
+    those of the sources named in ``only``.
 
     Each gets a fresh random token; ``env`` holds the REVOPS_* variables to reach them."""
     servers: dict[str, SandboxServer] = {}
     env: dict[str, str] = {}
     try:
-        for i, spec in enumerate(s for s in all_sandboxes() if uses(world, s.name)):
+        for i, spec in enumerate(s for s in all_sandboxes()
+                                 if uses(world, s.name) and (only is None or s.name in only)):
             token = secrets.token_urlsafe(24)
             app = spec.app(world, token=token, as_of=as_of)
             server = SandboxServer(app, port=port + i if port else 0).start()
