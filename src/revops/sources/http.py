@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -95,8 +96,15 @@ class ApiClient:
         #: sent with every request: requests' defaults (Accept-Encoding, Accept, Connection)
         self.headers = {**default_headers(), "User-Agent": user_agent}
         self.pool = pool_manager(self.base_url)
-        #: how many requests were sent, retried, refreshed: reported in ops.runs
+        #: how many requests were sent, retried, refreshed: reported in ops.runs (:meth:`count`)
         self.stats = {"requests": 0, "retries": 0, "auth_refreshes": 0}
+        self._stats_lock = threading.Lock()
+
+    def count(self, key: str, n: int = 1) -> None:
+        """``stats[key] += n``, not losing a count when a source reads streams side by side
+        (one client, several threads: ``stats[key] += 1`` is a read and a write)."""
+        with self._stats_lock:
+            self.stats[key] = self.stats.get(key, 0) + n
 
     # --- to override ------------------------------------------------------------------
     def auth_headers(self) -> dict[str, str]:
@@ -125,7 +133,7 @@ class ApiClient:
         return wait_exponential_jitter(multiplier=0.5, max=self.max_backoff)(state)
 
     def _before_sleep(self, state: RetryCallState) -> None:
-        self.stats["retries"] += 1
+        self.count("retries")
         exc = state.outcome.exception() if state.outcome else None
         log.warning(
             "%s: retry %d after %s (%.1fs)",
@@ -156,7 +164,7 @@ class ApiClient:
                         f"{' after a refresh' if refreshed else ''} ({exc}); renew {what}"
                     ) from exc
                 refreshed = True
-                self.stats["auth_refreshes"] += 1
+                self.count("auth_refreshes")
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         if not url.startswith(("http://", "https://")):
@@ -165,7 +173,7 @@ class ApiClient:
         if "json" in kwargs:  # the body as requests would send it, encoded 3-5x faster
             kwargs["data"] = orjson.dumps(kwargs.pop("json"))
             headers.setdefault("Content-Type", "application/json")
-        self.stats["requests"] += 1
+        self.count("requests")
         response = self.transport(method, url, headers=headers, **kwargs)
         self.classify(response)
         return response
@@ -283,7 +291,7 @@ class ApiClient:
             except RetriableAPIError:
                 if attempt == self.max_retries:
                     raise
-                self.stats["retries"] += 1
+                self.count("retries")
         raise AssertionError("unreachable")
 
 

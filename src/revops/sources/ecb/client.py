@@ -73,7 +73,7 @@ class EcbClient(ApiClient):
                     raise RetriableAPIError(
                         f"ecb: {path} still unreadable after {attempt + 1} downloads ({exc})"
                     ) from exc
-                self.stats["retries"] += 1
+                self.count("retries")
                 log.warning("ecb: %s unreadable (%s); downloading again", path, exc)
         raise AssertionError("unreachable")
 

@@ -72,7 +72,7 @@ class HubSpotClient(ApiClient):
         """Wait out a nearly exhausted rate-limit window before sending."""
         if self._pause > 0:
             wait, self._pause = min(self._pause, self.max_backoff), 0.0
-            self.stats["throttled"] += 1
+            self.count("throttled")
             log.info("hubspot: rate-limit window almost used up, waiting %.2fs", wait)
             self._sleep(wait)
         return super()._send(method, url, **kwargs)

@@ -271,6 +271,13 @@ class HubSpotSource:
     bin)."""
 
     name = SOURCE
+    #: streams read side by side (``pipeline.sync_source``): the contacts (a search page, then
+    #: the history and company reads of its records) and everything after them each take
+    #: minutes on a large portal; in turn they were the large world's whole critical path (the
+    #: ad platforms done at ~360 s, HubSpot's streams one after another at 695 s; side by side
+    #: 490 s: bench/README.md). They share the one client, so HubSpot's rate limit still counts
+    #: every request (the client slows down as the window runs out, and retries a 429)
+    stream_workers = 2
 
     def __init__(
         self,

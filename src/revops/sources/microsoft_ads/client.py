@@ -142,7 +142,7 @@ class MicrosoftAdsClient(ApiClient):
         anonymous = kwargs.pop("_anonymous", False)
         if not (token_call or anonymous):
             return super()._send(method, url, **kwargs)
-        self.stats["requests"] += 1
+        self.count("requests")
         response = self.transport(method, url, **kwargs)
         if token_call:
             self._classify_token(response)

@@ -301,7 +301,7 @@ class MicrosoftAdsSource:
                 if attempt == retries:
                     raise
                 log.warning("%s; downloading again", exc)
-                self.client.stats["retries"] += 1
+                self.client.count("retries")
         raise AssertionError("unreachable")
 
 

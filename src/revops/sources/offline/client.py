@@ -142,7 +142,7 @@ class OfflineSpendClient(ApiClient):
                 )
             log.warning("offline: %s: truncated body (%d of %d bytes), retrying",
                         listed.name, len(body), expected)
-            self.stats["retries"] += 1
+            self.count("retries")
         raise AssertionError("unreachable")
 
 
@@ -169,7 +169,7 @@ class LocalFolder:
 
     def read_file(self, listed: ListedFile) -> tuple[bytes, str] | None:
         p = self.path / listed.name
-        self.stats["requests"] += 1
+        self.count("requests")
         try:
             data = p.read_bytes()
             st = p.stat()
