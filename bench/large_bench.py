@@ -10,8 +10,9 @@ knobs are set for it (:func:`large_config`): contacts per campaign and day, and 
 (ad groups x ads per group); a smaller scale shrinks both, never the two years. The deals follow
 from the world's funnel (about 15 % of contacts reach an opportunity).
 
-The sandbox builds that world and serves it in a process of its own (so what is measured is the
-sync, not the fake APIs in the same interpreter); one ``revops sync`` then runs from an empty
+The sandbox builds that world and serves it outside the sync's process (so what is measured is the
+sync, not the fake APIs in the same interpreter), each platform's server in a process of its own
+forked from the one world (``--sandbox-processes``); one ``revops sync`` then runs from an empty
 warehouse at an earlier sandbox clock, and a second, incremental one at the world's end, after
 ``--change`` (1 %) of the contacts and deals changed (:func:`first_clock`; ``--change 0``: the
 first night only, at the world's end). Both go into one warehouse (a fresh DuckDB file, or with
