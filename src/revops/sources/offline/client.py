@@ -169,7 +169,7 @@ class LocalFolder:
 
     def read_file(self, listed: ListedFile) -> tuple[bytes, str] | None:
         p = self.path / listed.name
-        self.count("requests")
+        self.stats["requests"] += 1
         try:
             data = p.read_bytes()
             st = p.stat()
