@@ -150,7 +150,7 @@ def _serve_group(world: World, names: list[str], hubspot_rate_limit: int, pipe, 
     from revops.sandbox.harness import sandboxes
 
     if profile is not None:
-        subprocess.Popen([*_spy(profile, f"sandbox-{'+'.join(names)}-{os.getpid()}")[:-1], "--pid", str(os.getpid())])
+        subprocess.Popen(_spy(profile, f"sandbox-{'+'.join(names)}-{os.getpid()}", pid=os.getpid()))
     with sandboxes(world, only=names) as sb:
         if hubspot_rate_limit > 0 and "hubspot" in sb.servers:
             sb.app("hubspot").rate_limit_max = hubspot_rate_limit
@@ -289,13 +289,14 @@ def _truth(got: dict, world: World) -> dict:
     return {"ok": ok, "warehouse_vs_truth": pairs}
 
 
-def _spy(profile: Path | None, name: str) -> list[str]:
-    """``py-spy record`` in front of a command when profiling (collapsed stacks to ``profile``)."""
+def _spy(profile: Path | None, name: str, pid: int | None = None) -> list[str]:
+    """``py-spy record`` in front of a command when profiling (collapsed stacks to ``profile``),
+    or with ``pid`` the whole command that records that running process."""
     if profile is None:
         return []
     spy = Path(sys.executable).with_name("py-spy")
     return [str(spy), "record", "--format", "raw", "--rate", "50", "--nonblocking",
-            "-o", str(profile / f"{name}.txt"), "--"]
+            "-o", str(profile / f"{name}.txt"), *(["--pid", str(pid)] if pid else ["--"])]
 
 
 class Sandbox:
