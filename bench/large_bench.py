@@ -448,8 +448,10 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
             if logs is not None:  # every sample, seconds after the sampler's UTC start
                 (logs / f"rss-{engine}.json").write_text(json.dumps(
                     {"started_at": sampler.started_at.isoformat(), "samples": sampler.samples}))
-            if pg is not None:
+            if pg is not None and keep is None:
                 pg.drop_database(url)
+            elif pg is not None:  # kept with the rest, for EXPLAIN and a look around; drop it by hand
+                print(f"  kept the PostgreSQL warehouse: {url}", flush=True)
     first = nights["first"]
     result = {
         "scale": scale, "engine": engine, "seed": seed, "env": extra_env or {},
@@ -519,7 +521,8 @@ def main() -> None:
                         help="an environment variable for the syncs (e.g. REVOPS_DUCKDB_MEMORY_LIMIT=512MB, "
                              "MALLOC_ARENA_MAX=2); repeatable")
     parser.add_argument("--keep", type=Path, metavar="DIR",
-                        help="keep each engine's warehouse, data and sync log in DIR/<engine> (emptied first)")
+                        help="keep each engine's warehouse, data and sync log in DIR/<engine> (emptied first); "
+                             "PostgreSQL's throwaway database is kept too (its URL is printed)")
     parser.add_argument("--logs", type=Path, metavar="DIR",
                         help="keep each night's log and every memory sample in DIR")
     parser.add_argument("--sandbox-processes", choices=("per-server", "one"), default="per-server",

@@ -503,6 +503,9 @@ def transform(settings: Settings, run_id: str, plan: BuildPlan | None = None) ->
     plan = plan or BuildPlan(True)
     with Warehouse(settings.warehouse_url) as wh:
         hashed = refresh_email_hashes(wh, settings, run_id)
+        # the raw tables this build reads anew, with fresh statistics for PostgreSQL's planner
+        wh.analyze([*(("raw", f"{s}__{t}") for s, t in plan.streams),
+                    *([("ops", "email_hashes")] if hashed else [])])
         wh.dispose()  # DuckDB: dbt opens the file next; one writer at a time
         if plan.full:
             result = build(settings, full_refresh=plan.refresh)

@@ -241,3 +241,30 @@ def test_a_comparison_without_the_table_or_a_column_is_made_again_by_the_load(wh
     assert wh.fetch_all('select id, extra, _load_id from raw."t__s" order by id') == [
         {"id": "a", "extra": None, "_load_id": "r1"}, {"id": "b", "extra": "x", "_load_id": "r2"}]
     assert wh.unbuilt_changes() == [("t", "s")]
+
+
+def test_analyze_gives_postgresql_planner_statistics_of_a_loaded_table(wh):
+    rows = [{"id": f"id{i % 7}", "day": f"2026-06-{i % 28 + 1:02d}", "spend": "1.00", "n": i} for i in range(196)]
+    wh.load_batch(source="t", stream="s", table=_t(rows), primary_key=["id", "day"], state=None, run_id="r1")
+    analyzed = wh.analyze([("raw", "t__s"), ("raw", "not_loaded__yet")])
+    if wh.dialect == "duckdb":  # DuckDB keeps its statistics as it writes
+        assert analyzed == []
+        return
+    assert analyzed == ['"raw"."t__s"']  # a table the night did not create is skipped, not an error
+    # the planner now knows the 28 rows hold 7 ids (a quarter of the rows: -0.25); without
+    # statistics pg_stats has no row and it assumes 200 distinct values
+    assert wh.scalar("select n_distinct from pg_stats where schemaname = 'raw' and tablename = 't__s' "
+                     "and attname = 'id'") == -0.25
+
+
+def test_a_night_analyzes_the_raw_tables_it_changed_before_dbt_reads_them(built_warehouse):
+    """PostgreSQL's planner guessed 23M rows for 170k of HubSpot's engagements without
+    statistics (bench/README.md); the night refreshes them, whatever autovacuum does."""
+    if built_warehouse["engine"] != "postgresql":
+        pytest.skip("DuckDB keeps its statistics as it writes")
+    with Warehouse(built_warehouse["url"]) as wh:
+        stale = wh.fetch_all("select relname from pg_stat_user_tables where schemaname = 'raw' "
+                             "and n_live_tup > 0 and last_analyze is null")
+        analyzed = wh.scalar("select count(*) from pg_stat_user_tables where schemaname = 'raw' "
+                             "and last_analyze is not null")
+    assert stale == [] and analyzed >= 10

@@ -420,6 +420,22 @@ class Warehouse:
                 conn.execute(text("delete from ops.unbuilt_changes where source = :s and stream = :t"),
                              {"s": source, "t": stream})
 
+    def analyze(self, tables: Iterable[tuple[str, str]]) -> list[str]:
+        """PostgreSQL: refresh the planner's statistics of ``(schema, table)``s a bulk load just
+        changed, before dbt reads them (PostgreSQL's "Populating a Database: Run ANALYZE
+        Afterwards"; autovacuum gets to a table some time later, or never where it is off).
+        Without them it guesses rows from the table's size: 23M for HubSpot's engagements
+        against 170k, 11M for the merge walk against 8k at a fifth of the large world. ANALYZE
+        samples a bounded number of rows per table, whatever its size. DuckDB keeps its
+        statistics as it writes: nothing to do. Returns the tables analyzed."""
+        if self.dialect != "postgresql":
+            return []
+        names = [f"{q(schema)}.{q(table)}" for schema, table in tables if self.table_exists(schema, table)]
+        if names:
+            with self.engine.begin() as conn:
+                conn.execute(text("analyze " + ", ".join(names)))
+        return names
+
     def model_fingerprint(self) -> str | None:
         """What the marts were last fully built and published from (``ops.model_state``)."""
         return self.scalar("select fingerprint from ops.model_state")

@@ -28,8 +28,9 @@ terminal as (
         row_number() over (
             partition by start_id order by depth desc, {{ byte_order('current_id') }}
         ) as rn
-    from walk
-    where current_id not in (select merged_id from edges)
+    from walk w
+    -- an anti join, not "not in (select ...)" (core.int_contact_people says why)
+    where not exists (select 1 from edges e where e.merged_id = w.current_id)
 )
 select start_id as merged_id, current_id as survivor_id, depth as chain_length
 from terminal
