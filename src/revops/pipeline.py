@@ -57,6 +57,49 @@ COALESCE_SECONDS = 20.0
 COALESCE_BYTES = 32 * 2**20
 
 
+class ByteBudget:
+    """At most ``limit`` bytes of batches held at once by the blocks that :meth:`hold` them, taken
+    in the order asked (first come, first served: a large batch is not overtaken for ever by
+    small ones). A batch larger than the whole budget waits until it is alone. Waiting holds
+    nothing, so a block that holds its bytes and then waits on another lock cannot deadlock."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._held = 0
+        self._queue: list[object] = []
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def hold(self, nbytes: int) -> Iterator[None]:
+        n, ticket = min(max(nbytes, 0), self.limit), object()
+        with self._cond:
+            self._queue.append(ticket)
+            self._cond.wait_for(lambda: self._queue[0] is ticket and self._held + n <= self.limit)
+            self._queue.pop(0)
+            self._held += n
+            self._cond.notify_all()  # the next in line may fit too
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held -= n
+                self._cond.notify_all()
+
+    @property
+    def held(self) -> int:
+        return self._held
+
+
+#: the bytes of Arrow batches being compared, validated and loaded at once across every stream of
+#: the process (sources and HubSpot's streams run side by side). Validating converts a batch's
+#: checked columns to pandas, several times its Arrow size, and DuckDB's loads take turns anyway
+#: (:data:`_LOAD_LOCK`): at the large world's full size the memory peaks came when several of the
+#: eight streams validated and loaded at once. Two full batches (:data:`COALESCE_BYTES`) at once
+#: keep both cores busy; a stream whose batch waits stops reading, so it holds one batch at most
+IN_FLIGHT_BYTES = 2 * COALESCE_BYTES
+_IN_FLIGHT = ByteBudget(IN_FLIGHT_BYTES)
+
+
 @contextmanager
 def heap_frozen() -> Iterator[None]:
     """The objects alive now (the imported libraries: Prefect, GX, dbt, pandas, ~330k objects)
@@ -269,37 +312,8 @@ def sync_source(
         stats.state_after = stats.state_before
         started = time.perf_counter()
         for batch in coalesce(source.read(stream, stats.state_before)):
-            stats.batches += batch.meta.get("batches", 1)
-            stats.rows_extracted += len(batch)
-            # rows raw already holds as they are (a lookback re-read) are neither validated
-            # again nor written: they were when they first came. The batch is compared once:
-            # the load takes the comparison (this run is raw's one writer)
-            with _LOAD_LOCK if wh.dialect == "duckdb" else nullcontext():
-                compared = wh.compare(stream.table, batch.records, stream.primary_key)
-            if compared.changed.num_rows:
-                gx_ready()  # GX's start-up is not this batch's validation
-            validating = time.perf_counter()
-            good, bad, checked = _validate(split_rows, stream, compared.changed)
-            if checked is not None:  # GX ran: the batch had changed rows
-                stats.validation_seconds += time.perf_counter() - validating
-            # rows, quarantine, suite results and state: one transaction per batch
-            with _LOAD_LOCK if wh.dialect == "duckdb" else nullcontext():
-                res = wh.load_batch(
-                    source=source_name,
-                    stream=stream.name,
-                    table=good,
-                    primary_key=stream.primary_key,
-                    state=None if window else batch.state,
-                    run_id=run_id,
-                    quality=checked.to_records() if checked is not None else None,
-                    quarantined=bad,
-                    compared=compared,
-                )
-            stats.rows_quarantined += len(bad)
-            stats.rows_loaded += compared.unchanged + res.rows_loaded
-            stats.rows_changed += res.rows_changed
-            if batch.state is not None:
-                stats.state_after = batch.state
+            with _IN_FLIGHT.hold(batch.records.get_total_buffer_size()):
+                process(stream, stats, batch)
             if on_batch:
                 on_batch(f"{source_name}.{stream.name}", len(batch))
             elapsed = time.perf_counter() - started
@@ -310,6 +324,40 @@ def sync_source(
         counts = {k: v for k, v in stats.__dict__.items() if k not in ("source", "stream")}
         wh.record_stream(run_id, source_name, stream.name, **counts)
         return stats
+
+    def process(stream: Stream, stats: StreamStats, batch: Batch) -> None:
+        """One batch: compared with raw, its changed rows validated, loaded with its state."""
+        stats.batches += batch.meta.get("batches", 1)
+        stats.rows_extracted += len(batch)
+        # rows raw already holds as they are (a lookback re-read) are neither validated
+        # again nor written: they were when they first came. The batch is compared once:
+        # the load takes the comparison (this run is raw's one writer)
+        with _LOAD_LOCK if wh.dialect == "duckdb" else nullcontext():
+            compared = wh.compare(stream.table, batch.records, stream.primary_key)
+        if compared.changed.num_rows:
+            gx_ready()  # GX's start-up is not this batch's validation
+        validating = time.perf_counter()
+        good, bad, checked = _validate(split_rows, stream, compared.changed)
+        if checked is not None:  # GX ran: the batch had changed rows
+            stats.validation_seconds += time.perf_counter() - validating
+        # rows, quarantine, suite results and state: one transaction per batch
+        with _LOAD_LOCK if wh.dialect == "duckdb" else nullcontext():
+            res = wh.load_batch(
+                source=source_name,
+                stream=stream.name,
+                table=good,
+                primary_key=stream.primary_key,
+                state=None if window else batch.state,
+                run_id=run_id,
+                quality=checked.to_records() if checked is not None else None,
+                quarantined=bad,
+                compared=compared,
+            )
+        stats.rows_quarantined += len(bad)
+        stats.rows_loaded += compared.unchanged + res.rows_loaded
+        stats.rows_changed += res.rows_changed
+        if batch.state is not None:
+            stats.state_after = batch.state
 
     # a source whose streams wait on the platform more than on this process (HubSpot: a
     # million contacts and as many form submissions, each its own requests) reads

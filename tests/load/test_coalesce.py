@@ -58,3 +58,49 @@ def test_wide_rows_make_smaller_batches():
     assert all(b.records.get_total_buffer_size() <= 3 * per_page for b in out)
     # without the byte bound the rows bound decides
     assert [len(b) for b in coalesce(iter(pages), max_rows=1_000, max_bytes=10**9)] == [100]
+
+
+def _holders(budget, sizes: list[int], hold_s: float = 0.05) -> tuple[list[int], list[int]]:
+    """Each size held by a thread of its own, started in order a little apart: the most bytes
+    held at once as each block saw it, and the order the blocks got in."""
+    import threading
+    import time
+
+    seen, order, lock = [], [], threading.Lock()
+
+    def run(i: int, n: int) -> None:
+        with budget.hold(n):
+            with lock:
+                order.append(i)
+                seen.append(budget.held)
+            time.sleep(hold_s)
+
+    threads = [threading.Thread(target=run, args=(i, n)) for i, n in enumerate(sizes)]
+    for t in threads:
+        t.start()
+        time.sleep(0.01)
+    for t in threads:
+        t.join(5)
+    assert not any(t.is_alive() for t in threads)
+    return seen, order
+
+
+def test_the_byte_budget_never_holds_more_than_its_limit():
+    from revops.pipeline import ByteBudget
+
+    seen, order = _holders(ByteBudget(100), [60, 30, 30, 50, 10, 100])
+    assert max(seen) <= 100 and sorted(order) == [0, 1, 2, 3, 4, 5]
+    assert seen[0] == 60 and 90 in seen  # the first two fit together; the third waited
+
+
+def test_a_large_batch_is_not_overtaken_by_small_ones_and_an_oversized_one_runs_alone():
+    from revops.pipeline import ByteBudget
+
+    # 0 holds 70; 1 (50) waits; 2 (10) would fit beside 0 but asked after 1, so it waits too
+    seen, order = _holders(ByteBudget(100), [70, 50, 10])
+    assert order == [0, 1, 2]
+    # a batch larger than the budget is held as the whole budget: alone, and it does not block
+    # for ever
+    budget = ByteBudget(100)
+    seen, order = _holders(budget, [30, 500, 30])
+    assert order == [0, 1, 2] and 100 in seen and max(seen) == 100 and budget.held == 0

@@ -1,0 +1,54 @@
+"""glibc's mmap threshold is fixed for every revops process (revops.runtime.malloc_defaults)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
+
+# in a process of its own: glibc's threshold is process-wide and only ever moves up by itself
+PROBE = r"""
+import ctypes, json
+libc = ctypes.CDLL(None)
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                               "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc.mallinfo2.restype = Info
+libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]
+
+def own_pages(n):  # is a block of n bytes mmapped (given back when freed), or from the heap?
+    before = libc.mallinfo2().hblkhd
+    p = libc.malloc(n)
+    mapped = libc.mallinfo2().hblkhd - before >= n
+    libc.free(p)
+    return mapped
+
+libc.free(libc.malloc(16 << 20))  # freeing a 16 MiB mmapped block raises glibc's threshold to it
+seen = {"2MiB_before": own_pages(2 << 20)}
+from revops.runtime import malloc_defaults
+seen["set"] = malloc_defaults()
+seen["2MiB_after"], seen["512KiB_after"] = own_pages(2 << 20), own_pages(512 << 10)
+print(json.dumps(seen))
+"""
+
+
+def _probe(**env: str) -> dict:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    out = subprocess.run([sys.executable, "-c", PROBE], env={**clean, **env}, capture_output=True,
+                         text=True, check=True, timeout=60)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_large_blocks_get_pages_of_their_own_again_after_glibc_raised_its_threshold():
+    assert _probe() == {"2MiB_before": False, "set": True, "2MiB_after": True, "512KiB_after": False}
+
+
+def test_an_operators_malloc_setting_wins():
+    seen = _probe(MALLOC_MMAP_THRESHOLD_="4194304")  # 4 MiB, fixed by glibc at start
+    assert seen == {"2MiB_before": False, "set": False, "2MiB_after": False, "512KiB_after": False}
