@@ -9,6 +9,13 @@ environment at run time, never from flow parameters.
 
 from __future__ import annotations
 
+# a worker's flow run gets the CLI's process defaults before pyarrow loads: pyarrow's allocator and
+# glibc's mmap threshold (a sync's memory, bench/README.md), our progress lines shown
+# (flows/backfill.py imports this module)
+from revops.runtime import quiet_offline_defaults
+
+quiet_offline_defaults()
+
 from collections.abc import Callable
 from typing import Any
 
@@ -17,13 +24,10 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from revops import pipeline
-from revops.runtime import EXTRACT_RETRIES, EXTRACT_RETRY_DELAY_SECONDS, show_progress
+from revops.runtime import EXTRACT_RETRIES, EXTRACT_RETRY_DELAY_SECONDS
 from revops.report.summary import markdown_summary, publish_report
 from revops.settings import Settings, get_settings
 from revops.sources.errors import is_transient
-
-show_progress()  # a worker running this flow shows our progress lines too
-
 
 def _transient(task, task_run, state) -> bool:  # noqa: ARG001 - Prefect's signature
     """Retry a task only when it died of a transient cause (throttling, 5xx, network)."""

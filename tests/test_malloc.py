@@ -52,3 +52,17 @@ def test_large_blocks_get_pages_of_their_own_again_after_glibc_raised_its_thresh
 def test_an_operators_malloc_setting_wins():
     seen = _probe(MALLOC_MMAP_THRESHOLD_="4194304")  # 4 MiB, fixed by glibc at start
     assert seen == {"2MiB_before": False, "set": False, "2MiB_after": False, "512KiB_after": False}
+
+
+def test_a_workers_flow_run_gets_the_same_process_defaults():
+    """A Prefect worker imports the flow, not the CLI: the flow module sets them itself."""
+    probe = PROBE.replace("from revops.runtime import malloc_defaults\nseen[\"set\"] = malloc_defaults()",
+                          "import flows.nightly_sync, os\n"
+                          "seen[\"set\"] = os.environ.get(\"ARROW_DEFAULT_MEMORY_POOL\") == \"system\"")
+    assert probe != PROBE
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "ARROW_"))}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", probe], env=clean, cwd=root, capture_output=True,
+                         text=True, check=True, timeout=120)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
+        "2MiB_before": False, "set": True, "2MiB_after": True, "512KiB_after": False}

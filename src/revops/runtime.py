@@ -56,7 +56,10 @@ def quiet_offline_defaults() -> None:
 #: glibc's mmap threshold: a block this large or larger gets pages of its own, handed back to the
 #: system the moment it is freed (``mallopt(M_MMAP_THRESHOLD)``, as ``MALLOC_MMAP_THRESHOLD_``)
 MALLOC_MMAP_THRESHOLD = 2**20
-_M_MMAP_THRESHOLD = -3  # <malloc.h>
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
+#: glibc's own default trim threshold (free memory at the heap's top past it is given back), which
+#: its dynamic threshold raises with the mmap threshold (to 2x, up to 64 MiB)
+_DEFAULT_TRIM_THRESHOLD = 128 * 1024
 
 
 def malloc_defaults() -> bool:
@@ -67,14 +70,20 @@ def malloc_defaults() -> bool:
     at 30 % of issue 15's world (PostgreSQL, so no DuckDB memory) glibc held 600 MiB free but
     resident by the end of the extraction and the sync peaked at 1,234 MiB; with the threshold
     fixed 1,047 MiB, same time and CPU (bench/README.md, "Issue 15 at a glance"). A fixed value
-    also stops glibc's trim threshold rising with it. Only on glibc, and not when the operator
-    set ``MALLOC_MMAP_THRESHOLD_`` (glibc read it at start). Returns whether it was set."""
+    also stops glibc's trim threshold rising with it; the trim threshold goes back to glibc's
+    default, and what the heap holds free now is given back once, so that blocks this size are
+    not served from a heap grown before the call. Only on glibc, and not when the operator set
+    ``MALLOC_MMAP_THRESHOLD_`` (glibc read it at start). Returns whether it was set."""
     import ctypes
     import platform
 
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or platform.libc_ver()[0] != "glibc":
         return False
-    return bool(ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD))
+    libc = ctypes.CDLL(None)
+    done = bool(libc.mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD))
+    done = bool(libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)) and done
+    libc.malloc_trim(0)
+    return done
 
 
 def show_progress() -> None:
