@@ -29,6 +29,7 @@ from revops.report.summary import markdown_summary, publish_report
 from revops.settings import Settings, get_settings
 from revops.sources.errors import is_transient
 
+
 def _transient(task, task_run, state) -> bool:  # noqa: ARG001 - Prefect's signature
     """Retry a task only when it died of a transient cause (throttling, 5xx, network)."""
     try:

@@ -38,10 +38,12 @@ print(json.dumps(seen))
 """
 
 
-def _probe(**env: str) -> dict:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    out = subprocess.run([sys.executable, "-c", PROBE], env={**clean, **env}, capture_output=True,
-                         text=True, check=True, timeout=60)
+def _probe(code: str = PROBE, drop: tuple[str, ...] = ("MALLOC_",), **env: str) -> dict:
+    """What ``code`` printed last, run from the repo's root without the variables ``drop`` names."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, cwd=root, capture_output=True,
+                         text=True, check=True, timeout=120)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -60,9 +62,5 @@ def test_a_workers_flow_run_gets_the_same_process_defaults():
                           "import flows.nightly_sync, os\n"
                           "seen[\"set\"] = os.environ.get(\"ARROW_DEFAULT_MEMORY_POOL\") == \"system\"")
     assert probe != PROBE
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "ARROW_"))}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run([sys.executable, "-c", probe], env=clean, cwd=root, capture_output=True,
-                         text=True, check=True, timeout=120)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
+    assert _probe(probe, drop=("MALLOC_", "ARROW_")) == {
         "2MiB_before": False, "set": True, "2MiB_after": True, "512KiB_after": False}
