@@ -83,3 +83,29 @@ def test_other_shapes_are_left_to_the_scan() -> None:
     assert app._indexed_search("contacts", eq, []) is None
     assert app._indexed_search("contacts", two_groups, []) is None
     assert app._indexed_search("contacts", two_groups[:1], by_other_date) is None
+
+
+def test_keyset_pages_of_one_window_match_the_scan() -> None:
+    """The connector's read: one date window paged by ``hs_object_id GT <last id>``; the window's
+    sorted positions are kept between its pages (and rebuilt when another window comes between),
+    and every page must still be the scan's."""
+    app = HubSpotSandbox(WORLD, token="t")
+    lo, hi = (str(epoch_ms(WORLD.now - timedelta(days=d))) for d in (25, 5))
+    other = [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": hi}]
+    window = [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": lo},
+              {"propertyName": "lastmodifieddate", "operator": "LT", "value": hi}]
+    by_id = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
+    last, pages, read = None, 0, []
+    while True:
+        filters = window + ([{"propertyName": "hs_object_id", "operator": "GT", "value": last}] if last else [])
+        groups = [{"filters": filters}]
+        got = [r["id"] for r in app._indexed_search("contacts", groups, by_id)[:50]]
+        assert got == [r["id"] for r in scan(app, "contacts", groups, by_id)][:50]
+        if pages % 2:  # another window's query between two pages of this one
+            assert app._indexed_search("contacts", [{"filters": other}], by_id) is not None
+        if not got:
+            break
+        read += got
+        last, pages = got[-1], pages + 1
+    assert pages > 3
+    assert read == [r["id"] for r in scan(app, "contacts", [{"filters": window}], by_id)]
