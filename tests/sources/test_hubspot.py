@@ -7,8 +7,10 @@ sandbox's own helpers), so a wrong property in either the sandbox or the connect
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -252,6 +254,45 @@ def test_association_results_are_paged_per_deal(url: str, app: HubSpotSandbox) -
                          {"inputs": [{"id": str(deal.deal_id), "after": "2"}]}]
 
 
+class _InFlight(HubSpotClient):
+    """The real client, counting the requests it has on the wire at once (each held 10 ms, so
+    that requests sent side by side overlap)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.now = self.peak = 0
+        self.lock = threading.Lock()
+
+    def transport(self, *args: Any, **kwargs: Any) -> requests.Response:
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        try:
+            time.sleep(0.01)
+            return super().transport(*args, **kwargs)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+@pytest.mark.parametrize(("stream", "page_size"), [("contacts", 100), ("deals", 10)])
+def test_a_pages_reads_go_side_by_side(url: str, app: HubSpotSandbox, stream: str, page_size: int,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next page's search and a page's history (contacts: two requests of 50 a page) or
+    association (deals) reads are sent at once, ``PAGE_READS`` at a time; one at a time they
+    give the same rows and states."""
+    got = {}
+    for page_reads in (streams.PAGE_READS, 1):
+        monkeypatch.setattr(streams, "PAGE_READS", page_reads)
+        client = _InFlight(url, TOKEN, max_backoff=0.05)
+        rows, batches = read(HubSpotSource(make_settings(url), client=client, page_size=page_size), stream)
+        got[page_reads] = (client.peak, sorted(rows, key=lambda r: r["id"]), [b.state for b in batches])
+    (peak, rows, states), (one_peak, one_rows, one_states) = got.values()
+    assert one_peak == 1 and peak > 1
+    assert rows == one_rows and states == one_states
+    assert len(rows) == len(app.expected_keys(stream))
+
+
 def test_owners(url: str) -> None:
     rows, batches = read(HubSpotSource(make_settings(url)), "owners")
     assert {r["id"] for r in rows} == {o.owner_id for o in WORLD.owners}
@@ -478,6 +519,28 @@ def test_client_slows_down_when_the_window_is_nearly_used(url: str, app: HubSpot
     assert client.stats["throttled"] == len(slept)
 
 
+def test_every_thread_waits_out_the_window(url: str) -> None:
+    """The streams and a page's reads share the client: when the window is nearly used, no
+    thread sends before it has passed; one of them waits and the others queue behind it."""
+    client = HubSpotClient(url, TOKEN, max_backoff=5)
+    client._observe_rate_headers(requests.Response())  # no headers: nothing to wait for
+    assert client._resume_at == 0.0
+    low = requests.Response()
+    low.headers.update({"X-HubSpot-RateLimit-Remaining": "1", "X-HubSpot-RateLimit-Interval-Milliseconds": "400"})
+    client._observe_rate_headers(low)
+    resume_at = client._resume_at
+    sent: list[float] = []
+
+    def owners() -> None:
+        client.get_json("/crm/v3/owners", params={"limit": 1})
+        sent.append(time.monotonic())
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: owners(), range(4)))
+    assert len(sent) == 4 and min(sent) >= resume_at
+    assert client.stats["throttled"] == 1 and client.stats["requests"] == 4
+
+
 # --------------------------------------------------------------------------- sandbox wire format
 def _post(url: str, path: str, body: dict, token: str = TOKEN) -> requests.Response:
     auth = {"Authorization": f"Bearer {token}"}
@@ -531,9 +594,8 @@ def test_spec() -> None:
     assert not SPEC.configured(make_settings("http://x", token=None))
     source = SPEC.build(make_settings("http://x", token=None))  # building never needs the token
     assert [s.name for s in source.streams] == [
-        "owners", "contacts", "deals", "companies", "calls", "emails", "meetings",
-        "form_submissions",
-        "deal_pipelines"]
+        "owners", "contacts", "form_submissions", "deals", "companies", "calls", "emails",
+        "meetings", "deal_pipelines"]
     assert isinstance(SANDBOX.app(WORLD, token="t"), HubSpotSandbox)
 
 

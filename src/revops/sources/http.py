@@ -79,6 +79,9 @@ class ApiClient:
     platform = "api"
     #: the variable holding the credential to renew when auth fails for good
     secret_env: str | None = None
+    #: connections kept open per host: requests' default (10); a client whose source sends more
+    #: requests at once than that raises it, or urllib3 opens and drops one per extra request
+    connections: int = 10
 
     def __init__(
         self,
@@ -95,7 +98,7 @@ class ApiClient:
         self.max_backoff = max_backoff
         #: sent with every request: requests' defaults (Accept-Encoding, Accept, Connection)
         self.headers = {**default_headers(), "User-Agent": user_agent}
-        self.pool = pool_manager(self.base_url)
+        self.pool = pool_manager(self.base_url, self.connections)
         #: how many requests were sent, retried, refreshed: reported in ops.runs (:meth:`count`)
         self.stats = {"requests": 0, "retries": 0, "auth_refreshes": 0}
         self._stats_lock = threading.Lock()
@@ -304,15 +307,15 @@ def http_options(settings: Any) -> dict[str, Any]:
     }
 
 
-def pool_manager(base_url: str) -> urllib3.PoolManager:
+def pool_manager(base_url: str, connections: int = 10) -> urllib3.PoolManager:
     """The client's connection pools: through the environment's proxy for ``base_url`` if it
     names one (read once, as the requests session did with ``trust_env`` off), verifying TLS
     against REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE or else certifi's bundle, as requests does.
     ``retries=False``: tenacity retries, urllib3 raises at once."""
     ca = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or DEFAULT_CA_BUNDLE_PATH
     options: dict[str, Any] = {
-        "num_pools": 10,  # requests' pool_connections and pool_maxsize
-        "maxsize": 10,
+        "num_pools": 10,  # requests' pool_connections
+        "maxsize": connections,  # requests' pool_maxsize (10)
         "retries": False,
         "cert_reqs": "CERT_REQUIRED",
         ("ca_cert_dir" if os.path.isdir(ca) else "ca_certs"): ca,

@@ -18,6 +18,7 @@ https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details; see REA
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,12 +33,15 @@ log = logging.getLogger(__name__)
 SECRET_ENV = "REVOPS_HUBSPOT_ACCESS_TOKEN"
 #: HubSpot search never returns more than this many results for one query (after + limit)
 SEARCH_RESULT_CAP = 10_000
-#: slow down when this few requests remain in the rolling window
-LOW_REMAINING = 2
+#: slow down when this few requests remain in the rolling window: a few more than the client
+#: may have in flight (``HubSpotSource`` reads three streams, up to four requests each)
+LOW_REMAINING = 12
 
 
 class HubSpotClient(ApiClient):
     platform = "hubspot"
+    #: three streams at a time, each with up to four page reads in flight (``HubSpotSource``)
+    connections = 16
 
     def __init__(
         self,
@@ -57,8 +61,10 @@ class HubSpotClient(ApiClient):
         #: results one search query may reach; the paging restarts before passing it
         self.search_cap = search_cap
         self._sleep = sleep
-        #: seconds to wait before the next request (set from the rate-limit headers)
-        self._pause = 0.0
+        #: no request is sent before this ``time.monotonic()`` (set from the rate-limit headers);
+        #: every thread sending through the client waits for it, under ``_pace``
+        self._resume_at = 0.0
+        self._pace = threading.Lock()
         self.stats["throttled"] = 0
 
     # --- auth ---------------------------------------------------------------------------
@@ -69,12 +75,17 @@ class HubSpotClient(ApiClient):
 
     # --- rate limits ----------------------------------------------------------------------
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """Wait out a nearly exhausted rate-limit window before sending."""
-        if self._pause > 0:
-            wait, self._pause = min(self._pause, self.max_backoff), 0.0
-            self.count("throttled")
-            log.info("hubspot: rate-limit window almost used up, waiting %.2fs", wait)
-            self._sleep(wait)
+        """Wait out a nearly exhausted rate-limit window before sending. The streams read side
+        by side, and a page's reads, share the client: one thread waits holding ``_pace`` and
+        the others queue behind it, so none sends into the exhausted window (each waiting for
+        a pause of its own would have let the rest run on into 429s)."""
+        with self._pace:
+            wait = min(self._resume_at - time.monotonic(), self.max_backoff)
+            if wait > 0:
+                self.count("throttled")
+                log.info("hubspot: rate-limit window almost used up, waiting %.2fs", wait)
+                self._sleep(wait)
+                self._resume_at = 0.0
         return super()._send(method, url, **kwargs)
 
     def _observe_rate_headers(self, response: requests.Response) -> None:
@@ -84,7 +95,7 @@ class HubSpotClient(ApiClient):
         if remaining is None or remaining > LOW_REMAINING:
             return
         interval_ms = _int_header(response, "X-HubSpot-RateLimit-Interval-Milliseconds") or 10_000
-        self._pause = interval_ms / 1000
+        self._resume_at = max(self._resume_at, time.monotonic() + interval_ms / 1000)
 
     # --- errors ---------------------------------------------------------------------------
     def classify(self, response: requests.Response) -> None:
