@@ -51,7 +51,7 @@ COALESCE_SECONDS = 20.0
 #: settings.DUCKDB_MEMORY_LIMIT) is bounded by the batch, not by how wide a CRM's rows are (a
 #: portal with hundreds of custom properties). The large world's widest rows, HubSpot form
 #: submissions (~700 bytes), make 85 MB at COALESCE_ROWS; its ad rows 30-60 MB. 32 MiB, not 64:
-#: with HubSpot's two streams side by side eight streams hold a batch at once, and at the large
+#: with HubSpot's two streams side by side (three since) eight streams held a batch at once; at the large
 #: world's full size the peak RSS was 1,609 MiB against 1,760 MiB at 64, the night as fast
 #: (593 s against 569 s, within the runs' spread; bench/README.md)
 COALESCE_BYTES = 32 * 2**20
