@@ -307,7 +307,7 @@ def http_options(settings: Any) -> dict[str, Any]:
     }
 
 
-def pool_manager(base_url: str, connections: int = 10) -> urllib3.PoolManager:
+def pool_manager(base_url: str, connections: int) -> urllib3.PoolManager:
     """The client's connection pools: through the environment's proxy for ``base_url`` if it
     names one (read once, as the requests session did with ``trust_env`` off), verifying TLS
     against REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE or else certifi's bundle, as requests does.
@@ -315,7 +315,7 @@ def pool_manager(base_url: str, connections: int = 10) -> urllib3.PoolManager:
     ca = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or DEFAULT_CA_BUNDLE_PATH
     options: dict[str, Any] = {
         "num_pools": 10,  # requests' pool_connections
-        "maxsize": connections,  # requests' pool_maxsize (10)
+        "maxsize": connections,  # requests' pool_maxsize (ApiClient.connections)
         "retries": False,
         "cert_reqs": "CERT_REQUIRED",
         ("ca_cert_dir" if os.path.isdir(ca) else "ca_certs"): ca,

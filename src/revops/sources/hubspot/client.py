@@ -33,15 +33,22 @@ log = logging.getLogger(__name__)
 SECRET_ENV = "REVOPS_HUBSPOT_ACCESS_TOKEN"
 #: HubSpot search never returns more than this many results for one query (after + limit)
 SEARCH_RESULT_CAP = 10_000
-#: slow down when this few requests remain in the rolling window: a few more than the client
-#: may have in flight (``HubSpotSource`` reads three streams, up to four requests each)
-LOW_REMAINING = 12
+#: HubSpot streams read side by side (``HubSpotSource.stream_workers``), and requests of one
+#: search window in flight at once (``streams.PAGE_READS``: the next page's search beside this
+#: page's history or association batch reads)
+STREAMS_AT_ONCE = 3
+PAGE_READS = 4
+#: the most requests the source has in flight at once
+IN_FLIGHT = STREAMS_AT_ONCE * PAGE_READS
+#: slow down when this few requests remain in the rolling window: as many as may be in flight
+LOW_REMAINING = IN_FLIGHT
 
 
 class HubSpotClient(ApiClient):
     platform = "hubspot"
-    #: three streams at a time, each with up to four page reads in flight (``HubSpotSource``)
-    connections = 16
+    #: every request in flight keeps its connection (urllib3 drops the ones past its pool), with
+    #: a window's worth of room to spare
+    connections = IN_FLIGHT + PAGE_READS
 
     def __init__(
         self,

@@ -36,7 +36,7 @@ from revops.settings import Settings
 from revops.sources.base import MAX_CURSOR_REPEATS, Batch, Stream, records_to_table, string_columns
 from revops.sources.errors import FatalAPIError
 from revops.sources.http import http_options
-from revops.sources.hubspot.client import HubSpotClient
+from revops.sources.hubspot.client import PAGE_READS, STREAMS_AT_ONCE, HubSpotClient
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,6 @@ ASSOCIATION_BATCH = 100
 #: v3 batch reads with property history: records per request (HubSpot's cap when
 #: ``propertiesWithHistory`` is asked)
 HISTORY_BATCH = 50
-#: requests of one search window in flight at once (:meth:`HubSpotSource._read_window`): the
-#: next page's search beside this page's history or association reads, which go side by side
-PAGE_READS = 4
 OWNERS_PAGE_SIZE = 100
 #: the object list endpoint's maximum page (``archived=true`` reads)
 LIST_PAGE_SIZE = 100
@@ -282,7 +279,7 @@ class HubSpotSource:
     #: ~360 s, HubSpot's streams one after another at 695 s; two side by side 490 s; three, the
     #: two longest first, bench/README.md). They share the one client, so HubSpot's rate limit
     #: still counts every request (every thread waits when the window runs out; a 429 is retried)
-    stream_workers = 3
+    stream_workers = STREAMS_AT_ONCE
 
     def __init__(
         self,
