@@ -220,6 +220,29 @@ def test_a_batch_compared_once_loads_what_the_comparison_found(wh):
     assert wh.scalar('select count(*) from raw."t__s" where _load_id = \'r3\'') == 1
 
 
+def test_after_a_batch_of_new_keys_stored_keys_are_still_found(wh):
+    """Once a batch of only new keys went by (a first night), the next is looked up by key
+    first: a batch that again holds none is all new; one that holds stored keys is compared
+    column by column as before (a restated row changed, a re-read one not)."""
+    def load(rows, run):
+        compared = wh.compare("t__s", _t(rows), ["id", "day"])
+        wh.load_batch(source="t", stream="s", table=compared.changed, primary_key=["id", "day"],
+                      state=None, run_id=run, compared=compared)
+        return compared
+
+    load([{"id": "a", "day": "1", "spend": "1", "n": 1}], "r1")  # creates the table
+    for run, key in (("r2", "b"), ("r3", "c")):  # none of their keys stored
+        news = load([{"id": key, "day": "1", "spend": "2", "n": 2}], run)
+        assert (news.changed["id"].to_pylist(), news.unchanged, news.known) == ([key], 0, 0)
+    mixed = wh.compare("t__s", _t([{"id": "a", "day": "1", "spend": "1", "n": 1},   # as stored
+                                   {"id": "b", "day": "1", "spend": "9", "n": 2},   # restated
+                                   {"id": "d", "day": "1", "spend": "4", "n": 4}]),  # new
+                       ["id", "day"])
+    assert (mixed.changed["id"].to_pylist(), mixed.unchanged, mixed.known) == (["b", "d"], 1, 1)
+    same = wh.compare("t__s", _t([{"id": "c", "day": "1", "spend": "2", "n": 2}]), ["id", "day"])
+    assert (same.changed.num_rows, same.unchanged) == (0, 1)
+
+
 def test_a_comparison_without_the_table_or_a_column_is_made_again_by_the_load(wh):
     """Before the table or a new column exists every row counts as changed (all are validated);
     the load, having added the column, compares again: a row whose new column is NULL and whose
