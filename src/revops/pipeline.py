@@ -50,11 +50,14 @@ COALESCE_SECONDS = 20.0
 #: DuckDB in its buffers while it compares and merges it, under its memory limit,
 #: settings.DUCKDB_MEMORY_LIMIT) is bounded by the batch, not by how wide a CRM's rows are (a
 #: portal with hundreds of custom properties). The large world's widest rows, HubSpot form
-#: submissions (~700 bytes), make 85 MB at COALESCE_ROWS; its ad rows 30-60 MB. 32 MiB, not 64:
-#: with HubSpot's two streams side by side (three since) eight streams held a batch at once; at the large
-#: world's full size the peak RSS was 1,609 MiB against 1,760 MiB at 64, the night as fast
-#: (593 s against 569 s, within the runs' spread; bench/README.md)
-COALESCE_BYTES = 32 * 2**20
+#: submissions (~700 bytes), make 85 MB at COALESCE_ROWS; its ad rows 30-60 MB. Every stream
+#: reading (nine at once: HubSpot reads three side by side) gathers its pages up to this size, so
+#: the pages waiting to be joined hold much of a night's Arrow memory. 16 MiB, not 32 (not 64
+#: before that): at the large world's full size, measured in the same hour, the peak RSS was
+#: 1,446-1,449 MiB against 1,604-1,642 MiB at 32, and the night as fast with the raw tables
+#: looked up by key first (526 s against 517-521 s; without it 548 s: twice the batches, each
+#: compared by a scan of its whole raw table; bench/README.md, "the session of 2026-12-07 07:47")
+COALESCE_BYTES = 16 * 2**20
 
 
 class ByteBudget:
