@@ -395,7 +395,8 @@ def _workdir(engine: str, keep: Path | None) -> Iterator[str]:
 
 def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_limit: int,
         profile: Path | None = None, change_share: float = 0.01, extra_env: dict[str, str] | None = None,
-        logs: Path | None = None, keep: Path | None = None, sandbox_processes: str = "per-server") -> dict:
+        logs: Path | None = None, keep: Path | None = None, sandbox_processes: str = "per-server",
+        memory_probe: bool = False) -> dict:
     """A first night from an empty warehouse; with ``change_share`` a second, incremental night
     after that share of the contacts and deals changed (the first night's clock is moved back
     until they did: :func:`first_clock`); the truth checked after the last night."""
@@ -426,6 +427,9 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
         env = {k: v for k, v in os.environ.items() if not k.startswith(("REVOPS_", "PREFECT_API_URL"))}
         env.update({"REVOPS_WAREHOUSE_URL": url, "REVOPS_DATA_DIR": str(workdir / "data"),
                     "PREFECT_HOME": str(workdir / "prefect"), "PYTHONPATH": str(ROOT), **(extra_env or {})})
+        if memory_probe and logs:  # bench/memory_probe: what the sync's memory is made of, in DIR
+            env.update({"PYTHONPATH": os.pathsep.join([str(ROOT / "bench" / "memory_probe"), env["PYTHONPATH"]]),
+                        "BENCH_MEMORY_PROBE": str(logs / f"memory-{engine}.jsonl")})
         raw_config = {**asdict(config), "start": config.start.isoformat()}
         started = time.perf_counter()
         sandbox = Sandbox([*_spy(profile, f"sandbox-{engine}"), sys.executable, "-m", "bench.large_bench",
@@ -464,7 +468,7 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
                 print(f"  kept the PostgreSQL warehouse: {url}", flush=True)
     first = nights["first"]
     result = {
-        "scale": scale, "engine": engine, "seed": seed, "env": extra_env or {},
+        "scale": scale, "engine": engine, "seed": seed, "env": extra_env or {}, "memory_probe": memory_probe,
         "sandbox_processes": sandbox_processes,
         "hubspot_rate_limit_per_10s": hubspot_rate_limit or HUBSPOT_RATE_LIMIT,
         # both nights' requests
@@ -530,6 +534,10 @@ def main() -> None:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for the syncs (e.g. REVOPS_DUCKDB_MEMORY_LIMIT=512MB, "
                              "MALLOC_ARENA_MAX=2); repeatable")
+    parser.add_argument("--memory-probe", action="store_true",
+                        help="sample inside each sync what its memory is made of (glibc, pyarrow, DuckDB's "
+                             "duckdb_memory()) every 3 s into DIR/memory-<engine>.jsonl (needs --logs; "
+                             "bench/memory_probe)")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep each engine's warehouse, data and sync log in DIR/<engine> (emptied first); "
                              "PostgreSQL's throwaway database is kept too (its URL is printed)")
@@ -541,6 +549,8 @@ def main() -> None:
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # the sandbox child
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_probe and not args.logs:
+        parser.error("--memory-probe writes into the --logs directory")
     if args.serve:
         return serve(args.config, args.serve, args.hubspot_rate_limit, args.sandbox_processes, args.py_spy)
     stamp = stamp_now()
@@ -551,14 +561,16 @@ def main() -> None:
         if folder:
             folder.mkdir(parents=True, exist_ok=True)
     runs = [run(args.scale, engine, args.seed, args.truth, args.hubspot_rate_limit, args.py_spy, args.change,
-                dict(kv.split("=", 1) for kv in args.env), args.logs, args.keep, args.sandbox_processes)
+                dict(kv.split("=", 1) for kv in args.env), args.logs, args.keep, args.sandbox_processes,
+                args.memory_probe)
             for engine in engines]
     load = os.getloadavg()
     result = {"stamp": stamp, "machine": f"{platform.machine()} {os.cpu_count()} cpu",
               "load_average_1m_before": round(load_before[0], 2),
               "load_average_1m_at_end": round(load[0], 2), "runs": runs}
     line = f"- {stamp} {result['machine']}, load {load_before[0]:.1f}-{load[0]:.1f}: " + " | ".join(
-        f"scale {r['scale']} {r['engine']}{''.join(f' {k}={v}' for k, v in r['env'].items())}: {r['world']['contacts']:,} contacts, {r['world']['deals']:,} deals, "
+        f"scale {r['scale']} {r['engine']}{''.join(f' {k}={v}' for k, v in r['env'].items())}"
+        f"{' (memory probe)' if r.get('memory_probe') else ''}: {r['world']['contacts']:,} contacts, {r['world']['deals']:,} deals, "
         f"{r['world']['ad_days']:,} ad-days ({r['raw_rows']:,} raw rows): sync {r['sync_s']:.0f} s "
         f"({r['sync_cpu_s']:.0f} s CPU; validating {r['validation_share'] or 0:.1%} of the streams' time), "
         f"peak RSS {r['sync_peak_rss_mib']:.0f} MiB, sandbox ({r['sandbox_processes']}) ready "

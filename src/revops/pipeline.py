@@ -56,7 +56,8 @@ COALESCE_SECONDS = 20.0
 #: before that): at the large world's full size, measured in the same hour, the peak RSS was
 #: 1,446-1,449 MiB against 1,604-1,642 MiB at 32, and the night as fast with the raw tables
 #: looked up by key first (526 s against 517-521 s; without it 548 s: twice the batches, each
-#: compared by a scan of its whole raw table; bench/README.md, "the session of 2026-12-07 07:47")
+#: compared by a scan of its whole raw table; bench/README.md, "the session of 2026-12-07
+#: 07:47-10:47")
 COALESCE_BYTES = 16 * 2**20
 
 

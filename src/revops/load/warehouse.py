@@ -385,8 +385,9 @@ class Warehouse:
                 # DuckDB's join uses no index: it reads every column of every stored row, so on a
                 # first night each batch cost a scan of the whole table so far, and kept its
                 # blocks cached. Where the last batch found none of its keys stored, whether raw
-                # holds any of this one's is asked first, of the key columns only (bench/README.md,
-                # "Keys first"); a re-read (its keys stored) goes straight to the join
+                # holds any of this one's is asked first, of the key columns only; a re-read (its
+                # keys stored) goes straight to the join (bench/README.md, "the session of
+                # 2026-12-07 07:47-10:47")
                 held = f"select count(*) from raw.{q(name)} r semi join {q(view)} v on {on}"
                 if name in self._held_none and not duck.execute(held).fetchall()[0][0]:
                     return Comparison(batch)
