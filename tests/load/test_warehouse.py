@@ -234,6 +234,7 @@ def test_after_a_batch_of_new_keys_stored_keys_are_still_found(wh):
     for run, key in (("r2", "b"), ("r3", "c")):  # none of their keys stored
         news = load([{"id": key, "day": "1", "spend": "2", "n": 2}], run)
         assert (news.changed["id"].to_pylist(), news.unchanged, news.known) == ([key], 0, 0)
+    assert ("t__s" in wh._held_none) == (wh.dialect == "duckdb")
     mixed = wh.compare("t__s", _t([{"id": "a", "day": "1", "spend": "1", "n": 1},   # as stored
                                    {"id": "b", "day": "1", "spend": "9", "n": 2},   # restated
                                    {"id": "d", "day": "1", "spend": "4", "n": 4}]),  # new
@@ -241,6 +242,9 @@ def test_after_a_batch_of_new_keys_stored_keys_are_still_found(wh):
     assert (mixed.changed["id"].to_pylist(), mixed.unchanged, mixed.known) == (["b", "d"], 1, 1)
     same = wh.compare("t__s", _t([{"id": "c", "day": "1", "spend": "2", "n": 2}]), ["id", "day"])
     assert (same.changed.num_rows, same.unchanged) == (0, 1)
+    # a re-read (its keys stored, nothing changed) is no batch of new keys: the next batch goes
+    # straight to the join, as before (DuckDB only asks by key first)
+    assert "t__s" not in wh._held_none
 
 
 def test_a_comparison_without_the_table_or_a_column_is_made_again_by_the_load(wh):

@@ -366,7 +366,8 @@ class Warehouse:
         """:meth:`compare` inside a transaction whose raw table has every column of ``batch``
         (one row per key). One left join on the key, by every column: a stored column the batch
         lacks counts as a change unless it is NULL (a merge replaces the whole row, so it would
-        become NULL)."""
+        become NULL). On DuckDB, after a batch none of whose keys were stored, the keys are
+        looked up first and a batch of new keys only skips the join."""
         given = batch.schema.names
         absent = sorted(self._raw_columns.get(name, set()) - set(given) - {"_loaded_at", "_load_id"})
         same = [f"v.{q(c)} is not distinct from r.{q(c)}" for c in given if c not in primary_key]
@@ -393,7 +394,10 @@ class Warehouse:
                     return Comparison(batch)
                 found = duck.execute(select).fetchnumpy()
             rows, known = found["__row"], int(found["known"].sum())
-            (self._held_none.add if not known else self._held_none.discard)(name)
+            if not known and len(rows) == batch.num_rows:  # no key stored, changed or not
+                self._held_none.add(name)
+            else:
+                self._held_none.discard(name)
         else:
             # the batch as the merge would store it (the same CSV COPY into the raw types), then
             # one index lookup per row: PostgreSQL's own plan at a few hundred thousand stored
