@@ -1,9 +1,12 @@
 {# every ad platform's rows with spend converted to the reporting currency (see core/fct_ad_daily.sql);
    fx_missing = the row needs a rate (its currency is not the reporting currency) and the stored
    ECB rates have none on or before its day: such rows are held back (fct_ad_daily_fx_missing).
-   only_partitions: a query of (platform, account_id, date_day); when given, only those rows. #}
-{% macro ad_daily_fx(only_partitions=none) %}
-with ads as (
+   only_partitions: a query of (platform, account_id, date_day); when given, only those rows.
+   only_missing: only the rows whose currency and day have no rate (fct_ad_daily_fx_missing): the
+   rates are looked up once per currency and day, and only the ad rows of the days that lack
+   one are read in full (about none, against millions converted to find them). #}
+{% macro ad_daily_fx(only_partitions=none, only_missing=false) %}
+with ads_in_scope as (
     select all_ads.* from (
     {{ union_ad_platforms('ad_daily', ['platform', 'account_id', 'campaign_id', 'ad_group_id', 'ad_id',
         'date_day', 'currency', 'spend_native', 'impressions', 'clicks', 'platform_conversions',
@@ -30,7 +33,23 @@ rates as (
 ),
 rate_days as (
     select d.date_day, (select max(r.rate_date) from rates r where r.rate_date <= d.date_day) as rate_date
-    from (select distinct date_day from ads) d
+    from (select distinct date_day from ads_in_scope) d
+),
+ads as (
+    select a.* from ads_in_scope as a
+    {%- if only_missing %}
+    join (
+        -- the currencies and days with no rate: fx_missing below, for one row of each (a join,
+        -- as for the partitions above)
+        select d.currency, d.date_day
+        from (select distinct currency, date_day from ads_in_scope
+              where currency <> '{{ var("reporting_currency") }}') as d
+        left join rate_days rd on rd.date_day = d.date_day
+        left join rates src on src.rate_date = rd.rate_date and src.currency = d.currency
+        left join rates rep on rep.rate_date = rd.rate_date and rep.currency = '{{ var("reporting_currency") }}'
+        where src.rate_per_eur is null or rep.rate_per_eur is null
+    ) as missing on missing.currency = a.currency and missing.date_day = a.date_day
+    {%- endif %}
 )
 select
     a.currency <> '{{ var("reporting_currency") }}' and (src.rate_per_eur is null or rep.rate_per_eur is null)

@@ -2,7 +2,7 @@
 -- them), archived/deleted records are dropped, emails are pseudonymised (ops.email_hashes, HMAC-SHA256
 -- keyed by the salt from settings, made in Python by revops.load.pseudonymize).
 -- The records, their email hash, stage times and first sales touch come from core.int_contact_people, the
--- campaign their utm_campaign names from core.int_contact_campaign: three models, not one query,
+-- campaign their utm_campaign names from core.int_contact_campaign (one row per value): three models, not one query,
 -- so that each holds few hash tables at once under DuckDB's memory limit (int_contact_people).
 select
     c.crm,
@@ -32,7 +32,7 @@ select
     co.company_key
 from {{ ref('int_contact_people') }} c
 left join {{ ref('dim_company') }} co on co.crm = c.crm and co.company_id = c.company_id
-left join {{ ref('int_contact_campaign') }} r on r.crm = c.crm and r.contact_id = c.contact_id
+left join {{ ref('int_contact_campaign') }} r on r.utm_campaign = c.utm_campaign
 left join {{ ref('channel_mapping') }} pm
   on pm.source_type = 'platform' and pm.source_value = r.platform
 left join {{ ref('channel_mapping') }} sm

@@ -4,5 +4,5 @@ select
     platform, account_id, campaign_id, ad_group_id, ad_id, date_day, currency, spend_native,
     'no ECB rate for ' || currency || ' on or before ' || cast(date_day as varchar)
         || ' (reporting currency {{ var("reporting_currency") }})' as problem
-from {{ ref('int_ad_daily_fx') }}
+from ({{ ad_daily_fx(only_missing=true) }}) as fx
 where fx_missing

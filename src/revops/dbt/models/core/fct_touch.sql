@@ -16,7 +16,7 @@ with people_touches as (
         ) as nth_response
     from {{ ref('int_touches') }} t
     join {{ ref('dim_contact') }} c on c.crm = t.crm and c.contact_id = t.contact_id
-    left join {{ ref('int_touch_campaign') }} r on r.crm = t.crm and r.touch_id = t.touch_id
+    left join {{ ref('int_touch_campaign') }} r on r.utm_campaign = t.utm_campaign
 )
 select
     p.crm,
