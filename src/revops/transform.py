@@ -268,13 +268,16 @@ _MANIFESTS: OrderedDict[str, Any] = OrderedDict()
 _KEEP_MANIFESTS = 4
 
 
-def prepare(settings: Settings) -> threading.Thread:
+def prepare(settings: Settings, after: threading.Thread | None = None) -> threading.Thread:
     """Import dbt and parse the project in the background (a thread), so a build that follows
     finds both done: ~3.5 s of imports and ~3 s of (partial) parse that would otherwise come
     after the extraction, overlapped with it instead. Parsing reads no warehouse. A failure is
-    left for :func:`build` to report (it parses again)."""
+    left for :func:`build` to report (it parses again). ``after``: another background start to
+    wait for first (GX's import, which the extraction's first changed row needs)."""
 
     def _parse() -> None:
+        if after is not None:
+            after.join()
         try:
             with _DBT_LOCK:
                 _runner(settings)

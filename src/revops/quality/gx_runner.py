@@ -424,9 +424,9 @@ def _configurations_memoized():
 
 
 def prepare(after: threading.Thread | None = None) -> threading.Thread:
-    """Import GX in the background (a thread), once ``after`` (another background start, e.g.
-    dbt's parse, which the run needs first) is done: ~3 s of CPU that the mart gate, which runs
-    on every run, would otherwise pay after the build, overlapped with the extraction instead."""
+    """Import GX in the background (a thread), once ``after`` (another background start) is
+    done: ~3 s of CPU that the first changed batch's validation, or else the mart gate (which
+    runs on every run), would otherwise wait for, overlapped with the extraction instead."""
 
     def _import() -> None:
         if after is not None:

@@ -16,10 +16,15 @@
 {% macro meta_action_value(col, action_type) -%}
     {{ return(adapter.dispatch('meta_action_value', 'revops')(col, action_type)) }}
 {%- endmacro %}
+{#- DuckDB: list functions, not a correlated subquery over the unnested list. DuckDB turns such a
+    subquery into a join it cannot drop, so every query over stg_meta__ad_daily paid for the
+    conversions, used or not: a count took 4.2 s against 0.1 s, max(date_day) 1.05 s against
+    0.08 s over the large world's 2.1M rows (the same values, row for row). -#}
 {% macro duckdb__meta_action_value(col, action_type) -%}
-    (select sum(cast(json_extract_string(e, '$.value') as decimal(18, 2)))
-       from (select unnest(cast(json({{ col }}) as json[])) as e) as a
-      where json_extract_string(e, '$.action_type') = '{{ action_type }}')
+    list_sum(list_transform(
+        list_filter(cast(json({{ col }}) as json[]),
+                    lambda e: json_extract_string(e, '$.action_type') = '{{ action_type }}'),
+        lambda e: cast(json_extract_string(e, '$.value') as decimal(18, 2))))
 {%- endmacro %}
 {% macro postgres__meta_action_value(col, action_type) -%}
     (select sum(cast(e ->> 'value' as numeric(18, 2)))

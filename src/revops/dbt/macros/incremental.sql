@@ -10,17 +10,40 @@
    Model config:
      partition_columns   the partition's columns (NOT NULL in the model)
      changed_partitions  the name of a macro taking the built relation and returning a query of
-                         the changed partitions (those columns, duplicates allowed); it is run
-                         twice per build (the select and the delete), both before anything
-                         is written, so both see the same stored rows and the same inputs. #}
+                         the changed partitions (those columns, duplicates allowed)
+     pre_hook / post_hook  save_changed_partitions() / drop_changed_partitions()
+
+   The changed partitions are found once per build, before anything is written, into a temporary
+   table (changed_partitions_table()) that both the model's select and the strategy's delete
+   read: both see the same partitions, the query (a scan of every ad row and of the built table)
+   runs once instead of twice, and each engine plans the select against a table whose size it
+   knows (the large world's quiet build: fct_ad_daily 5.0 s, of which the select of no partition
+   took 3.4 s beside the query itself). #}
+{% macro changed_partitions_table() -%}
+    {{ this.identifier }}__changed_partitions
+{%- endmacro %}
+
+{% macro save_changed_partitions() -%}
+    {%- if is_incremental() -%}
+    {%- set by = config.require('partition_columns') -%}
+    drop table if exists {{ changed_partitions_table() }};
+    create temporary table {{ changed_partitions_table() }} as
+    select distinct {{ by | join(', ') }}
+    from ({{ context[config.require('changed_partitions')](this) }}) as c
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro drop_changed_partitions() -%}
+    drop table if exists {{ changed_partitions_table() }}
+{%- endmacro %}
+
 {% macro get_incremental_replace_partitions_sql(arg_dict) %}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set cols = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
     {%- set by = config.require('partition_columns') -%}
-    {%- set changed = context[config.require('changed_partitions')](target) -%}
     delete from {{ target }} as stored
-    using (select distinct {{ by | join(', ') }} from ({{ changed }}) as c) as changed_partitions
+    using {{ changed_partitions_table() }} as changed_partitions
     where {% for c in by %}stored.{{ c }} = changed_partitions.{{ c }}{{ ' and ' if not loop.last }}{% endfor %};
     insert into {{ target }} ({{ cols }})
     select {{ cols }} from {{ source }}

@@ -14,16 +14,18 @@
     incremental_strategy='replace_partitions',
     partition_columns=['platform', 'account_id', 'date_day'],
     changed_partitions='ad_daily_changed_partitions',
+    pre_hook="{{ save_changed_partitions() }}",
+    post_hook="{{ drop_changed_partitions() }}",
     on_schema_change='fail'
 ) }}
 -- what it reads (macros/ad_daily_fx.sql, and the changed partitions that only an incremental build
--- asks for: macros/incremental.sql)
+-- asks for, saved by its pre-hook: macros/incremental.sql)
 {% for p in var('ad_platforms') -%}
 -- depends_on: {{ ref('stg_' ~ p ~ '__ad_daily') }} {{ ref('stg_' ~ p ~ '__accounts') }}
 {% endfor -%}
 -- depends_on: {{ ref("stg_ecb__rates") }} {{ source("ecb", "ecb__rates") }} {{ source('offline', 'offline__files') }} {{ source('offline', 'offline__spend_lines') }}
 with fx as (
-    {{ ad_daily_fx(ad_daily_changed_partitions(this) if is_incremental() else none) }}
+    {{ ad_daily_fx('select * from ' ~ changed_partitions_table() if is_incremental() else none) }}
 )
 select
     platform, account_id, campaign_id, ad_group_id, ad_id, date_day, date_day_basis, date_day_timezone,
