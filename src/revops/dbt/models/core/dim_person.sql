@@ -7,14 +7,20 @@
 --     CRM still wins over it: the marts decide 'accepted' first);
 --   * lead source (utm_campaign, resolved campaign, channel), owner and ids: the person's first
 --     record (earliest created_at; crm, then contact_id on a tie), the record that captured them.
--- With one CRM every person has one record and this is core.dim_contact row for row.
-with records as (
+-- With one CRM every person has one record and this is core.dim_contact row for row. So the rule
+-- runs on the people with more than one record only; everyone else is their one record as it is
+-- (the large world's million people: 3.8 s -> 0.65 s, the same rows).
+with shared as (
+    select person_key from {{ ref('dim_contact') }} group by person_key having count(*) > 1
+),
+records as (
     select
         c.*,
         row_number() over (
             partition by c.person_key order by c.created_at, c.crm, c.contact_id
         ) as record_rank
     from {{ ref('dim_contact') }} c
+    join shared on shared.person_key = c.person_key
 ),
 stages as (
     select
@@ -64,3 +70,28 @@ from records f
 join stages s on s.person_key = f.person_key
 left join rejections r on r.person_key = f.person_key and r.rejection_rank = 1
 where f.record_rank = 1
+union all
+select
+    c.person_key,
+    c.email_hash,
+    c.crm,
+    c.contact_id,
+    cast(1 as bigint) as crm_records,
+    c.created_at,
+    c.owner_id,
+    c.utm_campaign,
+    c.analytics_source,
+    c.channel,
+    c.source_platform,
+    c.source_campaign_id,
+    c.lead_at,
+    c.mql_at,
+    c.sql_at,
+    c.opportunity_at,
+    c.customer_at,
+    c.rejected_at,
+    -- as the rule has it: a reason only with a rejection time
+    case when c.rejected_at is not null then c.rejection_reason end as rejection_reason,
+    c.first_sales_touch_at
+from {{ ref('dim_contact') }} c
+where not exists (select 1 from shared where shared.person_key = c.person_key)
