@@ -10,6 +10,9 @@
 -- With one CRM every person has one record and this is core.dim_contact row for row. So the rule
 -- runs on the people with more than one record only; everyone else is their one record as it is
 -- (the large world's million people: 3.8 s -> 0.65 s, the same rows).
+{#- the output's columns by where a person's value comes from (both branches below list them) -#}
+{%- set first_record = ['owner_id', 'utm_campaign', 'analytics_source', 'channel', 'source_platform', 'source_campaign_id'] -%}
+{%- set stage_times = ['lead_at', 'mql_at', 'sql_at', 'opportunity_at', 'customer_at'] %}
 with shared as (
     select person_key from {{ ref('dim_contact') }} group by person_key having count(*) > 1
 ),
@@ -27,11 +30,9 @@ stages as (
         person_key,
         count(*) as crm_records,
         min(created_at) as created_at,
-        min(lead_at) as lead_at,
-        min(mql_at) as mql_at,
-        min(sql_at) as sql_at,
-        min(opportunity_at) as opportunity_at,
-        min(customer_at) as customer_at,
+        {%- for col in stage_times %}
+        min({{ col }}) as {{ col }},
+        {%- endfor %}
         min(first_sales_touch_at) as first_sales_touch_at
     from records
     group by person_key
@@ -52,17 +53,12 @@ select
     f.contact_id,
     cast(s.crm_records as bigint) as crm_records,
     s.created_at,
-    f.owner_id,
-    f.utm_campaign,
-    f.analytics_source,
-    f.channel,
-    f.source_platform,
-    f.source_campaign_id,
-    s.lead_at,
-    s.mql_at,
-    s.sql_at,
-    s.opportunity_at,
-    s.customer_at,
+    {%- for col in first_record %}
+    f.{{ col }},
+    {%- endfor %}
+    {%- for col in stage_times %}
+    s.{{ col }},
+    {%- endfor %}
     r.rejected_at,
     r.rejection_reason,
     s.first_sales_touch_at
@@ -78,17 +74,9 @@ select
     c.contact_id,
     cast(1 as bigint) as crm_records,
     c.created_at,
-    c.owner_id,
-    c.utm_campaign,
-    c.analytics_source,
-    c.channel,
-    c.source_platform,
-    c.source_campaign_id,
-    c.lead_at,
-    c.mql_at,
-    c.sql_at,
-    c.opportunity_at,
-    c.customer_at,
+    {%- for col in first_record + stage_times %}
+    c.{{ col }},
+    {%- endfor %}
     c.rejected_at,
     -- as the rule has it: a reason only with a rejection time
     case when c.rejected_at is not null then c.rejection_reason end as rejection_reason,
