@@ -69,8 +69,13 @@ def refresh_email_hashes(wh: Warehouse, settings: Settings, run_id: str) -> int:
             r[0]
             for r in conn.execute(
                 text(
+                    # not exists, not "not in (select ...)": PostgreSQL runs NOT IN over a
+                    # subquery larger than work_mem row by row against it. The large world's
+                    # second night on PostgreSQL (1M hashes stored) sat in it for minutes; this
+                    # answered in 3 s
                     f"select distinct email_norm from ({' union '.join(selects)}) e "
-                    "where email_norm <> '' and email_norm not in (select email_norm from ops.email_hashes)"
+                    "where email_norm <> '' and not exists "
+                    "(select 1 from ops.email_hashes h where h.email_norm = e.email_norm)"
                 )
             )
         ]
