@@ -423,14 +423,12 @@ def _configurations_memoized():
         _MEMO.configs = None
 
 
-def prepare(after: threading.Thread | None = None) -> threading.Thread:
-    """Import GX in the background (a thread), once ``after`` (another background start) is
-    done: ~3 s of CPU that the first changed batch's validation, or else the mart gate (which
-    runs on every run), would otherwise wait for, overlapped with the extraction instead."""
+def prepare() -> threading.Thread:
+    """Import GX in the background (a thread): ~3 s of CPU that the first changed batch's
+    validation, or else the mart gate (which runs on every run), would otherwise wait for,
+    overlapped with the extraction instead."""
 
     def _import() -> None:
-        if after is not None:
-            after.join()
         try:
             with _IMPORT_LOCK:
                 _import_gx()

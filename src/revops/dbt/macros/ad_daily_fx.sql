@@ -44,16 +44,13 @@ ads as (
         select d.currency, d.date_day
         from (select distinct currency, date_day from ads_in_scope
               where currency <> '{{ var("reporting_currency") }}') as d
-        left join rate_days rd on rd.date_day = d.date_day
-        left join rates src on src.rate_date = rd.rate_date and src.currency = d.currency
-        left join rates rep on rep.rate_date = rd.rate_date and rep.currency = '{{ var("reporting_currency") }}'
-        where src.rate_per_eur is null or rep.rate_per_eur is null
+        {{ _ad_daily_rates('d') }}
+        where {{ _ad_daily_fx_missing('d') }}
     ) as missing on missing.currency = a.currency and missing.date_day = a.date_day
     {%- endif %}
 )
 select
-    a.currency <> '{{ var("reporting_currency") }}' and (src.rate_per_eur is null or rep.rate_per_eur is null)
-        as fx_missing,
+    {{ _ad_daily_fx_missing('a') }} as fx_missing,
     a.platform,
     a.account_id,
     a.campaign_id,
@@ -84,7 +81,19 @@ select
     end as _loaded_at
 from ads a
 left join accounts acc on acc.platform = a.platform and acc.account_id = a.account_id
-left join rate_days rd on rd.date_day = a.date_day
-left join rates src on src.rate_date = rd.rate_date and src.currency = a.currency
-left join rates rep on rep.rate_date = rd.rate_date and rep.currency = '{{ var("reporting_currency") }}'
+{{ _ad_daily_rates('a') }}
 {% endmacro %}
+
+{# The rates a row (`row`: an alias with currency and date_day) converts at: the day's last
+   publication on or before it (rd), its currency's rate (src) and the reporting currency's
+   (rep) in that publication; and whether it lacks one it needs. Both the rows (ad_daily_fx) and
+   the currency-days that lack a rate (only_missing) go through these two. #}
+{% macro _ad_daily_rates(row) -%}
+left join rate_days rd on rd.date_day = {{ row }}.date_day
+left join rates src on src.rate_date = rd.rate_date and src.currency = {{ row }}.currency
+left join rates rep on rep.rate_date = rd.rate_date and rep.currency = '{{ var("reporting_currency") }}'
+{%- endmacro %}
+
+{% macro _ad_daily_fx_missing(row) -%}
+{{ row }}.currency <> '{{ var("reporting_currency") }}' and (src.rate_per_eur is null or rep.rate_per_eur is null)
+{%- endmacro %}

@@ -26,7 +26,7 @@
 {% macro save_changed_partitions() -%}
     {%- if is_incremental() -%}
     {%- set by = config.require('partition_columns') -%}
-    drop table if exists {{ changed_partitions_table() }};
+    {{ drop_changed_partitions() }};
     create temporary table {{ changed_partitions_table() }} as
     select distinct {{ by | join(', ') }}
     from ({{ context[config.require('changed_partitions')](this) }}) as c
