@@ -91,7 +91,7 @@ def serve(config_json: str, env_file: Path, hubspot_rate_limit: int, processes: 
           profile: Path | None = None) -> None:
     """The sandbox: builds the world, serves it at its end, writes its variables to
     ``env_file``, prints ``ready <seconds to build> <counts>``, then sets the servers' clock to
-    each ISO time read on stdin (``end``: the world's end) and renders HubSpot's records at it
+    each ISO time read on stdin (``end``: the world's end) and pre-renders every server at it
     (answering ``ok <seconds it took>``: the night's pages are pre-rendered before the sync asks,
     so the sync is what a night measures) until stdin closes, then prints the requests each
     server answered (JSON).
@@ -145,7 +145,7 @@ def serve(config_json: str, env_file: Path, hubspot_rate_limit: int, processes: 
 
 def _serve_group(world: World, names: list[str], hubspot_rate_limit: int, pipe, profile: Path | None) -> None:
     """The servers of ``names`` in this (forked) process: sends their variables, then for each
-    clock received (an ISO time, ``end``: the world's end) sets it and renders HubSpot's records
+    clock received (an ISO time, ``end``: the world's end) sets it and pre-renders its servers
     at it, answering when done; at None sends the requests each answered and stops."""
     from revops.sandbox.harness import sandboxes
 
@@ -157,8 +157,8 @@ def _serve_group(world: World, names: list[str], hubspot_rate_limit: int, pipe, 
         pipe.send(sb.env)
         while (line := pipe.recv()) is not None:
             sb.set_clock(world.now if line == "end" else datetime.fromisoformat(line))
-            if "hubspot" in sb.servers:
-                sb.app("hubspot").prerender()
+            for name in sb.servers:
+                sb.app(name).prerender()
             gc.freeze()  # the night's records, as the world: built once, read while serving
             pipe.send("ok")
         pipe.send({name: len(server.app.log) for name, server in sb.servers.items()})
@@ -481,7 +481,8 @@ def run(scale: float, engine: str, seed: int, check_truth: bool, hubspot_rate_li
                   "ad_groups_per_campaign": config.ad_groups_per_campaign,
                   "ads_per_group": config.ads_per_group, **sandbox.counts, "build_s": sandbox.build_s},
         "sandbox_ready_s": round(ready_s, 1),
-        # HubSpot's records rendered at the first night's clock before the sync started
+        # the servers pre-rendered at the first night's clock before the sync started
+        # (``SandboxApp.prerender``: HubSpot's records, the ad platforms' rows)
         "sandbox_prerender_s": first["sandbox_prerender_s"],
         # the first night's (the figures before ``nights`` existed)
         "sync_s": first["sync_s"], "sync_cpu_s": first["sync_cpu_s"],
@@ -575,7 +576,7 @@ def main() -> None:
         f"({r['sync_cpu_s']:.0f} s CPU; validating {r['validation_share'] or 0:.1%} of the streams' time), "
         f"peak RSS {r['sync_peak_rss_mib']:.0f} MiB, sandbox ({r['sandbox_processes']}) ready "
         f"{r['sandbox_ready_s']:.0f} s / {r['sandbox_peak_rss_mib']:.0f} MiB / {r['sandbox_cpu_s']} s CPU "
-        f"(the night's HubSpot records pre-rendered in {r['sandbox_prerender_s']:.0f} s before the sync), "
+        f"(the night's pages pre-rendered in {r['sandbox_prerender_s']:.0f} s before the sync), "
         f"HubSpot {r['requests'].get('hubspot', 0):,} requests (>= {r['hubspot_floor_at_real_limit_s']:.0f} s "
         f"at its real limit; sandbox reported {r['hubspot_rate_limit_per_10s']:,}/10 s)"
         + (f"; incremental night ({r['incremental']['changed']['contacts_share']:.1%} of contacts, "
