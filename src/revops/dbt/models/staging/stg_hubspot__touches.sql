@@ -3,6 +3,10 @@
 -- record holding that email as its primary email or one of its hs_additional_emails (where a
 -- merged-away duplicate's email lives on), followed through merges to the surviving id. Deleted
 -- contacts' touches keep their (archived) contact id: core drops them by joining dim_contact.
+-- A table, not a view as the rest of staging: matching millions of submissions to emails is the
+-- costly part, and its tests (touch_id unique, touched_at present) and core.int_touches each ran
+-- it again as a view (5.2 s of the large world's incremental build; bench/README.md).
+{{ config(materialized='table') }}
 with submissions as (
     select
         cast("conversionId" as varchar) as touch_id,

@@ -4,6 +4,8 @@
 -- the master lead by a merge). touched_at = CreatedDate: the member is created when the person
 -- responds (FirstRespondedDate is a date only). utm_campaign = the Campaign's UTM field, its
 -- Name when empty. Deleted people's members may stay: core drops them by joining dim_contact.
+-- A table, as stg_hubspot__touches (which says why): core.int_touches is a view over both.
+{{ config(materialized='table') }}
 select
     m.campaign_member_id as touch_id,
     coalesce(cl.lead_id, m.lead_id) as contact_id,
