@@ -183,6 +183,13 @@ class SandboxApp:
                     self._cache = {key: value, **others}
         return value
 
+    def forget(self) -> None:
+        """Drops everything built since the clock was set (:meth:`_built_once` and the servers'
+        own entries), so the next requests, or :meth:`prerender`, build it again: a bench that
+        runs the same night again starts each from the sandbox its first one found."""
+        with self._build_lock, self._cache_lock:
+            self._cache = {}
+
     def prerender(self) -> dict[str, int]:
         """What the first requests at the clock would build, built now: a bench's sandbox calls
         it after each clock change, before the sync it measures, so that the night measured is
