@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -435,85 +434,46 @@ class HubSpotSource:
         50 a page. The endpoint has no time filter but answers newest first (HubSpot's reference:
         "Submissions will be returned in reverse-chronological order", cited in the README), so
         paging stops at the first submission older than the saved cursor minus the lookback
-        (everything on the first run). Batches of at most ``SUBMISSIONS_BATCH_ROWS``, each of one
+        (everything on the first run). Batches of at most ``SUBMISSIONS_BATCH_ROWS``, at least one per
         form; the state (the newest ``submittedAt`` seen, ISO) rides on the last one, so a crash
-        re-reads from the previous run's cursor.
-
-        ``PAGE_READS`` forms are read side by side, each form's pages in order (its next chunk
-        of pages starts when the last one is in); the batches come as the chunks finish, in the
-        order they were started. One form at a time, the submissions (~2.4M, 50 a request) were
-        the large world's longest stream, 480-560 s of a 535-609 s first night waiting on one
-        request after another (bench/README.md)."""
+        re-reads from the previous run's cursor."""
         saved = to_ms(state.get("cursor"))
         lo = None if saved is None else saved - self.lookback_minutes * 60_000
         best = saved
-        todo = list(reversed(self._read_forms()))  # popped from the end: in the listed order
-        seen: dict[str, dict[str, int]] = {}  # each form's cursors followed (never page forever)
-        held: Batch | None = None  # yielded once the next one is in: the last carries the state
-        with ThreadPoolExecutor(PAGE_READS, thread_name_prefix="hubspot-forms") as pool:
-            running = deque()
-
-            def start(form: dict[str, Any], after: str | None) -> None:
-                guid = str(form["id"])
-                running.append(pool.submit(self._submissions_chunk, form, lo, after,
-                                           seen.setdefault(guid, {})))
-
-            while todo and len(running) < PAGE_READS:
-                start(todo.pop(), None)
-            try:
-                while running:
-                    form, rows, chunk_best, after = running.popleft().result()
-                    if after is not None:
-                        start(form, after)
-                    elif todo:
-                        start(todo.pop(), None)
-                    if chunk_best is not None and (best is None or chunk_best > best):
-                        best = chunk_best
-                    if rows:
-                        if held is not None:
-                            yield held
-                        held = Batch(stream, records_to_table(stream, rows), meta={"form": str(form["id"])})
-            except Exception:
-                for f in running:
-                    f.cancel()
-                if held is not None:  # what was read before the failure is kept
-                    yield held
-                raise
-        out_state = {"cursor": ms_to_iso(best)} if best is not None else None
-        if held is not None:
-            held.state = out_state
-            yield held
-        elif out_state is not None:
-            yield Batch(stream, records_to_table(stream, []), state=out_state, meta={})
-
-    def _submissions_chunk(self, form: dict[str, Any], lo: int | None, after: str | None,
-                           seen: dict[str, int]) -> tuple[dict[str, Any], list[dict[str, Any]], int | None, str | None]:
-        """One form's pages from ``after`` until ``SUBMISSIONS_BATCH_ROWS`` rows, the saved
-        cursor (``lo``) or the form's end: ``(form, rows, newest submittedAt among them, the
-        cursor to go on from or None when the form is done)``."""
-        guid = str(form["id"])
-        rows: list[dict[str, Any]] = []
-        best: int | None = None
-        while True:
-            params: dict[str, Any] = {"limit": SUBMISSIONS_PAGE_SIZE}
-            if after:
-                params["after"] = after
-            body = self.client.get_json(f"/form-integrations/v1/submissions/forms/{guid}", params=params)
-            reached = False
-            for sub in body.get("results", []):
-                at = sub.get("submittedAt")
-                at = int(at) if at is not None else None
-                if at is not None and lo is not None and at < lo:
-                    reached = True
+        forms = self._read_forms()
+        for i, form in enumerate(forms):
+            guid = str(form["id"])
+            rows: list[dict[str, Any]] = []
+            after: str | None = None
+            seen: dict[str, int] = {}  # cursors followed: a repeating one must not page forever
+            while True:
+                params: dict[str, Any] = {"limit": SUBMISSIONS_PAGE_SIZE}
+                if after:
+                    params["after"] = after
+                body = self.client.get_json(
+                    f"/form-integrations/v1/submissions/forms/{guid}", params=params
+                )
+                reached = False
+                for sub in body.get("results", []):
+                    at = sub.get("submittedAt")
+                    at = int(at) if at is not None else None
+                    if at is not None and lo is not None and at < lo:
+                        reached = True
+                        break
+                    rows.append(self._submission_row(form, sub))
+                    if at is not None and (best is None or at > best):
+                        best = at
+                after = _follow(body, seen)
+                if len(rows) >= SUBMISSIONS_BATCH_ROWS and after and not reached:
+                    yield Batch(stream, records_to_table(stream, rows), meta={"form": guid})
+                    rows = []
+                if reached or not after:
                     break
-                rows.append(self._submission_row(form, sub))
-                if at is not None and (best is None or at > best):
-                    best = at
-            after = _follow(body, seen)
-            if reached or not after:
-                return form, rows, best, None
-            if len(rows) >= SUBMISSIONS_BATCH_ROWS:
-                return form, rows, best, after
+            last = i == len(forms) - 1
+            out_state = {"cursor": ms_to_iso(best)} if last and best is not None else None
+            if rows or out_state:
+                yield Batch(stream, records_to_table(stream, rows), state=out_state,
+                            meta={"form": guid})
 
     def _submission_row(self, form: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
         values = sub.get("values") or []
