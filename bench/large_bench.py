@@ -156,13 +156,9 @@ def _serve_group(world: World, names: list[str], hubspot_rate_limit: int, pipe, 
             sb.app("hubspot").rate_limit_max = hubspot_rate_limit
         pipe.send(sb.env)
         while (line := pipe.recv()) is not None:
-            if line == "again":  # the same clock afresh: what its first night found
-                for name in sb.servers:
-                    sb.app(name).forget()
-            else:
+            if line != "again":  # "again": the same clock afresh, what its first night found
                 sb.set_clock(world.now if line == "end" else datetime.fromisoformat(line))
-            for name in sb.servers:
-                sb.app(name).prerender()
+            sb.prerender(afresh=line == "again")
             gc.freeze()  # the night's records, as the world: built once, read while serving
             pipe.send("ok")
         pipe.send({name: len(server.app.log) for name, server in sb.servers.items()})

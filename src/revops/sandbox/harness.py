@@ -31,6 +31,15 @@ class RunningSandboxes:
         for server in self.servers.values():
             server.app.as_of = as_of
 
+    def prerender(self, afresh: bool = False) -> None:
+        """Every server renders its clock now (``SandboxApp.prerender``); ``afresh``: what
+        each built at the clock is dropped first (``SandboxApp.forget``), so a second night at
+        the same clock finds the sandbox as the first one did."""
+        for server in self.servers.values():
+            if afresh:
+                server.app.forget()
+            server.app.prerender()
+
 
 def uses(world: World, source: str) -> bool:
     """Does the world's company use this source? (ad platforms and CRMs it has; always FX)"""
