@@ -386,16 +386,17 @@ def backfill(
 ) -> None:
     """Re-read a date range of the sources that read by day (ad platforms, ECB) in chunks, then
     build and publish. Idempotent; the same command after a failure resumes."""
-    from flows.backfill import backfill as backfill_flow
     from revops.backfill import sources_for, windows
     from revops.settings import get_settings
 
-    try:  # argument errors before Prefect starts
+    try:  # argument errors before Prefect is imported (~2 s) or started
         windows(start.date(), end.date(), chunk_days)
         sources_for(get_settings(), source or None)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    from flows.backfill import backfill as backfill_flow
+
     result = _operator_run(backfill_flow, start=start.date(), end=end.date(), sources=source or None,
                            chunk_days=chunk_days)
     _print_run(result, verbose)

@@ -34,7 +34,9 @@ def test_second_writer_fails_at_once_naming_the_first(warehouse_url):
         started = time.monotonic()
         with pytest.raises(WarehouseBusy) as busy:
             WriterLock(warehouse_url, "run-second").acquire()
-        assert time.monotonic() - started < 2, "the second run must not wait"
+        # a lock that waited would wait for the first's release, which comes after this check:
+        # a bound far above any load's noise still tells the two apart
+        assert time.monotonic() - started < 10, "the second run must not wait"
         m = BUSY.fullmatch(str(busy.value))
         assert m, str(busy.value)
         assert (m["run"], m["host"], int(m["pid"])) == ("run-first", socket.gethostname(), os.getpid())
@@ -125,7 +127,7 @@ def test_two_pipeline_runs_at_once_the_second_exits_the_first_publishes(tmp_path
         second_seconds = time.monotonic() - started
         thread.join(600)
     assert isinstance(results["first"], pipeline.RunResult), results["first"]
-    assert second_seconds < 2
+    assert second_seconds < 10  # waiting would have lasted the rest of the first run (~20 s+)
     assert BUSY.fullmatch(str(busy.value))["run"] == results["first"].run_id
     with Warehouse(url) as wh:
         assert wh.fetch_all("select run_id, status from ops.runs") == [
