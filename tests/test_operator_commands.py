@@ -57,7 +57,8 @@ def _marts_equal_truth(url: str, world: World) -> list[str]:
 
 @pytest.fixture(scope="module")
 def synced(prefect_api, tmp_path_factory):
-    """`revops sync` once (every source) into a fresh DuckDB warehouse, the sandbox still up."""
+    """`revops sync` once (every source) into a fresh DuckDB warehouse, the sandbox still up; a
+    throttle and a server error on the way (the connectors retry, the nightly flow completes)."""
     world = World(WorldConfig(seed=11, days=10, rename_campaigns=False))
     tmp = tmp_path_factory.mktemp("operator")
     url = f"duckdb:///{tmp / 'warehouse.duckdb'}"
@@ -66,11 +67,14 @@ def synced(prefect_api, tmp_path_factory):
         ENV.update({**os.environ, **sb.env, "REVOPS_WAREHOUSE_URL": url, "REVOPS_DATA_DIR": str(tmp / "data"),
                     "REVOPS_HTTP_MAX_BACKOFF_SECONDS": "0.05", "PREFECT_API_URL": prefect_api,
                     "PREFECT_HOME": str(tmp / "prefect"), "COLUMNS": "200"})
+        sb.app("meta").faults.add("rate_limit")
+        sb.app("hubspot").faults.add("server_error")
         result = _cli("sync")
         assert result.exit_code == 0, result.output
         settings = sb.settings(warehouse_url=url, data_dir=tmp / "data", http_max_backoff_seconds=0.05)
         yield {"url": url, "world": world, "tmp": tmp, "settings": settings, "output": result.output,
-               "sb": sb}
+               "sb": sb, "secrets": [v for k, v in sb.env.items() if k.endswith(("TOKEN", "SECRET"))],
+               "faults_left": {p: len(sb.app(p).faults._items) for p in ("meta", "hubspot")}}
 
 
 def _state(url: str) -> dict:
@@ -80,6 +84,35 @@ def _state(url: str) -> dict:
 
 def test_sync_publishes_truth(synced):
     assert _marts_equal_truth(synced["url"], synced["world"]) == []
+
+
+def test_sync_retries_completes_and_leaks_no_secret(synced):
+    """The nightly flow through the CLI rode out a 429 and a 500 (both served: the retries were
+    needed), completed with every stream loaded, and no token or client secret of the
+    environment reached its output, the ops tables, the report or the Prefect API's logs."""
+    assert synced["faults_left"] == {"meta": 0, "hubspot": 0}
+    secrets = synced["secrets"]
+    assert len(secrets) >= 6  # every platform's token, refresh token or client secret
+    with Warehouse(synced["url"]) as wh:
+        first = wh.fetch_all("select run_id, status from ops.runs order by started_at")[0]
+        streams = wh.fetch_all("select source, stream, rows_loaded from ops.run_streams where run_id = :r",
+                               r=first["run_id"])
+        ops_text = str(wh.fetch_all("select * from ops.runs")) + str(wh.fetch_all("select * from ops.run_streams"))
+    assert first["status"] == "completed"
+    assert {(r["source"], r["stream"]) for r in streams} >= {("meta", "ads_insights"), ("hubspot", "contacts")}
+    assert all(r["rows_loaded"] > 0 for r in streams)
+    report = (synced["tmp"] / "data" / "report" / "kpi_report.html").read_text()
+    logs, offset = [], 0
+    while page := requests.post(f"{ENV['PREFECT_API_URL']}/logs/filter",
+                                json={"limit": 200, "offset": offset}, timeout=10).json():
+        logs += [entry["message"] for entry in page]
+        offset += len(page)
+    assert logs
+    for secret in secrets:
+        assert secret not in synced["output"]
+        assert secret not in ops_text
+        assert secret not in report
+        assert not [m for m in logs if secret in m]
 
 
 def test_sync_one_source_full_refresh_rereads_it_and_merges(synced):
