@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from bench import stamp_now, write_result
+from bench import machine_start, stamp_now, write_result
 from bench.fixture_server import BASE, request_key
 from revops import pipeline
 from revops.load.warehouse import Warehouse
@@ -361,6 +361,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of " + ", ".join(MODES))
     args = ap.parse_args()
+    machine_start()
     result = run(args.scale, args.rounds, tuple(args.modes.split(",")))
     stamp = stamp_now()
     med, ratio, best = result["median_rows_per_s"], result["ratio_vs_dlt"], result["dlt_best"]

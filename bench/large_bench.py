@@ -49,7 +49,7 @@ from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bench import stamp_now, write_result
+from bench import machine_start, stamp_now, write_result
 from revops.sandbox.world import World, WorldConfig
 from revops.settings import write_env_file
 
@@ -594,6 +594,7 @@ def main() -> None:
         parser.error("--memory-probe writes into the --logs directory")
     if args.serve:
         return serve(args.config, args.serve, args.hubspot_rate_limit, args.sandbox_processes, args.py_spy)
+    machine_start()
     stamp = stamp_now()
     engines = ([] if args.no_duckdb else ["duckdb"]) + (["postgres"] if args.postgres else [])
     print(f"large bench {stamp}: scale {args.scale} into {', '.join(engines)}", flush=True)

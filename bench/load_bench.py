@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 import pyarrow as pa
 from sqlalchemy import text
 
-from bench import stamp_now, write_result
+from bench import machine_start, stamp_now, write_result
 from revops.load.warehouse import Warehouse
 from revops.pipeline import COALESCE_ROWS
 from tests import pg
@@ -200,6 +200,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3,
                     help="interleaved rounds of the limit and the pipeline loads; each figure its best")
     args = ap.parse_args()
+    machine_start()
     result = run(args.rows, args.naive_rows, args.rounds)
     stamp = stamp_now()
     line = " | ".join(

@@ -32,7 +32,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import stamp_now, write_result
+from bench import machine_start, stamp_now, write_result
 from revops.load.warehouse import Warehouse
 from revops.pipeline import summary
 from revops.sandbox import truth
@@ -164,6 +164,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve:
         return serve(args.days[0], args.seed, args.serve)
+    machine_start()
     stamp = stamp_now()
     print(f"night bench {stamp}: first and quiet `revops sync`, worlds of {args.days} days", flush=True)
     runs = [night_pair(days, args.seed, args.prefect_api) for days in args.days]
