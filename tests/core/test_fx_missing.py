@@ -31,7 +31,8 @@ def test_missing_rate_holds_back_those_rows_naming_currency_and_days(warehouse_u
             with wh.engine.begin() as conn:  # the GBP rates of the first days never arrived
                 conn.execute(text(f"delete from raw.ecb__rates where currency = 'GBP' and rate_date <= '{cut}'"))
                 wh.mark_unbuilt(conn, "ecb", "rates", "test")  # a raw edit by hand says so
-        result = pipeline.run(settings, "test")
+        # the next ECB sync (the same clock: the ad platforms would re-read what raw holds)
+        result = pipeline.run(settings, "test", ["ecb"])
     # the rows that converted at a GBP rate now deleted (a weekend day takes Friday's publication)
     held = [r for r in before if r["currency"] == "GBP" and r["fx_rate_date"] <= cut]
     kept = [r for r in before if not (r["currency"] == "GBP" and r["fx_rate_date"] <= cut)]
