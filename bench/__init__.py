@@ -69,8 +69,8 @@ def machine() -> dict[str, Any]:
 def write_result(kind: str, stamp: str, result: dict[str, Any], line: str) -> None:
     """``bench/results/<kind>_<stamp>.json`` (the whole result, with :func:`machine`) and ``line``
     appended to ``bench/results/<kind>.md`` (one line per run, ending with the calibration)."""
-    result = {**result, "machine": machine()}
-    m = result["machine"]
+    m = machine()
+    result = {**result, "machine": m}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{kind}_{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
     with (RESULTS / f"{kind}.md").open("a") as fh:
