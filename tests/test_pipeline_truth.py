@@ -1,6 +1,7 @@
 """The whole pipeline (without Prefect) against the sandboxes, on DuckDB and PostgreSQL:
 the published mart equals the sandbox's ground truth, after an incremental second run that
-picks up restated spend and merged contacts; reruns change nothing; a failed gate publishes nothing."""
+picks up restated spend, merged contacts and a LinkedIn creative moved to another ad group; reruns
+change nothing; a failed gate publishes nothing."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ pytestmark = pytest.mark.slow
 KEYS = ("date_day", "platform", "campaign_id", "channel")
 WORLD = World(WorldConfig(seed=7, days=30))
 FIRST_CLOCK = WORLD.now - timedelta(days=6)
+#: moved between the runs to another LinkedIn campaign (our ad group) of its campaign group (our
+#: campaign, so the marts' campaigns keep their spend); its analytics rows do not change
+MOVED = next(a for a in WORLD.ads if a.platform == "linkedin")
+NEW_GROUP = next(a.ad_group_id for a in WORLD.ads if a.platform == "linkedin"
+                 and a.campaign_id == MOVED.campaign_id and a.ad_group_id != MOVED.ad_group_id)
 
 
 def _run(settings: Settings) -> dict:
@@ -32,6 +38,13 @@ def _run(settings: Settings) -> dict:
 
 def _mart(wh: Warehouse) -> list[dict]:
     return wh.fetch_all("select * from marts.kpi_channel_daily")
+
+
+def _moved(wh: Warehouse) -> dict[str, int]:
+    """The moved creative's rows in core.fct_ad_daily, by the ad group they carry."""
+    return {r["g"]: r["n"] for r in wh.fetch_all(
+        "select ad_group_id as g, count(*) as n from core.fct_ad_daily"
+        f" where platform = 'linkedin' and ad_id = '{MOVED.ad_id}' group by ad_group_id")}
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgresql"])
@@ -49,11 +62,14 @@ def synced(request, tmp_path_factory):
         settings = sb.settings(warehouse_url=url, data_dir=data_dir, http_max_backoff_seconds=0.05)
         first = _run(settings)
         with Warehouse(url) as wh:  # closed before the next run: dbt must find the DuckDB file free
-            first_mart = _mart(wh)
+            first_mart, first_moved = _mart(wh), _moved(wh)
         sb.set_clock(WORLD.now)
+        sb.app("linkedin").moved_creatives = {MOVED.ad_id: NEW_GROUP}
         second = _run(settings)
+        with Warehouse(url) as wh:
+            second_moved = _moved(wh)
         yield {"url": url, "settings": settings, "sb": sb, "first": first, "second": second,
-               "first_mart": first_mart}
+               "first_mart": first_mart, "moved": (first_moved, second_moved)}
     if cleanup:
         cleanup(url)
 
@@ -94,6 +110,15 @@ def test_second_run_was_incremental(synced):
     assert 0 < contacts_second < total_contacts / 2
     assert wh.scalar("select count(*) from ops.quarantine") == 0
     wh.dispose()
+
+
+def test_a_moved_linkedin_creative_moves_every_stored_row(synced):
+    """The second run re-reads only LinkedIn's lookback days, yet every stored day of the moved
+    creative takes its new ad group (the incremental build's changed partitions,
+    macros/incremental.sql), as a full rebuild would give."""
+    before, after = synced["moved"]
+    assert list(before) == [MOVED.ad_group_id] and before[MOVED.ad_group_id] > 7
+    assert list(after) == [NEW_GROUP] and after[NEW_GROUP] >= before[MOVED.ad_group_id]
 
 
 def test_raw_has_no_duplicate_keys(synced):

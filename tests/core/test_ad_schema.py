@@ -47,6 +47,27 @@ def test_every_platform_lands_at_one_grain(built_warehouse):
     assert len(currencies) >= 3, "the world must spend in at least three currencies"
 
 
+@pytest.mark.parametrize("kind", ["ad_daily", "accounts", "campaigns"])
+def test_the_platforms_staging_models_give_each_column_one_type(built_warehouse, kind):
+    """The core layer unions stg_<platform>__<kind>: PostgreSQL pushes a condition on the union
+    (an incremental build's "loaded since", macros/incremental.sql) into each platform's select
+    only when every platform gives the column the same type (Meta's text against the others'
+    varchar made it compute every row first)."""
+    with Warehouse(built_warehouse["url"]) as wh:
+        got = wh.fetch_all(
+            "select table_name, column_name, data_type from information_schema.columns"
+            f" where table_schema = 'staging' and table_name like 'stg_%\\_\\_{kind}' escape '\\'")
+    types: dict[str, dict[str, str]] = {}
+    for r in got:
+        platform = r["table_name"].removeprefix("stg_").removesuffix(f"__{kind}")
+        if platform in AD_PLATFORMS:
+            types.setdefault(r["column_name"], {})[platform] = r["data_type"]
+    assert set(types) >= {"platform", "account_id"}
+    assert all(len(by) == len(AD_PLATFORMS) for by in types.values()), types
+    mixed = {column: by for column, by in types.items() if len(set(by.values())) > 1}
+    assert mixed == {}
+
+
 def test_each_row_records_whose_day_it_is(built_warehouse):
     world = built_warehouse["world"]
     with Warehouse(built_warehouse["url"]) as wh:

@@ -99,6 +99,9 @@ class LinkedInSandbox(SandboxApp):
         super().__init__(world, **kwargs)
         #: rows adAnalytics returns at most (tests lower it to exercise the split)
         self.row_cap = ROW_CAP
+        #: creatives an advertiser moved to another LinkedIn campaign (our ad group) since: ad id ->
+        #: that campaign's id; the finders report it, the analytics rows (by creative) do not change
+        self.moved_creatives: dict[str, str] = {}
 
     # --- routing, auth, faults -------------------------------------------------------------
     def routes(self) -> list[Rule]:
@@ -373,7 +376,7 @@ class LinkedInSandbox(SandboxApp):
         return {
             "id": f"urn:li:sponsoredCreative:{ad.ad_id}",
             "account": f"urn:li:sponsoredAccount:{ad.account_id}",
-            "campaign": f"urn:li:sponsoredCampaign:{ad.ad_group_id}",
+            "campaign": f"urn:li:sponsoredCampaign:{self.moved_creatives.get(ad.ad_id, ad.ad_group_id)}",
             "name": ad.ad_name,
             "intendedStatus": "ACTIVE",
             "isServing": self._campaign_status(camp) == "ACTIVE",

@@ -1,16 +1,18 @@
 -- one row per ad and account-local day (Insights level=ad, time_increment=1);
 -- numbers arrive as decimal strings, conversions as the configured action type
+-- (text columns cast to varchar, as every platform's: PostgreSQL pushes a condition on a column of
+-- their union into each platform's select only when all give it the same type)
 select
-    'meta' as platform,
+    cast('meta' as varchar) as platform,
     cast(account_id as varchar) as account_id,
     cast(campaign_id as varchar) as campaign_id,
-    campaign_name,
+    cast(campaign_name as varchar) as campaign_name,
     cast(adset_id as varchar) as ad_group_id,
-    adset_name as ad_group_name,
+    cast(adset_name as varchar) as ad_group_name,
     cast(ad_id as varchar) as ad_id,
-    ad_name,
+    cast(ad_name as varchar) as ad_name,
     cast(date_start as date) as date_day,
-    upper(account_currency) as currency,
+    cast(upper(account_currency) as varchar) as currency,
     cast(spend as decimal(18, 6)) as spend_native,
     cast(impressions as bigint) as impressions,
     cast(clicks as bigint) as clicks,
