@@ -35,7 +35,10 @@ accounts as materialized (
     select a.account_urn, a.account_id, upper(acc.currency) as currency
     from (
         select account_urn, regexp_replace(account_urn, '^urn:li:[A-Za-z]+:', '') as account_id
-        from (select distinct account_urn from analytics) as urns
+        -- the raw table, not the `analytics` CTE: a CTE read twice is materialized by PostgreSQL,
+        -- whole, and a condition on this view (an incremental build's "loaded since") would no
+        -- longer reach the raw rows
+        from (select distinct account_urn from {{ source('linkedin', 'linkedin__ad_analytics') }}) as urns
     ) as a
     left join {{ source('linkedin', 'linkedin__ad_accounts') }} as acc on cast(acc.id as varchar) = a.account_id
 )
