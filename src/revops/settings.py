@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,6 +45,37 @@ OTHER_VARIABLES = frozenset({"REVOPS_TEST_PG_DSN", "REVOPS_HOME",
 #: under 512MB (63 s) with the same rows; as one query dim_contact alone failed at 1GB. 512MB
 #: keeps the sync under 1.5 GB at that size (bench/README.md, "Large world")
 DUCKDB_MEMORY_LIMIT = "512MB"
+
+
+#: PostgreSQL settings for every session the project opens (our warehouse connection and dbt's),
+#: unless ``PGOPTIONS`` or the warehouse URL's ``options`` sets them. ``jit``: PostgreSQL
+#: JIT-compiles a query whose estimated cost passes ``jit_above_cost``; the models' estimates run
+#: to hundreds of millions however small the tables, and compiling their plans took most of the
+#: time: ``core.int_contact_people`` at a quarter of the large world 7.8-8.8 s with JIT, 3.1-3.6 s
+#: without (7.0 s of "JIT Total" in its EXPLAIN ANALYZE; bench/README.md)
+POSTGRES_SESSION = {"jit": "off"}
+
+
+def postgres_options(given: str | None = None) -> str:
+    """libpq's ``options`` for a session: ``given`` (the URL's or ``PGOPTIONS``) plus
+    :data:`POSTGRES_SESSION`'s settings it does not set itself."""
+    given = (given or "").strip()
+    named = {m.replace("-", "_") for m in re.findall(r"(?:-c\s*|--)([\w.-]+)=", given)}
+    extra = " ".join(f"-c {k}={v}" for k, v in POSTGRES_SESSION.items() if k not in named)
+    return " ".join(p for p in (given, extra) if p)
+
+
+def postgres_connect_args(url: str) -> dict[str, str]:
+    """``create_engine``'s ``connect_args`` for a warehouse URL: on PostgreSQL, libpq's
+    ``options`` (the URL's, else ``PGOPTIONS``) with :data:`POSTGRES_SESSION` (see
+    :func:`postgres_options`); nothing for DuckDB."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if not u.drivername.startswith("postgresql"):
+        return {}
+    given = u.query.get("options")
+    return {"options": postgres_options(given if isinstance(given, str) else os.environ.get("PGOPTIONS"))}
 
 
 def duckdb_config() -> dict[str, str]:

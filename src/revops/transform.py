@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 from sqlalchemy.engine import make_url
 
-from revops.settings import Settings, duckdb_config
+from revops.settings import Settings, duckdb_config, postgres_connect_args, postgres_options
 
 PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
 #: the variable the profile reads the warehouse password from (set only in dbt's environment)
@@ -137,10 +137,11 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1",
            "DBT_PROJECT_DIR": str(PROJECT_DIR), "DBT_PROFILES_DIR": str(write_profile(settings)),
            "DBT_TARGET_PATH": str(work / "target"), "DBT_LOG_PATH": str(work / "logs")}
-    env.pop(PASSWORD_ENV, None)
-    password = make_url(settings.warehouse_url).password
-    if password:
-        env[PASSWORD_ENV] = password
+    for name, value in _build_variables(settings).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     return env
 
 
@@ -242,7 +243,7 @@ def unit_tests(settings: Settings) -> BuildResult:
 def _invoke(settings: Settings, args: list[str]) -> BuildResult:
     """Run a dbt command in this process; raises ModelBuildError naming the failing nodes."""
     target = work_dir(settings) / "target"
-    with _DBT_LOCK, _password_in_env(settings):
+    with _DBT_LOCK, _build_env(settings):
         (target / "run_results.json").unlink(missing_ok=True)
         try:
             res = _runner(settings).invoke(_in_process_args(settings, args))
@@ -410,22 +411,35 @@ def _log_event(event: Any) -> None:
         log_progress(event.info.msg)
 
 
+def _build_variables(settings: Settings) -> dict[str, str | None]:
+    """The environment a build reads besides ours (None: unset): the warehouse password where
+    the profile reads it; on PostgreSQL, ``PGOPTIONS`` with the project's session settings
+    (:data:`revops.settings.POSTGRES_SESSION`: dbt-postgres passes libpq no options of its own,
+    so libpq takes them from there)."""
+    url = make_url(settings.warehouse_url)
+    out: dict[str, str | None] = {PASSWORD_ENV: url.password or None}
+    if url.drivername.startswith("postgresql"):
+        out["PGOPTIONS"] = postgres_options(os.environ.get("PGOPTIONS"))
+    return out
+
+
 @contextmanager
-def _password_in_env(settings: Settings):
-    """The warehouse password where the profile reads it, for the build only."""
-    password = make_url(settings.warehouse_url).password
-    before = os.environ.get(PASSWORD_ENV)
-    if password:
-        os.environ[PASSWORD_ENV] = password
-    else:
-        os.environ.pop(PASSWORD_ENV, None)
+def _build_env(settings: Settings):
+    """:func:`_build_variables` in this process's environment, for the build only."""
+    before = {name: os.environ.get(name) for name in _build_variables(settings)}
     try:
+        for name, value in _build_variables(settings).items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         yield
     finally:
-        if before is None:
-            os.environ.pop(PASSWORD_ENV, None)
-        else:
-            os.environ[PASSWORD_ENV] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _release_duckdb() -> None:
@@ -469,7 +483,7 @@ def _failing_rows(settings: Settings, node: dict[str, Any], limit: int = 5) -> s
         return ""
     from sqlalchemy import create_engine
 
-    engine = create_engine(settings.warehouse_url)
+    engine = create_engine(settings.warehouse_url, connect_args=postgres_connect_args(settings.warehouse_url))
     try:
         with engine.connect() as conn:
             query = f"select * from ({sql}) as failing limit {limit}"

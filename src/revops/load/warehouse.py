@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Engine, create_engine, event, text
 
-from revops.settings import duckdb_config
+from revops.settings import duckdb_config, postgres_connect_args
 
 SCHEMAS = ("raw", "staging", "core", "marts", "marts_build", "ops")
 #: schemas readers never see half-built: dbt writes marts into marts_build, publish swaps
@@ -196,7 +196,7 @@ class Warehouse:
             path = url.removeprefix("duckdb:///")
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url)
+        self.engine: Engine = create_engine(url, connect_args=postgres_connect_args(url))
         if self.engine.dialect.name == "duckdb" and duckdb_config():
             # SET on each new connection, as dbt-duckdb applies its profile's settings: a config
             # given at connect time would make every other connection to the file in this
