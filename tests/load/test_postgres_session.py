@@ -34,34 +34,24 @@ def test_duckdb_gets_no_postgresql_options(duckdb_url):
     assert postgres_connect_args(duckdb_url) == {}
 
 
-def _jit(conn) -> str:
-    return conn.execute(text("show jit")).scalar_one()
+def _shown(url: str, *names: str) -> list[str]:
+    """What a session of ``Warehouse(url)`` shows for each setting of ``names``."""
+    wh = Warehouse(url)
+    try:
+        with wh.engine.connect() as conn:
+            return [conn.execute(text(f"show {name}")).scalar_one() for name in names]
+    finally:
+        wh.dispose()
 
 
 def test_the_warehouse_connection_runs_without_jit_unless_told(pg_url, monkeypatch):
     monkeypatch.delenv("PGOPTIONS", raising=False)  # (PostgreSQL's own default is on)
-    wh = Warehouse(pg_url)
-    try:
-        with wh.engine.connect() as conn:
-            assert _jit(conn) == "off"
-    finally:
-        wh.dispose()
+    assert _shown(pg_url, "jit") == ["off"]
     monkeypatch.setenv("PGOPTIONS", "-c jit=on")
-    wh = Warehouse(pg_url)
-    try:
-        with wh.engine.connect() as conn:
-            assert _jit(conn) == "on"
-    finally:
-        wh.dispose()
+    assert _shown(pg_url, "jit") == ["on"]
     # the URL's options are kept beside it
-    wh = Warehouse(make_url(pg_url).update_query_dict({"options": "-c statement_timeout=12345"})
-                   .render_as_string(hide_password=False))
-    try:
-        with wh.engine.connect() as conn:
-            assert _jit(conn) == "off"
-            assert conn.execute(text("show statement_timeout")).scalar_one() == "12345ms"
-    finally:
-        wh.dispose()
+    with_options = make_url(pg_url).update_query_dict({"options": "-c statement_timeout=12345"})
+    assert _shown(with_options.render_as_string(hide_password=False), "jit", "statement_timeout") == ["off", "12345ms"]
 
 
 def test_dbt_sessions_run_without_jit(pg_url, tmp_path, monkeypatch):
