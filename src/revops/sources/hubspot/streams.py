@@ -217,12 +217,19 @@ def _ms_or_none(value: Any) -> int | None:
         return None
 
 
+def _written_alike(stamps: list[Any]) -> bool:
+    """Whether every stamp is written as HubSpot writes datetimes, ``2024-05-01T12:34:56.789Z``:
+    written so, the latest is the greatest string, and only it needs parsing."""
+    return bool(stamps) and all(isinstance(s, str) and len(s) == 24 and s[10] == "T" and s[-1] == "Z"
+                                for s in stamps)
+
+
 def _latest_timestamp(stamps: list[Any]) -> Any:
-    """The latest of a property's version timestamps as sent (None when none is a datetime).
-    HubSpot writes them all alike, ``2024-05-01T12:34:56.789Z``: written so, the latest is the
-    greatest string, and only it is parsed (checked); anything else, each is parsed (a third of
-    the contacts' history reading went to parsing every version)."""
-    if stamps and all(isinstance(s, str) and len(s) == 24 and s[10] == "T" and s[-1] == "Z" for s in stamps):
+    """The latest of a property's version timestamps as sent (None when none is a datetime):
+    the greatest string when they are :func:`_written_alike` (parsed, as a check); anything
+    else, each is parsed (a third of the contacts' history reading went to parsing every
+    version)."""
+    if _written_alike(stamps):
         latest = max(stamps)
         if _ms_or_none(latest) is not None:
             return latest
@@ -552,8 +559,9 @@ class HubSpotSource:
         for start, end in windows(lo, bounds[0], bounds[1], width):
             seen_any = False
             for results, extra, done in self._read_window(obj, start, end):
-                for result in results:
-                    value = to_ms((result.get("properties") or {}).get(obj.cursor))
+                cursors = [(result.get("properties") or {}).get(obj.cursor) for result in results]
+                # the page's latest cursor: parsing every row's took 2.5 % of the extraction bench
+                for value in map(to_ms, [max(cursors)] if _written_alike(cursors) else cursors):
                     if value is not None and (best is None or value > best):
                         best = value
                 seen_any = seen_any or bool(results)
