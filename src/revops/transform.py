@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,11 +137,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1",
            "DBT_PROJECT_DIR": str(PROJECT_DIR), "DBT_PROFILES_DIR": str(write_profile(settings)),
            "DBT_TARGET_PATH": str(work / "target"), "DBT_LOG_PATH": str(work / "logs")}
-    for name, value in _build_variables(settings).items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
+    _set_variables(env, _build_variables(settings))
     return env
 
 
@@ -423,23 +419,25 @@ def _build_variables(settings: Settings) -> dict[str, str | None]:
     return out
 
 
+def _set_variables(env: MutableMapping[str, str], values: dict[str, str | None]) -> None:
+    """Each of ``values`` into ``env``; None unsets it."""
+    for name, value in values.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+
+
 @contextmanager
 def _build_env(settings: Settings):
     """:func:`_build_variables` in this process's environment, for the build only."""
-    before = {name: os.environ.get(name) for name in _build_variables(settings)}
+    wanted = _build_variables(settings)
+    before = {name: os.environ.get(name) for name in wanted}
     try:
-        for name, value in _build_variables(settings).items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _set_variables(os.environ, wanted)
         yield
     finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _set_variables(os.environ, before)
 
 
 def _release_duckdb() -> None:
